@@ -1,0 +1,6 @@
+"""TK ABA Assalam: WhatsApp notifications for monthly student reports."""
+
+# Load the Celery app whenever Django starts so that @shared_task binds to it.
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)

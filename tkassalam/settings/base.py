@@ -1,0 +1,196 @@
+"""Project settings, read once from the environment and an optional ``.env`` file.
+
+Every variable is documented in ``.env.example`` and the README. App code reads
+``django.conf.settings`` only; nothing outside this package touches ``os.environ``.
+"""
+
+from pathlib import Path
+
+import environ
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    # Values already in the process environment win over the file.
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --- Core -------------------------------------------------------------------
+# No default: Django refuses to start with an empty SECRET_KEY, naming it.
+# `make run` writes a random one into .env for local use.
+SECRET_KEY = env.str("SECRET_KEY", default="")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "students",
+    "reports",
+    "broadcasts",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "tkassalam.urls"
+WSGI_APPLICATION = "tkassalam.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "tkassalam" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+# sqlite:///… (default), postgres://user:pass@host:5432/name, mysql://user:pass@host/name
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db["OPTIONS"] = {
+        # Web server and worker write at the same time: take the write lock up
+        # front (no "database is locked" mid-transaction) and wait for it.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+elif _db["ENGINE"] == "django.db.backends.mysql":
+    # Shared hosting rarely has a compiler for mysqlclient; PyMySQL is pure Python.
+    import pymysql
+
+    pymysql.install_as_MySQLdb()
+    _db.setdefault("OPTIONS", {}).setdefault("charset", "utf8mb4")
+_db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+_db["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Language and time ------------------------------------------------------
+LANGUAGE_CODE = "id"
+LANGUAGES = [("id", _("Indonesian")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "tkassalam" / "locale"]
+TIME_ZONE = "Asia/Jakarta"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Email (admin alerts) ---------------------------------------------------
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Always told about failed broadcasts, besides the admin users' own addresses.
+ADMIN_EMAIL = env.str("ADMIN_EMAIL", default="")
+
+# --- School -----------------------------------------------------------------
+SCHOOL_NAME = env.str("SCHOOL_NAME", default="TK ABA Assalam")
+SCHOOL_WEBSITE = env.str("SCHOOL_WEBSITE", default="")
+# Where admins open this site; links in alert emails start with it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+# --- WhatsApp (Fonnte) ------------------------------------------------------
+FONNTE_API_TOKEN = env.str("FONNTE_API_TOKEN", default="")
+FONNTE_URL = env.str("FONNTE_URL", default="https://api.fonnte.com/send")
+FONNTE_CONNECT_TIMEOUT = env.float("FONNTE_CONNECT_TIMEOUT", default=5.0)
+FONNTE_READ_TIMEOUT = env.float("FONNTE_READ_TIMEOUT", default=30.0)
+# "fonnte", "console", "locmem" or a dotted path; console (prints, sends
+# nothing) until a token is configured, like Django's console email backend.
+WHATSAPP_BACKEND = env.str("WHATSAPP_BACKEND", default="fonnte" if FONNTE_API_TOKEN else "console")
+WHATSAPP_MAX_ATTEMPTS = env.int("WHATSAPP_MAX_ATTEMPTS", default=3)
+WHATSAPP_RETRY_DELAY = env.int("WHATSAPP_RETRY_DELAY", default=60)
+# Final failures of one report are gathered into one alert: the first goes out
+# WHATSAPP_ALERT_DELAY seconds after the first failure, later ones at most
+# every WHATSAPP_ALERT_INTERVAL seconds.
+WHATSAPP_ALERT_DELAY = env.int("WHATSAPP_ALERT_DELAY", default=30)
+WHATSAPP_ALERT_INTERVAL = env.int("WHATSAPP_ALERT_INTERVAL", default=600)
+
+# --- Celery -----------------------------------------------------------------
+# Default: kombu's filesystem transport, a broker that needs no server
+# (one machine only). Production: redis://127.0.0.1:6379/0.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+BROKER_DIR = Path(env.str("BROKER_DIR", default=str(BASE_DIR / "var" / "broker")))
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Redis redelivers an unacked message after this long; it must exceed
+        # the longest countdown we schedule, or a waiting retry runs twice.
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    }
+# We keep the outcome in MonthlyReportBroadcast rows, not in a result backend.
+CELERY_TASK_IGNORE_RESULT = True
+# Acknowledge after the task ran: a task on a killed worker is redelivered;
+# the row claim (see broadcasts.services) makes a redelivery send nothing twice.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One task at a time per process: a slow Fonnte call does not hold others back.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A send is one HTTP call with its own timeouts; these only stop a hung process.
+CELERY_TASK_SOFT_TIME_LIMIT = int(FONNTE_CONNECT_TIMEOUT + FONNTE_READ_TIMEOUT) + 30
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ALWAYS_EAGER = False
+
+# --- Logging ----------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        name: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
+        for name in ("students", "reports", "broadcasts", "notifications")
+    },
+}

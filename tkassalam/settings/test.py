@@ -1,0 +1,27 @@
+"""Settings for the test suite: ``DATABASE_URL`` picks the database, nothing reaches out."""
+
+import os
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, DATABASES
+
+SECRET_KEY = "django-insecure-tests-only"  # noqa: S105
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ADMIN_EMAIL = "kepala.sekolah@example.com"
+SCHOOL_NAME = "TK ABA Assalam"
+SCHOOL_WEBSITE = "https://tkassalam.example.sch.id"
+
+# Tests choose a backend explicitly; nothing ever reaches the real Fonnte.
+WHATSAPP_BACKEND = "locmem"
+FONNTE_API_TOKEN = "test-token-never-real"  # noqa: S105
+FONNTE_URL = "http://127.0.0.1:9/send"
+WHATSAPP_RETRY_DELAY = 0
+WHATSAPP_ALERT_DELAY = 0
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not :memory:, so that worker processes in end-to-end tests share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("TEST_SQLITE_PATH", str(BASE_DIR / "var" / "test.sqlite3"))
+    }
