@@ -1,0 +1,40 @@
+"""Console backend: prints each message instead of sending it (for development without a token)."""
+
+import sys
+import threading
+import uuid
+
+from students.phones import mask_phone
+
+from .base import BaseBackend, SendResult
+
+
+class ConsoleBackend(BaseBackend):
+    """Writes the message to a stream (stdout by default); nothing reaches WhatsApp."""
+
+    name = "console"
+
+    def __init__(self, *, stream=None):
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def send(self, *, phone: str, message: str) -> SendResult:
+        """Print the masked number and the text; return a made-up ``console-…`` message id."""
+        message_id = f"console-{uuid.uuid4().hex}"
+        # Looked up at send time so that a replaced sys.stdout (tests, runserver) is used.
+        stream = self._stream if self._stream is not None else sys.stdout
+        text = (
+            f"----- WhatsApp (console backend, not sent) {message_id} -----\n"
+            f"To: {mask_phone(phone)}\n"
+            f"{message}\n"
+            f"{'-' * 40}\n"
+        )
+        with self._lock:
+            stream.write(text)
+            stream.flush()
+        return SendResult(
+            message_id=message_id,
+            request_id="",
+            detail="Printed by the console backend; not sent.",
+            raw_response="",
+        )

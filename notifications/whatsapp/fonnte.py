@@ -1,0 +1,326 @@
+"""Fonnte (https://fonnte.com) backend: one form POST per message, the body decides success.
+
+Fonnte answers most errors with HTTP 200 and ``"status": false``, so the HTTP code
+alone never means "sent". See https://docs.fonnte.com/api-send-message/.
+"""
+
+import http.client
+import json
+import logging
+from urllib.parse import urlsplit
+
+import requests
+from django.core.exceptions import ImproperlyConfigured
+from urllib3.exceptions import ProtocolError
+from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
+
+from students.phones import mask_phone
+
+from .base import BaseBackend, SendResult
+from .errors import (
+    OutcomeUnknown,
+    RecipientRejected,
+    SenderRejected,
+    TemporaryFailure,
+    WhatsAppError,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _reasons(*texts: str) -> frozenset[str]:
+    return frozenset(_normalize(text) for text in texts)
+
+
+def _normalize(text: str) -> str:
+    """Compare reasons case-insensitively, ignoring surrounding and repeated whitespace."""
+    return " ".join(text.split()).casefold()
+
+
+# Fonnte's "reason" texts, from https://docs.fonnte.com/api-send-message/ (responses).
+# Rejected for this number only: retrying cannot help, other parents are unaffected.
+RECIPIENT_REASONS = _reasons("target invalid", "input invalid")
+# Rejected whatever the number: token, device or request shape is wrong, so every
+# other send would fail the same way. Both spellings of the token error occur in the
+# docs. The url/file/JSON reasons concern attachments and JSON bodies, which we never
+# send: if they appear, our request or FONNTE_URL is wrong, not the parent's number.
+SENDER_REASONS = _reasons(
+    "token invalid",
+    "invalid token",
+    "devices must belong to an account",
+    "url invalid",
+    "url unreachable",
+    "file format not supported",
+    "file size must under 4MB",
+    "JSON format invalid",
+)
+# Not sent now, may succeed later. Listed for the reader: any reason not matched above
+# (including a disconnected device, whose exact text is undocumented) is temporary too.
+TEMPORARY_REASONS = _reasons("insufficient quota")
+
+# HTTP codes that mean "this token/account is refused", whatever the body says.
+SENDER_HTTP_CODES = frozenset({401, 403})
+# A raw body kept for the admin is capped: a proxy's error page can be large.
+MAX_RAW_RESPONSE = 10_000
+
+
+class FonnteBackend(BaseBackend):
+    """Sends through Fonnte's ``/send`` endpoint, reusing one HTTP session."""
+
+    name = "fonnte"
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        url: str,
+        connect_timeout: float,
+        read_timeout: float,
+        session: requests.Session | None = None,
+    ):
+        token = (token or "").strip()
+        url = (url or "").strip()
+        if not token:
+            raise ImproperlyConfigured(
+                "FONNTE_API_TOKEN is empty: set it to the device token from the Fonnte dashboard."
+            )
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ImproperlyConfigured(
+                "FONNTE_URL must be an http(s) address such as https://api.fonnte.com/send."
+            )
+        if not connect_timeout or connect_timeout <= 0 or not read_timeout or read_timeout <= 0:
+            raise ImproperlyConfigured(
+                "FONNTE_CONNECT_TIMEOUT and FONNTE_READ_TIMEOUT must be positive numbers."
+            )
+        self._token = token
+        self.url = url
+        self.connect_timeout = float(connect_timeout)
+        self.read_timeout = float(read_timeout)
+        # One session per backend: keeps the TLS connection to Fonnte open between
+        # messages. requests does not retry by default, which is what we want: a
+        # retried POST could reach the parent twice.
+        self._session = session if session is not None else requests.Session()
+
+    def __repr__(self):
+        # Never the token.
+        return (
+            f"<{type(self).__name__} url={self.url!r} connect_timeout={self.connect_timeout}"
+            f" read_timeout={self.read_timeout}>"
+        )
+
+    def send(self, *, phone: str, message: str) -> SendResult:
+        """POST one message to one number; return what Fonnte accepted or raise a WhatsAppError."""
+        masked = mask_phone(phone)
+        data = {
+            "target": str(phone),
+            "message": str(message),
+            # We send already-normalized 62… numbers; "0" turns off Fonnte's rewrite of a
+            # leading 0 (https://docs.fonnte.com/api-send-message/, countryCode).
+            "countryCode": "0",
+        }
+        try:
+            response = self._post(self.url, data)
+            result = self._parse(response)
+        except WhatsAppError as err:
+            logger.warning(
+                "WhatsApp message to %s not sent (%s): %s",
+                masked,
+                type(err).__name__,
+                err.reason,
+                extra={"phone": masked, "status_code": err.status_code},
+            )
+            raise
+        logger.info(
+            "WhatsApp message to %s accepted by Fonnte: id %s, request %s",
+            masked,
+            result.message_id or "-",
+            result.request_id or "-",
+            extra={"phone": masked, "message_id": result.message_id},
+        )
+        return result
+
+    # --- HTTP ------------------------------------------------------------------
+
+    def _post(self, url: str, data: dict[str, str]) -> requests.Response:
+        """The one place that talks HTTP: always with both timeouts, errors wrapped."""
+        try:
+            return self._session.post(
+                url,
+                data=data,
+                headers={"Authorization": self._token},  # raw token, no "Bearer"
+                timeout=(self.connect_timeout, self.read_timeout),
+                # A redirect would turn the POST into a GET; treat it as a wrong FONNTE_URL.
+                allow_redirects=False,
+            )
+        except requests.ConnectTimeout as err:
+            # Never connected, so nothing was sent.
+            raise TemporaryFailure(
+                self._redact(f"Could not connect to Fonnte within {self.connect_timeout:g}s.")
+            ) from err
+        except requests.ReadTimeout as err:
+            raise OutcomeUnknown(
+                f"Fonnte did not answer within {self.read_timeout:g}s after the message was"
+                " sent; it may still have been queued."
+            ) from err
+        except requests.ConnectionError as err:
+            if _sent_without_answer(err):
+                raise OutcomeUnknown(
+                    "The connection to Fonnte dropped after the message was sent;"
+                    " it may still have been queued."
+                ) from err
+            # Refused, DNS failure, TLS handshake, proxy: the request never left.
+            raise TemporaryFailure(
+                self._redact(f"Could not reach Fonnte: {_describe(err)}")
+            ) from err
+        except (
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as err:
+            raise OutcomeUnknown(
+                "Fonnte's answer broke off or could not be read; the message may have been queued."
+            ) from err
+        except (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema,
+        ) as err:
+            raise SenderRejected(
+                self._redact(f"FONNTE_URL is not usable: {_describe(err)}")
+            ) from err
+        except requests.RequestException as err:
+            raise TemporaryFailure(
+                self._redact(f"Request to Fonnte failed: {_describe(err)}")
+            ) from err
+
+    # --- Response ----------------------------------------------------------------
+
+    def _parse(self, response: requests.Response) -> SendResult:
+        """Turn Fonnte's answer into a SendResult, or raise the matching WhatsAppError."""
+        code = response.status_code
+        raw = self._redact(response.text)[:MAX_RAW_RESPONSE]
+        body = _json_object(raw)
+        reason = _reason(body) if body is not None else ""
+
+        if not 200 <= code < 300:
+            summary = f"Fonnte answered HTTP {code} {response.reason or ''}".rstrip()
+            if reason:
+                summary = f"{summary}: {reason}"
+            if code in SENDER_HTTP_CODES:
+                raise SenderRejected(summary, raw_response=raw, status_code=code)
+            if 300 <= code < 400:
+                location = response.headers.get("Location", "")
+                raise SenderRejected(
+                    self._redact(f"{summary}; FONNTE_URL redirects to {location!r}, use that."),
+                    raw_response=raw,
+                    status_code=code,
+                )
+            # 5xx, 429 and any other code: Fonnte or a proxy in between is not well now.
+            raise TemporaryFailure(summary, raw_response=raw, status_code=code)
+
+        if body is None:
+            raise TemporaryFailure(
+                f"Fonnte answered HTTP {code} with a body that is not a JSON object.",
+                raw_response=raw,
+                status_code=code,
+            )
+
+        status = _flag(body.get("status"))
+        if status is True:
+            return SendResult(
+                message_id=_first_id(body.get("id")),
+                request_id=_text(body.get("requestid")),
+                detail=_text(body.get("detail")) or reason,
+                raw_response=raw,
+            )
+        if status is None:
+            raise TemporaryFailure(
+                f"Fonnte answered HTTP {code} without a status.", raw_response=raw, status_code=code
+            )
+
+        error_class = classify_reason(reason)
+        raise error_class(
+            reason or "Fonnte refused the message without giving a reason.",
+            raw_response=raw,
+            status_code=code,
+        )
+
+    def _redact(self, text: str) -> str:
+        """Remove the token from text we keep or show, in case anything ever echoes it."""
+        return text.replace(self._token, "[token]") if self._token else text
+
+
+def classify_reason(reason: str) -> type[WhatsAppError]:
+    """The error class for a ``"status": false`` answer with this reason."""
+    key = _normalize(reason)
+    if key in RECIPIENT_REASONS:
+        return RecipientRejected
+    if key in SENDER_REASONS:
+        return SenderRejected
+    # insufficient quota, a disconnected device, or anything new: try again later.
+    return TemporaryFailure
+
+
+def _json_object(raw: str) -> dict | None:
+    """The body as a dict with lower-cased keys (the docs spell ``Status`` both ways), or None."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {str(key).casefold(): value for key, value in data.items()}
+
+
+def _reason(body: dict) -> str:
+    # Some answers carry the text in "detail" instead of "reason".
+    return _text(body.get("reason")) or _text(body.get("detail"))
+
+
+def _flag(value) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().casefold() in {"true", "false"}:
+        return value.strip().casefold() == "true"
+    return None
+
+
+def _first_id(value) -> str:
+    # "id" is a list aligned with "target"; we send one target per request.
+    if isinstance(value, list | tuple):
+        return _text(value[0]) if value else ""
+    return _text(value)
+
+
+def _text(value) -> str:
+    if value is None or isinstance(value, bool):
+        return ""
+    return str(value).strip()
+
+
+def _sent_without_answer(err: requests.ConnectionError) -> bool:
+    """True when the connection broke after the request went out (urllib3 ProtocolError).
+
+    requests wraps "Connection aborted." / RemoteDisconnected / a reset mid-exchange as
+    ConnectionError(ProtocolError(...)); refusals and DNS failures arrive as
+    ConnectionError(MaxRetryError(reason=NewConnectionError)) instead.
+    """
+    after_send = (ProtocolError, Urllib3ReadTimeoutError, http.client.RemoteDisconnected)
+    for arg in err.args:
+        if isinstance(arg, after_send):
+            return True
+        if isinstance(getattr(arg, "reason", None), after_send):
+            return True
+    return False
+
+
+def _describe(err: Exception) -> str:
+    """The exception's class and innermost message, short enough for an admin's screen."""
+    inner = err
+    while inner.args and isinstance(inner.args[0], Exception):
+        inner = inner.args[0]
+    reason = getattr(inner, "reason", None)
+    if isinstance(reason, Exception):
+        inner = reason
+    text = str(inner).strip()
+    return f"{type(err).__name__} ({text[:200]})" if text else type(err).__name__

@@ -1,0 +1,427 @@
+"""FonnteBackend: every row of the outcome table in docs/fonnte-api.md, mocked at the HTTP seam."""
+
+import http.client
+import json
+import logging
+import socket
+import threading
+import time
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+import responses
+from django.core.exceptions import ImproperlyConfigured
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ProtocolError
+
+from notifications.whatsapp import (
+    RETRYABLE_ERRORS,
+    OutcomeUnknown,
+    RecipientRejected,
+    SenderRejected,
+    SendResult,
+    TemporaryFailure,
+    WhatsAppError,
+)
+from notifications.whatsapp.fonnte import FonnteBackend, classify_reason
+
+TOKEN = "tok-S3cret-Fonnte-9f8e7d"
+URL = "https://api.fonnte.test/send"
+PHONE = "6281234567890"
+MASKED = "62812****7890"
+MESSAGE = "Assalamualaikum, laporan bulanan Ananda Aisyah sudah terbit."
+LOGGER = "notifications.whatsapp.fonnte"
+
+
+@pytest.fixture
+def backend():
+    return FonnteBackend(token=TOKEN, url=URL, connect_timeout=3.0, read_timeout=7.0)
+
+
+@pytest.fixture
+def mocked():
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        yield rsps
+
+
+@pytest.fixture
+def logs(caplog):
+    caplog.set_level(logging.DEBUG, logger=LOGGER)
+    return caplog
+
+
+def _fail(backend, **kwargs):
+    with pytest.raises(WhatsAppError) as info:
+        backend.send(phone=PHONE, message=MESSAGE, **kwargs)
+    return info.value
+
+
+# --- Accepted -----------------------------------------------------------------------------
+
+
+def test_success_returns_ids_and_raw_body_and_sends_the_documented_request(backend, mocked, logs):
+    body = {
+        "detail": "success! message in queue",
+        "id": ["80367170"],
+        "process": "pending",
+        "requestid": 2937124,
+        "status": True,
+        "target": [PHONE],
+    }
+    mocked.post(URL, json=body)
+
+    result = backend.send(phone=PHONE, message=MESSAGE)
+
+    assert result == SendResult(
+        message_id="80367170",
+        request_id="2937124",
+        detail="success! message in queue",
+        raw_response=json.dumps(body),
+    )
+    request = mocked.calls[0].request
+    assert request.headers["Authorization"] == TOKEN  # raw token, no "Bearer"
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert parse_qs(request.body, strict_parsing=True) == {
+        "target": [PHONE],
+        "message": [MESSAGE],
+        "countryCode": ["0"],
+    }
+    assert request.req_kwargs["timeout"] == (3.0, 7.0)
+    info = [r for r in logs.records if r.name == LOGGER]
+    assert [r.levelno for r in info] == [logging.INFO]
+    assert MASKED in info[0].getMessage()
+    assert "80367170" in info[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        "success! message will be sent on scheduled time",
+        "success! message pending due to server issue, will be sent later",
+    ],
+)
+def test_other_success_details_are_accepted(backend, mocked, detail):
+    mocked.post(URL, json={"detail": detail, "id": ["111"], "requestid": 5, "status": True})
+
+    result = backend.send(phone=PHONE, message=MESSAGE)
+
+    assert (result.message_id, result.request_id, result.detail) == ("111", "5", detail)
+
+
+def test_success_with_capitalised_status_and_no_ids(backend, mocked):
+    mocked.post(URL, json={"Status": True, "detail": "success! message in queue"})
+
+    result = backend.send(phone=PHONE, message=MESSAGE)
+
+    assert (result.message_id, result.request_id) == ("", "")
+
+
+# --- Every failure row of the table ------------------------------------------------------
+
+
+def _refused():
+    return requests.ConnectionError(
+        MaxRetryError(
+            None, URL, NewConnectionError(None, "Failed to establish a new connection: refused")
+        )
+    )
+
+
+def _dns_failure():
+    return requests.ConnectionError(
+        MaxRetryError(None, URL, NameResolutionError("api.fonnte.test", None, socket.gaierror()))
+    )
+
+
+def _dropped(inner):
+    return requests.ConnectionError(ProtocolError("Connection aborted.", inner))
+
+
+HTML_502 = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+
+# (id, responses.add kwargs, expected class, text the reason must contain, HTTP status)
+FAILURES = [
+    ("target-invalid", {"json": {"reason": "target invalid", "status": False, "requestid": 1}},
+     RecipientRejected, "target invalid", 200),
+    ("input-invalid", {"json": {"reason": "input invalid", "status": False}},
+     RecipientRejected, "input invalid", 200),
+    ("capitalised-Status-token-invalid",
+     {"json": {"Status": False, "reason": "token invalid", "requestid": 2937124}},
+     SenderRejected, "token invalid", 200),
+    ("invalid-token", {"json": {"status": False, "reason": "invalid token"}},
+     SenderRejected, "invalid token", 200),
+    ("device-not-in-account",
+     {"json": {"status": False, "reason": "devices must belong to an account"}},
+     SenderRejected, "devices must belong to an account", 200),
+    ("url-invalid", {"json": {"status": False, "reason": "url invalid"}},
+     SenderRejected, "url invalid", 200),
+    ("reason-case-and-spaces", {"json": {"status": False, "reason": "  File Size Must Under 4mb "}},
+     SenderRejected, "File Size Must Under 4mb", 200),
+    ("json-format-invalid", {"json": {"status": False, "reason": "JSON format invalid"}},
+     SenderRejected, "JSON format invalid", 200),
+    ("detail-instead-of-reason", {"json": {"status": False, "detail": "target invalid"}},
+     RecipientRejected, "target invalid", 200),
+    ("insufficient-quota", {"json": {"status": False, "reason": "insufficient quota"}},
+     TemporaryFailure, "insufficient quota", 200),
+    ("unknown-reason", {"json": {"status": False, "reason": "device disconnected, scan again"}},
+     TemporaryFailure, "device disconnected", 200),
+    ("false-without-reason", {"json": {"status": False}},
+     TemporaryFailure, "without giving a reason", 200),
+    ("string-false", {"json": {"status": "false", "reason": "target invalid"}},
+     RecipientRejected, "target invalid", 200),
+    ("no-status", {"json": {"detail": "ok"}}, TemporaryFailure, "without a status", 200),
+    ("html-502", {"body": HTML_502, "status": 502, "content_type": "text/html"},
+     TemporaryFailure, "HTTP 502", 502),
+    ("json-500", {"json": {"status": False, "reason": "internal error"}, "status": 500},
+     TemporaryFailure, "HTTP 500", 500),
+    ("429", {"body": "Too Many Requests", "status": 429}, TemporaryFailure, "HTTP 429", 429),
+    ("404", {"body": "Not Found", "status": 404}, TemporaryFailure, "HTTP 404", 404),
+    ("401", {"json": {"status": False, "reason": "unauthorized"}, "status": 401},
+     SenderRejected, "HTTP 401", 401),
+    ("403", {"body": "Forbidden", "status": 403}, SenderRejected, "HTTP 403", 403),
+    ("redirect", {"body": "", "status": 301, "headers": {"Location": "https://x.test/send"}},
+     SenderRejected, "https://x.test/send", 301),
+    ("non-json-200", {"body": "OK", "content_type": "text/plain"},
+     TemporaryFailure, "not a JSON object", 200),
+    ("html-200", {"body": HTML_502, "content_type": "text/html"},
+     TemporaryFailure, "not a JSON object", 200),
+    ("json-list", {"json": [{"status": True}]}, TemporaryFailure, "not a JSON object", 200),
+    ("connection-refused", {"body": _refused()}, TemporaryFailure, "Could not reach Fonnte", None),
+    ("dns-failure", {"body": _dns_failure()}, TemporaryFailure, "Could not reach Fonnte", None),
+    ("connect-timeout", {"body": requests.ConnectTimeout("connect timed out")},
+     TemporaryFailure, "connect", None),
+    ("read-timeout", {"body": requests.ReadTimeout("read timed out")},
+     OutcomeUnknown, "may still have been queued", None),
+    ("remote-disconnected",
+     {"body": _dropped(http.client.RemoteDisconnected("closed without response"))},
+     OutcomeUnknown, "dropped after the message was sent", None),
+    ("reset-after-send", {"body": _dropped(ConnectionResetError(104, "reset by peer"))},
+     OutcomeUnknown, "dropped after the message was sent", None),
+    ("chunked-encoding",
+     {"body": requests.exceptions.ChunkedEncodingError(ProtocolError("Connection broken"))},
+     OutcomeUnknown, "broke off", None),
+    ("other-requests-error", {"body": requests.TooManyRedirects("loop")},
+     TemporaryFailure, "TooManyRedirects", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mock", "expected", "reason_part", "status_code"),
+    [pytest.param(*case[1:], id=case[0]) for case in FAILURES],
+)
+def test_failure_is_classified(backend, mocked, mock, expected, reason_part, status_code):
+    mocked.add(responses.POST, URL, **mock)
+
+    err = _fail(backend)
+
+    assert type(err) is expected
+    assert reason_part in err.reason
+    assert err.status_code == status_code
+    body = mock.get("body")
+    if isinstance(body, Exception):
+        # Transport errors keep their cause and have no body.
+        assert err.__cause__ is body
+        assert err.raw_response is None
+    else:
+        expected_raw = body if body is not None else json.dumps(mock["json"])
+        assert err.raw_response == expected_raw
+
+
+def test_html_error_page_keeps_the_raw_body_for_the_admin(backend, mocked):
+    mocked.post(URL, body=HTML_502, status=502, content_type="text/html")
+
+    err = _fail(backend)
+
+    assert isinstance(err, RETRYABLE_ERRORS)
+    assert err.raw_response == HTML_502
+    assert "HTTP 502 Bad Gateway" in err.reason
+
+
+def test_failure_logs_a_warning_with_masked_phone_and_reason(backend, mocked, logs):
+    mocked.post(URL, json={"status": False, "reason": "target invalid"})
+
+    _fail(backend)
+
+    (record,) = [r for r in logs.records if r.name == LOGGER]
+    assert record.levelno == logging.WARNING
+    assert MASKED in record.getMessage()
+    assert "target invalid" in record.getMessage()
+    assert "RecipientRejected" in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "mock",
+    [pytest.param({"json": {"status": True, "id": ["1"]}}, id="success")]
+    + [pytest.param(case[1], id=case[0]) for case in FAILURES],
+)
+def test_no_token_full_phone_or_text_leaks_in_any_outcome(backend, mocked, logs, mock):
+    mocked.add(responses.POST, URL, **mock)
+
+    try:
+        backend.send(phone=PHONE, message=MESSAGE)
+    except WhatsAppError as err:
+        shown = [str(err), repr(err), err.reason, err.raw_response or "", str(err.args)]
+    else:
+        shown = []
+
+    assert logs.records, "every outcome is logged"
+    for text in [*shown, logs.text, repr(backend), str(backend)]:
+        assert TOKEN not in text
+    assert PHONE not in logs.text
+    assert MASKED in logs.text
+    assert MESSAGE not in logs.text
+
+
+def test_token_echoed_by_the_server_is_redacted(backend, mocked):
+    mocked.post(URL, json={"status": False, "reason": f"token invalid: {TOKEN}"})
+
+    err = _fail(backend)
+
+    assert TOKEN not in err.reason
+    assert TOKEN not in err.raw_response
+    assert "[token]" in err.raw_response
+
+
+# --- Real sockets: the exception shapes requests/urllib3 really raise ------------------
+
+
+def _serve_once(handler):
+    """A one-connection HTTP server on localhost; returns its URL."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def run():
+        conn, _ = server.accept()
+        try:
+            conn.recv(65536)
+            handler(conn)
+        finally:
+            conn.close()
+            server.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    return f"http://127.0.0.1:{server.getsockname()[1]}/send"
+
+
+def _real_backend(url, read_timeout=5.0):
+    return FonnteBackend(token=TOKEN, url=url, connect_timeout=2.0, read_timeout=read_timeout)
+
+
+def test_real_connection_refused_is_temporary():
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nothing listens here now
+
+    err = _fail(_real_backend(f"http://127.0.0.1:{port}/send"))
+
+    assert type(err) is TemporaryFailure
+
+
+def test_real_close_without_answer_is_outcome_unknown():
+    url = _serve_once(lambda conn: None)  # reads the request, closes without answering
+
+    err = _fail(_real_backend(url))
+
+    assert type(err) is OutcomeUnknown
+
+
+def test_real_read_timeout_is_outcome_unknown():
+    url = _serve_once(lambda conn: time.sleep(1.0))
+
+    err = _fail(_real_backend(url, read_timeout=0.2))
+
+    assert type(err) is OutcomeUnknown
+    assert isinstance(err.__cause__, requests.ReadTimeout)
+
+
+# --- Construction, session ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"token": ""},
+        {"token": "   "},
+        {"url": ""},
+        {"url": "api.fonnte.com/send"},
+        {"connect_timeout": 0},
+        {"read_timeout": -1},
+    ],
+)
+def test_bad_configuration_raises_improperly_configured_outside_the_tree(kwargs):
+    config = {"token": TOKEN, "url": URL, "connect_timeout": 3.0, "read_timeout": 7.0} | kwargs
+
+    with pytest.raises(ImproperlyConfigured) as info:
+        FonnteBackend(**config)
+
+    assert not isinstance(info.value, WhatsAppError)
+    assert TOKEN not in str(info.value)
+
+
+def test_missing_token_error_names_the_setting():
+    with pytest.raises(ImproperlyConfigured, match="FONNTE_API_TOKEN"):
+        FonnteBackend(token="", url=URL, connect_timeout=3.0, read_timeout=7.0)
+
+
+def test_repr_shows_url_not_token(backend):
+    assert URL in repr(backend)
+    assert TOKEN not in repr(backend)
+
+
+def test_one_session_is_reused_across_sends(backend, mocked, monkeypatch):
+    used = []
+    original_post = requests.Session.post
+
+    def spy(self, *args, **kwargs):
+        used.append(self)
+        return original_post(self, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "post", spy)
+    mocked.post(URL, json={"status": True, "id": ["1"]})
+    mocked.post(URL, json={"status": True, "id": ["2"]})
+
+    first = backend.send(phone=PHONE, message=MESSAGE)
+    second = backend.send(phone=PHONE, message=MESSAGE)
+
+    assert (first.message_id, second.message_id) == ("1", "2")
+    assert len(used) == 2
+    assert used[0] is used[1]
+    assert isinstance(used[0], requests.Session)
+
+
+def test_injected_session_is_used(mocked):
+    session = requests.Session()
+    session.headers["X-Probe"] = "yes"
+    backend = FonnteBackend(
+        token=TOKEN, url=URL, connect_timeout=1.0, read_timeout=1.0, session=session
+    )
+    mocked.post(URL, json={"status": True, "id": ["9"]})
+
+    backend.send(phone=PHONE, message=MESSAGE)
+
+    assert mocked.calls[0].request.headers["X-Probe"] == "yes"
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("target invalid", RecipientRejected),
+        ("input invalid", RecipientRejected),
+        ("token invalid", SenderRejected),
+        ("invalid token", SenderRejected),
+        ("devices must belong to an account", SenderRejected),
+        ("url invalid", SenderRejected),
+        ("url unreachable", SenderRejected),
+        ("file format not supported", SenderRejected),
+        ("file size must under 4MB", SenderRejected),
+        ("JSON format invalid", SenderRejected),
+        ("TARGET  INVALID", RecipientRejected),
+        ("insufficient quota", TemporaryFailure),
+        ("device not connected", TemporaryFailure),
+        ("", TemporaryFailure),
+    ],
+)
+def test_classify_reason_covers_every_documented_reason(reason, expected):
+    assert classify_reason(reason) is expected
