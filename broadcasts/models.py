@@ -1,0 +1,115 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class BroadcastStatus(models.TextChoices):
+    """Where one parent's message stands. Only broadcasts.services changes it."""
+
+    PENDING = "pending", _("Waiting")
+    SENDING = "sending", _("Sending")
+    RETRYING = "retrying", _("Waiting to retry")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    # The request reached Fonnte but no answer came back: the parent may or may
+    # not have the message, so it is never re-sent without an admin deciding.
+    UNKNOWN = "unknown", _("Unknown: check before resending")
+
+
+#: A worker may claim a row in these states (see services.broadcast_send).
+CLAIMABLE_STATUSES = (BroadcastStatus.PENDING, BroadcastStatus.RETRYING)
+FINAL_STATUSES = (BroadcastStatus.SENT, BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN)
+
+
+class MonthlyReportBroadcastQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(status=BroadcastStatus.PENDING)
+
+    def sending(self):
+        return self.filter(status=BroadcastStatus.SENDING)
+
+    def retrying(self):
+        return self.filter(status=BroadcastStatus.RETRYING)
+
+    def sent(self):
+        return self.filter(status=BroadcastStatus.SENT)
+
+    def failed(self):
+        return self.filter(status=BroadcastStatus.FAILED)
+
+    def unknown(self):
+        return self.filter(status=BroadcastStatus.UNKNOWN)
+
+    def unfinished(self):
+        """Rows that have not reached a final status yet."""
+        return self.exclude(status__in=FINAL_STATUSES)
+
+
+class MonthlyReportBroadcast(models.Model):
+    """One parent's WhatsApp message about one monthly report: the record of who was told."""
+
+    # SET_NULL, not CASCADE: deleting a report keeps the record of who was told;
+    # rows not sent yet then fail with "Laporan bulanan tidak ditemukan".
+    monthly_report = models.ForeignKey(
+        "reports.MonthlyReport",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="broadcasts",
+        verbose_name=_("monthly report"),
+    )
+    student = models.ForeignKey(
+        "students.Student",
+        on_delete=models.PROTECT,
+        related_name="broadcasts",
+        verbose_name=_("student"),
+    )
+    phone_number = models.CharField(_("phone number"), max_length=20)
+    message = models.TextField(_("message"))
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=BroadcastStatus.choices,
+        default=BroadcastStatus.PENDING,
+        db_index=True,
+    )
+    response = models.TextField(_("Fonnte response"), blank=True)
+    error_message = models.TextField(_("error"), blank=True)
+    retry_count = models.PositiveSmallIntegerField(
+        _("attempts"), default=0, help_text=_("Sending attempts made so far.")
+    )
+    fonnte_message_id = models.CharField(_("Fonnte message id"), max_length=64, blank=True)
+    fonnte_request_id = models.CharField(_("Fonnte request id"), max_length=64, blank=True)
+    enqueued_at = models.DateTimeField(_("handed to the workers"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("last attempt started"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    failure_alerted_at = models.DateTimeField(_("admins alerted at"), null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = MonthlyReportBroadcastQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("WhatsApp broadcast")
+        verbose_name_plural = _("WhatsApp broadcasts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["monthly_report", "student"], name="one_broadcast_per_report_student"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["monthly_report", "status"], name="broadcast_report_status"),
+            models.Index(fields=["status", "failure_alerted_at"], name="broadcast_status_alerted"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.student_id} · {self.get_status_display()}"

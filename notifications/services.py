@@ -1,0 +1,78 @@
+"""Telling the school's admins: an in-app Notification each, and one email."""
+
+import logging
+import smtplib
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import Notification
+
+logger = logging.getLogger(__name__)
+
+#: Members of these groups, and superusers, receive alerts about failed messages.
+ADMIN_GROUPS = ("super_admin", "admin")
+
+
+def admin_recipients():
+    """Active users who must hear about failures: superusers and the admin groups."""
+    User = get_user_model()
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name__in=ADMIN_GROUPS))
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def notification_send_to_admins(
+    *, title: str, body: str, link: str = "", level: str = Notification.Level.ERROR
+) -> list[Notification]:
+    """Create one Notification per admin; after commit, send one email to them and ADMIN_EMAIL."""
+    admins = list(admin_recipients())
+    notifications = Notification.objects.bulk_create(
+        Notification(recipient=user, level=level, title=title, body=body, link=link)
+        for user in admins
+    )
+    addresses = {user.email for user in admins if user.email}
+    if settings.ADMIN_EMAIL:
+        addresses.add(settings.ADMIN_EMAIL)
+    if addresses:
+        transaction.on_commit(
+            partial(_email_admins, title=title, body=body, link=link, addresses=sorted(addresses))
+        )
+    logger.info(
+        "Admin alert sent: %s",
+        title,
+        extra={"notifications": len(notifications), "emails": len(addresses)},
+    )
+    return notifications
+
+
+def _email_admins(*, title, body, link, addresses):
+    text = body
+    if link:
+        text = f"{body}\n\n{settings.SITE_URL.rstrip('/')}{link}"
+    try:
+        send_mail(
+            subject=f"[{settings.SCHOOL_NAME}] {title}",
+            message=text,
+            from_email=None,
+            recipient_list=addresses,
+        )
+    except (smtplib.SMTPException, OSError):
+        # The in-app notifications are already saved: a mail server outage
+        # must not lose them or fail the task that raised the alert.
+        logger.exception("Could not email the admin alert %r", title)
+
+
+def notification_mark_read(*, notification: Notification) -> None:
+    """Mark as read once; reading it again keeps the first time."""
+    Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
