@@ -1,0 +1,176 @@
+"""broadcast_send: claim, send through the real Fonnte client (HTTP mocked), record the outcome."""
+
+import json
+import logging
+
+import pytest
+import requests
+from django.utils import timezone
+
+from broadcasts.exceptions import BroadcastFailed, BroadcastRetry
+from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
+from broadcasts.services import broadcast_create_for_report, broadcast_send
+from tests.conftest import FONNTE_TEST_TOKEN, FONNTE_TEST_URL, fonnte_ok
+
+
+@pytest.fixture
+def row(report, make_student):
+    make_student("0812-3456-7890", name="Aisyah Putri")
+    broadcast_create_for_report(monthly_report=report)
+    return MonthlyReportBroadcast.objects.get()
+
+
+def send(row):
+    broadcast_send(broadcast_id=row.pk, monthly_report_id=row.monthly_report_id)
+
+
+def test_success_marks_the_row_sent_and_keeps_fonntes_answer(row, fonnte):
+    fonnte.post(FONNTE_TEST_URL, json=fonnte_ok(message_id="80367170"))
+    send(row)
+    row.refresh_from_db()
+    assert row.status == BroadcastStatus.SENT
+    assert row.sent_at is not None
+    assert row.fonnte_message_id == "80367170"
+    assert row.fonnte_request_id == "2937124"
+    assert json.loads(row.response)["detail"] == "success! message in queue"
+    assert row.retry_count == 1
+    request = fonnte.calls[0].request
+    assert "target=6281234567890" in request.body
+    assert request.headers["Authorization"] == FONNTE_TEST_TOKEN
+
+
+def test_a_sent_row_is_never_sent_again(row, fonnte):
+    fonnte.post(FONNTE_TEST_URL, json=fonnte_ok())
+    send(row)
+    send(row)  # a redelivered or duplicate task
+    assert len(fonnte.calls) == 1
+
+
+def test_a_row_being_sent_by_another_worker_is_not_touched(row, fonnte):
+    MonthlyReportBroadcast.objects.filter(pk=row.pk).update(status=BroadcastStatus.SENDING)
+    send(row)
+    assert len(fonnte.calls) == 0
+    row.refresh_from_db()
+    assert row.status == BroadcastStatus.SENDING
+
+
+def test_an_invalid_stored_number_fails_without_calling_fonnte(report, make_student, fonnte):
+    make_student("0812")
+    broadcast_create_for_report(monthly_report=report)
+    row = MonthlyReportBroadcast.objects.get()
+    with pytest.raises(BroadcastFailed):
+        send(row)
+    row.refresh_from_db()
+    assert row.status == BroadcastStatus.FAILED
+    assert row.error_message.startswith("Nomor telepon tidak valid")
+    assert len(fonnte.calls) == 0
+
+
+def test_status_false_in_an_http_200_is_a_failure_not_a_send(row, fonnte):
+    fonnte.post(FONNTE_TEST_URL, json={"status": False, "reason": "target invalid", "requestid": 1})
+    with pytest.raises(BroadcastFailed):
+        send(row)
+    row.refresh_from_db()
+    assert row.status == BroadcastStatus.FAILED
+    assert "target invalid" in row.error_message
+    assert json.loads(row.response)["reason"] == "target invalid"
+    assert row.sent_at is None
+
+
+def test_a_refused_token_fails_the_whole_report_with_one_call(report, make_student, fonnte):
+    for _ in range(5):
+        make_student()
+    broadcast_create_for_report(monthly_report=report)
+    fonnte.post(FONNTE_TEST_URL, json={"Status": False, "reason": "token invalid"})
+    rows = list(MonthlyReportBroadcast.objects.order_by("pk"))
+
+    with pytest.raises(BroadcastFailed):
+        send(rows[0])
+    for other in rows[1:]:
+        send(other)  # their tasks find the rows already final
+
+    assert len(fonnte.calls) == 1
+    assert set(MonthlyReportBroadcast.objects.values_list("status", flat=True)) == {"failed"}
+    assert all("FONNTE_API_TOKEN" in r.error_message for r in MonthlyReportBroadcast.objects.all())
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": 500, "json": {"message": "internal error"}},
+        {"status": 502, "body": "<html><body>502 Bad Gateway</body></html>"},
+        {"status": 200, "json": {"status": False, "reason": "insufficient quota"}},
+        {"status": 200, "body": requests.exceptions.ConnectionError("refused")},
+    ],
+    ids=["500", "html-502", "quota", "connection-refused"],
+)
+def test_a_passing_failure_parks_the_row_for_a_retry(row, fonnte, answer, settings):
+    settings.WHATSAPP_RETRY_DELAY = 60
+    fonnte.post(FONNTE_TEST_URL, **answer)
+    with pytest.raises(BroadcastRetry):
+        send(row)
+    row.refresh_from_db()
+    assert row.status == BroadcastStatus.RETRYING
+    assert row.retry_count == 1
+    assert row.next_attempt_at > timezone.now()
+    assert row.error_message.startswith("Gagal mengirim")
+
+
+def test_the_last_attempt_fails_the_row_for_good(row, fonnte, settings):
+    settings.WHATSAPP_MAX_ATTEMPTS = 3
+    fonnte.post(FONNTE_TEST_URL, status=503, body="busy")
+    for _ in range(2):
+        with pytest.raises(BroadcastRetry):
+            send(row)
+    with pytest.raises(BroadcastFailed):
+        send(row)
+    send(row)  # a fourth delivery of the task does nothing
+    row.refresh_from_db()
+    assert (row.status, row.retry_count) == (BroadcastStatus.FAILED, 3)
+    assert "3" in row.error_message
+    assert len(fonnte.calls) == 3
+
+
+def test_no_answer_after_sending_is_unknown_and_not_retried(row, fonnte):
+    fonnte.post(FONNTE_TEST_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    with pytest.raises(BroadcastFailed) as err:
+        send(row)
+    assert err.value.status == BroadcastStatus.UNKNOWN
+    send(row)
+    row.refresh_from_db()
+    assert row.status == BroadcastStatus.UNKNOWN
+    assert "Fonnte" in row.error_message
+    assert len(fonnte.calls) == 1
+
+
+def test_a_deleted_report_fails_its_unsent_rows_without_calling_fonnte(row, fonnte, report):
+    report_id = report.pk
+    report.delete()
+    row.refresh_from_db()
+    assert row.monthly_report_id is None  # the record of the message stays
+    with pytest.raises(BroadcastFailed):
+        broadcast_send(broadcast_id=row.pk, monthly_report_id=report_id)
+    row.refresh_from_db()
+    assert (row.status, row.error_message) == ("failed", "Laporan bulanan tidak ditemukan.")
+    assert len(fonnte.calls) == 0
+
+
+def test_a_row_that_no_longer_exists_ends_quietly(row, fonnte):
+    row_id, report_id = row.pk, row.monthly_report_id
+    row.delete()
+    broadcast_send(broadcast_id=row_id, monthly_report_id=report_id)
+    assert len(fonnte.calls) == 0
+
+
+def test_logs_carry_ids_and_a_masked_phone_never_the_number_or_token(row, fonnte, caplog):
+    fonnte.post(FONNTE_TEST_URL, json=fonnte_ok())
+    with caplog.at_level(logging.DEBUG):
+        send(row)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"broadcast={row.pk}" in text
+    assert f"nis={row.student.nis}" in text
+    assert "62812****7890" in text
+    assert "6281234567890" not in text
+    assert FONNTE_TEST_TOKEN not in text
+    row.refresh_from_db()
+    assert FONNTE_TEST_TOKEN not in row.response + row.error_message

@@ -1,0 +1,195 @@
+"""The Celery tasks, run eagerly: retry policy, the on-failure alert, grouping, dispatch."""
+
+import pytest
+from django.core import mail
+
+from broadcasts import tasks
+from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
+from broadcasts.services import (
+    broadcast_alert_failures,
+    broadcast_create_for_report,
+    broadcast_retry,
+)
+from notifications.models import Notification
+from tests.conftest import FONNTE_TEST_URL, fonnte_ok
+
+
+@pytest.fixture
+def rows(report, make_student):
+    def create(n=1, phone="0812-3456-7890"):
+        for _ in range(n):
+            make_student(phone)
+        broadcast_create_for_report(monthly_report=report)
+        return list(MonthlyReportBroadcast.objects.order_by("pk"))
+
+    return create
+
+
+def run(row):
+    tasks.send_monthly_report_whatsapp.apply(args=(row.monthly_report_id, row.pk))
+
+
+def test_retry_then_success(rows, fonnte, celery_eager):
+    (row,) = rows()
+    fonnte.post(FONNTE_TEST_URL, status=500, json={"error": "boom"})
+    fonnte.post(FONNTE_TEST_URL, json=fonnte_ok())  # responses replays registrations in order
+    run(row)
+    row.refresh_from_db()
+    assert (row.status, row.retry_count) == (BroadcastStatus.SENT, 2)
+    assert len(fonnte.calls) == 2
+    assert not Notification.objects.exists()
+
+
+@pytest.fixture
+def alert_queue(monkeypatch):
+    """Alert tasks queued by the on-failure handler, kept instead of run (eager mode ignores
+    countdowns); ``deliver()`` runs them as a worker would once they are due."""
+    queued = []
+    monkeypatch.setattr(
+        tasks.alert_broadcast_failures,
+        "apply_async",
+        lambda args, countdown: queued.append((args[0], countdown)),
+    )
+
+    def deliver():
+        due, queued[:] = list(queued), []
+        return sum(broadcast_alert_failures(monthly_report_id=report_id) for report_id, _ in due)
+
+    return queued, deliver
+
+
+def test_final_failure_after_three_tries_alerts_every_admin_within_a_minute(
+    rows, fonnte, celery_eager, admins, alert_queue, settings, django_capture_on_commit_callbacks
+):
+    settings.WHATSAPP_ALERT_DELAY = 30
+    queued, deliver = alert_queue
+    (row,) = rows()
+    fonnte.post(FONNTE_TEST_URL, status=502, body="<html>Bad Gateway</html>")
+    run(row)
+    row.refresh_from_db()
+    assert (row.status, row.retry_count) == (BroadcastStatus.FAILED, 3)
+    assert len(fonnte.calls) == 3
+    assert queued == [(row.monthly_report_id, 30)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver() == 1
+
+    notes = Notification.objects.all()
+    assert sorted(n.recipient.username for n in notes) == ["kepala", "tatausaha", "yayasan"]
+    note = notes[0]
+    assert row.student.full_name in note.body
+    assert str(row.monthly_report) in note.title
+    assert "62812****7890" in note.body and "6281234567890" not in note.body
+    assert f"monthly_report__id__exact={row.monthly_report_id}" in note.link
+    assert len(mail.outbox) == 1
+    assert sorted(mail.outbox[0].to) == [
+        "kepala.sekolah@example.com",
+        "kepala@example.com",
+        "tu@example.com",
+        "yayasan@example.com",
+    ]
+    assert row.student.full_name in mail.outbox[0].body
+    row.refresh_from_db()
+    assert row.failure_alerted_at is not None
+
+
+def test_a_bad_number_is_not_retried_and_the_admins_are_told(
+    report, make_student, fonnte, celery_eager, admins, alert_queue
+):
+    _, deliver = alert_queue
+    make_student("0812")
+    broadcast_create_for_report(monthly_report=report)
+    row = MonthlyReportBroadcast.objects.get()
+    run(row)
+    row.refresh_from_db()
+    assert (row.status, row.retry_count) == (BroadcastStatus.FAILED, 1)
+    assert len(fonnte.calls) == 0
+    deliver()
+    assert Notification.objects.filter(recipient=admins[0]).count() == 1
+
+
+def test_an_outage_becomes_one_alert_per_admin_not_one_per_parent(
+    rows, fonnte, celery_eager, admins, settings, alert_queue
+):
+    queued, deliver = alert_queue
+    settings.WHATSAPP_MAX_ATTEMPTS = 1
+    failing = rows(30)
+    fonnte.post(FONNTE_TEST_URL, status=503, body="down")
+    for row in failing:
+        run(row)
+    assert MonthlyReportBroadcast.objects.failed().count() == 30
+    assert len(queued) == 30
+    assert deliver() == 30
+    assert Notification.objects.filter(recipient=admins[0]).count() == 1
+    assert "30" in Notification.objects.filter(recipient=admins[0]).get().body
+
+
+def test_failures_after_an_alert_wait_for_the_interval(
+    rows, fonnte, celery_eager, admins, settings, alert_queue
+):
+    queued, deliver = alert_queue
+    settings.WHATSAPP_MAX_ATTEMPTS = 1
+    settings.WHATSAPP_ALERT_INTERVAL = 600
+    first, second = rows(2)
+    fonnte.post(FONNTE_TEST_URL, status=503, body="down")
+    run(first)
+    assert deliver() == 1
+
+    run(second)
+    ((_, countdown),) = queued
+    assert 590 <= countdown <= 600
+    # Run early anyway (e.g. a duplicate task): it sends nothing and waits again.
+    assert deliver() == 0
+    assert Notification.objects.filter(recipient=admins[0]).count() == 1
+    ((_, countdown),) = queued
+    assert 590 <= countdown <= 600
+
+
+def test_a_task_delivered_twice_sends_once(rows, fonnte, celery_eager):
+    (row,) = rows()
+    fonnte.post(FONNTE_TEST_URL, json=fonnte_ok())
+    run(row)
+    run(row)
+    assert len(fonnte.calls) == 1
+
+
+def test_the_dispatcher_publishes_each_pending_row_once(rows, monkeypatch):
+    created = rows(3)
+    published = []
+    monkeypatch.setattr(tasks, "publish_sends", lambda chunk: published.extend(chunk))
+    assert tasks.dispatch_pending_broadcasts.apply().get() == 3
+    assert tasks.dispatch_pending_broadcasts.apply().get() == 0
+    assert sorted(published) == [(row.pk, row.monthly_report_id) for row in created]
+    assert all(row.enqueued_at for row in MonthlyReportBroadcast.objects.all())
+
+
+def test_dispatch_then_worker_sends_every_row(rows, outbox, celery_eager):
+    created = rows(3)
+    tasks.dispatch_pending_broadcasts.apply()
+    assert MonthlyReportBroadcast.objects.sent().count() == 3
+    assert sorted(m.phone for m in outbox) == ["6281234567890"] * 3
+    assert sorted(m.message for m in outbox) == sorted(row.message for row in created)
+
+
+def test_resending_failed_rows_gives_fresh_attempts_and_never_touches_sent_ones(
+    rows, fonnte, celery_eager, settings, django_capture_on_commit_callbacks
+):
+    settings.WHATSAPP_MAX_ATTEMPTS = 1
+    failed, sent = rows(2)
+    MonthlyReportBroadcast.objects.filter(pk=sent.pk).update(status=BroadcastStatus.SENT)
+    MonthlyReportBroadcast.objects.filter(pk=failed.pk).update(
+        status=BroadcastStatus.FAILED, retry_count=1, enqueued_at="2026-01-01T00:00Z"
+    )
+    fonnte.post(FONNTE_TEST_URL, json=fonnte_ok())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert broadcast_retry(broadcast_ids=[failed.pk, sent.pk]) == 1
+    failed.refresh_from_db()
+    assert (failed.status, failed.retry_count) == (BroadcastStatus.SENT, 1)
+    assert len(fonnte.calls) == 1
+
+
+def test_unknown_rows_are_resent_only_when_asked(rows):
+    (row,) = rows()
+    MonthlyReportBroadcast.objects.filter(pk=row.pk).update(status=BroadcastStatus.UNKNOWN)
+    assert broadcast_retry(broadcast_ids=[row.pk]) == 0
+    assert broadcast_retry(broadcast_ids=[row.pk], include_unknown=True) == 1

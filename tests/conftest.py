@@ -1,0 +1,100 @@
+"""Shared fixtures: a school with one class and report, admins, and the two WhatsApp seams."""
+
+import pytest
+import responses
+from django.contrib.auth.models import Group
+
+from notifications.whatsapp import locmem
+from reports.models import MonthlyReport
+from students.models import Classroom, Student
+from tkassalam.celery import app as celery_app
+
+FONNTE_TEST_URL = "https://fonnte.test/send"
+FONNTE_TEST_TOKEN = "secret-token-123456"
+
+
+@pytest.fixture
+def classroom(db):
+    return Classroom.objects.create(name="TK A Melati")
+
+
+@pytest.fixture
+def report(classroom):
+    return MonthlyReport.objects.create(classroom=classroom, month=11, year=2026)
+
+
+@pytest.fixture
+def make_student(classroom):
+    counter = iter(range(1, 100_000))
+
+    def make(phone="0812-3456-7890", *, name=None, classroom=classroom, parent_name="Ibu Siti"):
+        n = next(counter)
+        return Student.objects.create(
+            nis=f"N{n:05d}",
+            full_name=name or f"Siswa {n}",
+            classroom=classroom,
+            parent_name=parent_name,
+            parent_phone=phone,
+        )
+
+    return make
+
+
+@pytest.fixture
+def admins(django_user_model):
+    """A superuser, a member of each admin group, and two users who must not be alerted."""
+    superuser = django_user_model.objects.create_superuser(
+        "kepala", "kepala@example.com", "pw", is_staff=True
+    )
+    group_admin = django_user_model.objects.create_user(
+        "tatausaha", "tu@example.com", "pw", is_staff=True
+    )
+    group_admin.groups.add(Group.objects.get(name="admin"))
+    group_super = django_user_model.objects.create_user(
+        "yayasan", "yayasan@example.com", "pw", is_staff=True
+    )
+    group_super.groups.add(Group.objects.get(name="super_admin"))
+    django_user_model.objects.create_user("guru", "guru@example.com", "pw", is_staff=True)
+    inactive = django_user_model.objects.create_superuser("lama", "lama@example.com", "pw")
+    inactive.is_active = False
+    inactive.save()
+    return [superuser, group_admin, group_super]
+
+
+@pytest.fixture
+def outbox():
+    """Messages the locmem WhatsApp backend 'sent' (the test settings' default backend)."""
+    locmem.outbox.clear()
+    yield locmem.outbox
+    locmem.outbox.clear()
+
+
+@pytest.fixture
+def fonnte(settings):
+    """The real Fonnte backend, with HTTP mocked at the one seam by ``responses``."""
+    settings.WHATSAPP_BACKEND = "fonnte"
+    settings.FONNTE_URL = FONNTE_TEST_URL
+    settings.FONNTE_API_TOKEN = FONNTE_TEST_TOKEN
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def fonnte_ok(message_id="80367170", target="6281234567890"):
+    return {
+        "detail": "success! message in queue",
+        "id": [message_id],
+        "process": "pending",
+        "requestid": 2937124,
+        "status": True,
+        "target": [target],
+    }
+
+
+@pytest.fixture
+def celery_eager():
+    """Run tasks in-process, retries and on-failure handler included."""
+    previous = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = False
+    yield celery_app
+    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous

@@ -1,0 +1,47 @@
+import pytest
+
+from students.phones import InvalidPhoneNumber, is_valid_phone, mask_phone, normalize_phone
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "0812-3456-7890",
+        "+62 812 3456 7890",
+        "812 3456 7890",
+        "6281234567890",
+        " (0812) 3456 7890 ",
+        "+62-812-3456-7890",
+    ],
+)
+def test_every_common_way_of_writing_a_number_normalizes_to_one_form(raw):
+    assert normalize_phone(raw) == "6281234567890"
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("0812", "too short"),
+        ("0812-abc-7890", "only digits"),
+        ("08123456789012345", "too short, too long"),
+        ("+1 415 555 0100", "Indonesian"),
+        ("021 555 1234", "not a mobile"),
+    ],
+)
+def test_invalid_numbers_are_refused_with_a_reason(raw, why):
+    with pytest.raises(InvalidPhoneNumber) as err:
+        normalize_phone(raw)
+    assert why in str(err.value.reason)
+    assert not is_valid_phone(raw)
+
+
+def test_mask_keeps_the_prefix_and_last_four_digits_only():
+    assert mask_phone("6281234567890") == "62812****7890"
+    assert mask_phone("0812-3456-7890") == "08123****7890"
+
+
+def test_mask_of_a_short_or_empty_value_reveals_almost_nothing():
+    assert mask_phone("0812") == "****12"
+    assert mask_phone("") == ""
