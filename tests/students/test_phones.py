@@ -21,16 +21,16 @@ def test_every_common_way_of_writing_a_number_normalizes_to_one_form(raw):
 @pytest.mark.parametrize(
     ("raw", "why"),
     [
-        ("", "empty"),
-        ("   ", "empty"),
-        ("0812", "too short"),
-        ("0812-abc-7890", "only digits"),
-        ("08123456789012345", "too short, too long"),
-        ("+1 415 555 0100", "Indonesian"),
-        ("021 555 1234", "not a mobile"),
+        ("", "kosong"),
+        ("   ", "kosong"),
+        ("0812", "terlalu pendek"),
+        ("0812-abc-7890", "hanya boleh berisi angka"),
+        ("08123456789012345", "terlalu panjang"),
+        ("+1 415 555 0100", "Hanya nomor Indonesia"),
+        ("021 555 1234", "bukan nomor ponsel"),
     ],
 )
-def test_invalid_numbers_are_refused_with_a_reason(raw, why):
+def test_invalid_numbers_are_refused_with_a_reason_in_indonesian(raw, why):
     with pytest.raises(InvalidPhoneNumber) as err:
         normalize_phone(raw)
     assert why in str(err.value.reason)
