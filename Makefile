@@ -1,0 +1,62 @@
+# Quick start: `make run` (the product on its embedded defaults), `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint format install migrate worker web messages clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+# A local .env with DEBUG on and a random SECRET_KEY, written once; edit it freely.
+.env:
+	@printf 'DEBUG=true\nSECRET_KEY=%s\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+	@echo "Wrote .env (DEBUG=true, random SECRET_KEY). See .env.example for every setting."
+
+migrate: $(INSTALLED) .env
+	$(PY) manage.py migrate --noinput
+
+# Web server on 127.0.0.1:8000 and one worker on the embedded broker; Ctrl-C stops both.
+run: migrate
+	$(PY) manage.py load_demo_data
+	@echo "Starting the worker and the web server on http://127.0.0.1:8000/admin/ (Ctrl-C stops both)"
+	@$(BIN)/celery -A tkassalam worker --loglevel=INFO --concurrency=2 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+# pytest exits 5 when it collected no test: that is not a failure of the suite.
+test: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run --settings=tkassalam.settings.test
+	$(BIN)/pytest; status=$$?; if [ $$status -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$status
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(INSTALLED)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Refresh the Indonesian catalog after changing interface text; the compiled .mo is
+# committed so that a fresh machine needs no gettext tools.
+messages: $(INSTALLED)
+	$(PY) manage.py makemessages -l id --no-location --ignore=tests --ignore=var --ignore=.venv --settings=tkassalam.settings.test
+	msgfmt --check -o tkassalam/locale/id/LC_MESSAGES/django.mo tkassalam/locale/id/LC_MESSAGES/django.po
+
+worker: $(INSTALLED) .env
+	$(BIN)/celery -A tkassalam worker --loglevel=INFO
+
+web: $(INSTALLED) .env
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+clean:
+	rm -rf var/ .pytest_cache .ruff_cache

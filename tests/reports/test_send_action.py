@@ -1,0 +1,107 @@
+"""The admin action: confirmation page first, rows on confirm, never a second message."""
+
+from unittest import mock
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
+
+from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
+
+CHANGELIST = "/admin/reports/monthlyreport/"
+
+
+def post_action(client, report, **extra):
+    data = {"action": "send_whatsapp_broadcast", "_selected_action": [report.pk], **extra}
+    return client.post(CHANGELIST, data)
+
+
+@pytest.fixture
+def class_of_four(make_student):
+    return [
+        make_student("0812-3456-7890", name="Aisyah Putri"),
+        make_student("+62 813 1111 2222", name="Bima Saputra"),
+        make_student("", name="Citra Lestari"),
+        make_student("0812", name="Dewi Anggraini"),
+    ]
+
+
+@pytest.fixture
+def dispatch():
+    with mock.patch("broadcasts.tasks.dispatch_pending_broadcasts.delay") as delay:
+        yield delay
+
+
+def test_the_confirmation_page_shows_counts_skips_and_a_real_message(
+    admin_client, report, class_of_four
+):
+    response = post_action(admin_client, report)
+
+    assert response.status_code == 200
+    assert response.templates[0].name.endswith("send_whatsapp_confirmation.html")
+    page = response.content.decode()
+    assert "3 orang tua akan menerima pesan WhatsApp." in page
+    assert "Citra Lestari" in page and "tidak ada nomor telepon" in page
+    assert "Dewi Anggraini" in page  # invalid number: listed as a warning
+    assert "Laporan bulan *November 2026* telah tersedia" in page
+    assert 'name="post" value="yes"' in page
+    assert not MonthlyReportBroadcast.objects.exists()
+
+
+def test_confirming_creates_the_rows_and_hands_them_to_the_workers(
+    admin_client, report, class_of_four, dispatch, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_action(admin_client, report, post="yes")
+
+    assert response.status_code == 302
+    assert MonthlyReportBroadcast.objects.filter(status=BroadcastStatus.PENDING).count() == 3
+    dispatch.assert_called_once_with()
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "3 pesan masuk antrean" in message
+    assert "1 siswa dilewati: tidak ada nomor telepon" in message
+
+
+def test_running_the_action_again_sends_nobody_a_second_message(
+    admin_client, report, class_of_four, dispatch
+):
+    post_action(admin_client, report, post="yes")
+    MonthlyReportBroadcast.objects.filter(student=class_of_four[0]).update(
+        status=BroadcastStatus.SENT
+    )
+
+    confirm_page = post_action(admin_client, report).content.decode()
+    response = post_action(admin_client, report, post="yes")
+
+    assert "0 orang tua akan menerima pesan WhatsApp." in confirm_page
+    assert "1 terkirim, 2 dalam proses" in confirm_page
+    assert MonthlyReportBroadcast.objects.count() == 3
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "0 pesan masuk antrean" in message
+    assert "1 orang tua sudah menerimanya" in message
+    assert "2 pesan sudah dalam proses" in message
+
+
+def test_staff_without_the_send_permission_cannot_run_the_action(
+    client, django_user_model, report, class_of_four, dispatch
+):
+    teacher = django_user_model.objects.create_user("guru", password="pw", is_staff=True)
+    teacher.user_permissions.add(Permission.objects.get(codename="view_monthlyreport"))
+    client.force_login(teacher)
+
+    page = client.get(CHANGELIST).content.decode()
+    response = post_action(client, report, post="yes")
+
+    assert "send_whatsapp_broadcast" not in page
+    assert not MonthlyReportBroadcast.objects.exists()
+    assert response.status_code in (200, 302)
+    dispatch.assert_not_called()
+
+
+def test_the_report_list_shows_delivery_counts_from_the_rows(admin_client, report, make_student):
+    for status in ["sent", "sent", "failed", "pending"]:
+        MonthlyReportBroadcast.objects.create(
+            monthly_report=report, student=make_student(), phone_number="62812", status=status
+        )
+    page = admin_client.get(CHANGELIST).content.decode()
+    assert "2 dari 4 terkirim, 1 gagal atau tidak pasti" in page
