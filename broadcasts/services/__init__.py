@@ -1,0 +1,30 @@
+"""Every change to a MonthlyReportBroadcast happens here, through guarded updates.
+
+A status moves only with ``filter(pk=…, status=<expected>).update(…)``: if another
+worker, a redelivered task or an admin got there first, the update matches no
+row and nothing happens. That, not the broker, is what makes "never twice" hold.
+
+    pending ──claim──▶ sending ──▶ sent
+       ▲                  │──▶ retrying ──claim──▶ sending …   (passing failure)
+       │                  │──▶ failed                          (final failure)
+       └──admin retry─────│──▶ unknown                         (sent, no answer)
+
+creation: the admin's click; sending: one row per task; alerts: telling the admins;
+repair: putting failed rows back.
+"""
+
+from .alerts import broadcast_alert_failures, broadcast_schedule_failure_alert
+from .creation import BroadcastCreation, broadcast_create_for_report, broadcast_dispatch_pending
+from .repair import broadcast_retry
+from .sending import broadcast_handle_task_failure, broadcast_send
+
+__all__ = [
+    "BroadcastCreation",
+    "broadcast_alert_failures",
+    "broadcast_create_for_report",
+    "broadcast_dispatch_pending",
+    "broadcast_handle_task_failure",
+    "broadcast_retry",
+    "broadcast_schedule_failure_alert",
+    "broadcast_send",
+]

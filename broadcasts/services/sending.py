@@ -1,0 +1,202 @@
+"""Sending one row: claim it, call the WhatsApp backend, record the outcome."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from notifications.whatsapp import (
+    OutcomeUnknown,
+    RecipientRejected,
+    SenderRejected,
+    TemporaryFailure,
+    get_backend,
+)
+from students.phones import InvalidPhoneNumber, mask_phone, normalize_phone
+
+from ..exceptions import BroadcastFailed, BroadcastRetry
+from ..models import CLAIMABLE_STATUSES, BroadcastStatus, MonthlyReportBroadcast
+from .alerts import broadcast_schedule_failure_alert
+
+logger = logging.getLogger(__name__)
+
+
+def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> None:
+    """Claim the row, send it through the WhatsApp backend, record the outcome.
+
+    Returns when the row was sent, or when there was nothing to do (already
+    handled, or gone). Raises BroadcastRetry for a passing failure with attempts
+    left, and BroadcastFailed when the row ended failed or unknown.
+    """
+    now = timezone.now()
+    claimed = MonthlyReportBroadcast.objects.filter(
+        pk=broadcast_id,
+        status__in=CLAIMABLE_STATUSES,
+        retry_count__lt=settings.WHATSAPP_MAX_ATTEMPTS,
+    ).update(
+        status=BroadcastStatus.SENDING,
+        retry_count=F("retry_count") + 1,
+        claimed_at=now,
+        next_attempt_at=None,
+        updated_at=now,
+    )
+    if not claimed:
+        # Sent, being sent by another worker, final, or deleted: never send again.
+        logger.info("WhatsApp skipped, row not claimable [broadcast=%s]", broadcast_id)
+        return
+    broadcast = MonthlyReportBroadcast.objects.select_related("student").get(pk=broadcast_id)
+
+    if broadcast.monthly_report_id is None or broadcast.monthly_report_id != monthly_report_id:
+        raise _finish(broadcast, BroadcastStatus.FAILED, _("Monthly report not found."))
+    try:
+        phone = normalize_phone(broadcast.phone_number)
+    except InvalidPhoneNumber as err:
+        reason = _("Invalid phone number: %(reason)s") % {"reason": err.reason}
+        raise _finish(broadcast, BroadcastStatus.FAILED, reason) from err
+
+    try:
+        result = get_backend().send(phone=phone, message=broadcast.message)
+    except RecipientRejected as err:
+        reason = _("Fonnte refused this number: %(reason)s") % {"reason": err.reason}
+        raise _finish(broadcast, BroadcastStatus.FAILED, reason, err.raw_response) from err
+    except SenderRejected as err:
+        reason = _(
+            "Fonnte refused the school's account (%(reason)s). Check FONNTE_API_TOKEN and the "
+            "device in the Fonnte dashboard, then resend the failed messages."
+        ) % {"reason": err.reason}
+        _fail_rest_of_report(broadcast, reason)
+        raise _finish(broadcast, BroadcastStatus.FAILED, reason, err.raw_response) from err
+    except OutcomeUnknown as err:
+        # Fonnte may have queued it and has no idempotency key: resending could
+        # reach the parent twice, so an admin decides (docs/fonnte-api.md, "outcome unknown").
+        reason = _(
+            "Fonnte did not answer after the message was sent (%(reason)s). It may have "
+            "been delivered: check the Fonnte dashboard or ask the parent before resending."
+        ) % {"reason": err.reason}
+        raise _finish(broadcast, BroadcastStatus.UNKNOWN, reason, err.raw_response) from err
+    except TemporaryFailure as err:
+        reason = _("Could not send: %(reason)s") % {"reason": err.reason}
+        if broadcast.retry_count < settings.WHATSAPP_MAX_ATTEMPTS:
+            raise _schedule_retry(broadcast, reason, err.raw_response) from err
+        reason = ngettext(
+            "%(reason)s (gave up after %(n)d attempt)",
+            "%(reason)s (gave up after %(n)d attempts)",
+            broadcast.retry_count,
+        ) % {"reason": reason, "n": broadcast.retry_count}
+        raise _finish(broadcast, BroadcastStatus.FAILED, reason, err.raw_response) from err
+    _mark_sent(broadcast, result)
+
+
+def _log_context(broadcast, **more):
+    """What every log line about a row carries: never the full number, never the token."""
+    return {
+        "broadcast_id": broadcast.pk,
+        "nis": broadcast.student.nis,
+        "phone": mask_phone(broadcast.phone_number),
+        "attempt": broadcast.retry_count,
+        **more,
+    }
+
+
+_CONTEXT = "[broadcast=%(broadcast_id)s nis=%(nis)s phone=%(phone)s attempt=%(attempt)s]"
+_LOG_SENT = "WhatsApp sent " + _CONTEXT + " id=%(message_id)s"
+_LOG_SENT_LATE = "WhatsApp sent but the row had moved on " + _CONTEXT
+_LOG_RETRY = "WhatsApp will retry " + _CONTEXT + ": %(reason)s"
+_LOG_FINISHED = "WhatsApp %(status)s " + _CONTEXT + ": %(reason)s"
+
+
+def _mark_sent(broadcast, result):
+    now = timezone.now()
+    updated = MonthlyReportBroadcast.objects.filter(
+        # UNKNOWN too: if a sweep gave up on this row meanwhile, the answer is the truth.
+        pk=broadcast.pk,
+        status__in=(BroadcastStatus.SENDING, BroadcastStatus.UNKNOWN),
+    ).update(
+        status=BroadcastStatus.SENT,
+        sent_at=now,
+        fonnte_message_id=result.message_id[:64],
+        fonnte_request_id=result.request_id[:64],
+        response=result.raw_response,
+        error_message="",
+        updated_at=now,
+    )
+    context = _log_context(broadcast, message_id=result.message_id)
+    if updated:
+        logger.info(_LOG_SENT, context, extra=context)
+    else:
+        logger.warning(_LOG_SENT_LATE, context, extra=context)
+
+
+def _schedule_retry(broadcast, reason, response) -> BroadcastRetry:
+    """Park a claimed row until its next attempt; return the exception that asks Celery to retry."""
+    now = timezone.now()
+    MonthlyReportBroadcast.objects.filter(pk=broadcast.pk, status=BroadcastStatus.SENDING).update(
+        status=BroadcastStatus.RETRYING,
+        error_message=reason,
+        response=response or "",
+        next_attempt_at=now + timedelta(seconds=settings.WHATSAPP_RETRY_DELAY),
+        updated_at=now,
+    )
+    context = _log_context(broadcast, reason=reason)
+    logger.warning(_LOG_RETRY, context, extra=context)
+    return BroadcastRetry(broadcast.pk, reason)
+
+
+def _finish(broadcast, status, reason, response=None) -> BroadcastFailed:
+    """Move a claimed row to failed or unknown; return the exception that ends the task."""
+    MonthlyReportBroadcast.objects.filter(pk=broadcast.pk, status=BroadcastStatus.SENDING).update(
+        status=status,
+        error_message=reason,
+        response=response or "",
+        updated_at=timezone.now(),
+    )
+    context = _log_context(broadcast, status=status, reason=reason)
+    logger.warning(_LOG_FINISHED, context, extra=context)
+    return BroadcastFailed(broadcast.pk, status, reason)
+
+
+def _fail_rest_of_report(broadcast, reason):
+    """The account was refused: fail the report's waiting rows too, without calling Fonnte."""
+    failed = (
+        MonthlyReportBroadcast.objects.filter(
+            monthly_report_id=broadcast.monthly_report_id, status__in=CLAIMABLE_STATUSES
+        )
+        .exclude(pk=broadcast.pk)
+        .update(status=BroadcastStatus.FAILED, error_message=reason, updated_at=timezone.now())
+    )
+    if failed:
+        logger.error(
+            "Fonnte refused the account; %d waiting rows of report %s failed without sending",
+            failed,
+            broadcast.monthly_report_id,
+        )
+
+
+def broadcast_handle_task_failure(*, broadcast_id: int, exc: BaseException) -> None:
+    """The send task ended in failure: make sure the row says so, then alert the admins.
+
+    For BroadcastFailed the row is already final. For anything else (retries used up,
+    a bug, the database gone) a waiting row fails; a row caught mid-send becomes
+    unknown, because the message may have left.
+    """
+    if not isinstance(exc, BroadcastFailed):
+        reason = getattr(exc, "reason", None) or _("Unexpected error: %(error)s") % {
+            "error": type(exc).__name__
+        }
+        now = timezone.now()
+        MonthlyReportBroadcast.objects.filter(
+            pk=broadcast_id, status__in=CLAIMABLE_STATUSES
+        ).update(status=BroadcastStatus.FAILED, error_message=reason, updated_at=now)
+        MonthlyReportBroadcast.objects.filter(
+            pk=broadcast_id, status=BroadcastStatus.SENDING
+        ).update(status=BroadcastStatus.UNKNOWN, error_message=reason, updated_at=now)
+    report_id = (
+        MonthlyReportBroadcast.objects.filter(pk=broadcast_id)
+        .values_list("monthly_report_id", flat=True)
+        .first()
+    )
+    broadcast_schedule_failure_alert(monthly_report_id=report_id)
