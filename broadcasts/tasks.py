@@ -51,12 +51,11 @@ def alert_broadcast_failures(monthly_report_id):
     return services.broadcast_alert_failures(monthly_report_id=monthly_report_id)
 
 
-def publish_sends(rows):
-    """Publish send tasks for ``(broadcast_id, monthly_report_id)`` pairs over one connection."""
-    app = send_monthly_report_whatsapp.app
-    with app.producer_or_acquire() as producer:
-        for broadcast_id, monthly_report_id in rows:
-            send_monthly_report_whatsapp.apply_async(
-                kwargs={"monthly_report_id": monthly_report_id, "broadcast_id": broadcast_id},
-                producer=producer,
-            )
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError), max_retries=2, default_retry_delay=30
+)
+def recover_broadcasts():
+    """Every minute (celery beat): settle stuck rows, requeue lost tasks, raise the spike alarm."""
+    recovery = services.broadcast_recover()
+    services.broadcast_alert_failure_spike()
+    return {"stuck_marked_unknown": recovery.stuck_marked_unknown, "requeued": recovery.requeued}

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from students.phones import InvalidPhoneNumber, normalize_phone
 
-from .. import tasks
+from .. import queue
 from ..messages import message_context, render_message
 from ..models import BroadcastStatus, MonthlyReportBroadcast
 from ..selectors import broadcast_status_counts, students_without_broadcast
@@ -62,7 +62,7 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
         before = broadcast_status_counts(monthly_report=monthly_report)
         MonthlyReportBroadcast.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
         after = broadcast_status_counts(monthly_report=monthly_report)
-        transaction.on_commit(tasks.dispatch_pending_broadcasts.delay, robust=True)
+        queue.dispatch_after_commit()
     created = sum(after.values()) - sum(before.values())
     logger.info(
         "Broadcast rows created for report %s: %d",
@@ -103,7 +103,7 @@ def broadcast_dispatch_pending() -> int:
         )
         if not chunk:
             return published
-        tasks.publish_sends(chunk)
+        queue.publish_sends(chunk)
         MonthlyReportBroadcast.objects.filter(
             pk__in=[pk for pk, _ in chunk], status=BroadcastStatus.PENDING
         ).update(enqueued_at=timezone.now())

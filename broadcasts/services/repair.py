@@ -5,7 +5,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from .. import tasks
+from .. import queue
 from ..models import BroadcastStatus, MonthlyReportBroadcast
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,6 @@ def broadcast_retry(*, broadcast_ids, include_unknown: bool = False) -> int:
             updated_at=timezone.now(),
         )
         if count:
-            transaction.on_commit(tasks.dispatch_pending_broadcasts.delay, robust=True)
+            queue.dispatch_after_commit()
     logger.info("%d broadcasts put back to be sent", count, extra={"count": count})
     return count

@@ -3,7 +3,7 @@
 import pytest
 from django.core import mail
 
-from broadcasts import tasks
+from broadcasts import queue, tasks
 from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
 from broadcasts.services import (
     broadcast_alert_failures,
@@ -156,7 +156,7 @@ def test_a_task_delivered_twice_sends_once(rows, fonnte, celery_eager):
 def test_the_dispatcher_publishes_each_pending_row_once(rows, monkeypatch):
     created = rows(3)
     published = []
-    monkeypatch.setattr(tasks, "publish_sends", lambda chunk: published.extend(chunk))
+    monkeypatch.setattr(queue, "publish_sends", lambda chunk: published.extend(chunk))
     assert tasks.dispatch_pending_broadcasts.apply().get() == 3
     assert tasks.dispatch_pending_broadcasts.apply().get() == 0
     assert sorted(published) == [(row.pk, row.monthly_report_id) for row in created]
