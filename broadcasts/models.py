@@ -108,7 +108,7 @@ class MonthlyReportBroadcast(models.Model):
         ]
         indexes = [
             models.Index(fields=["monthly_report", "status"], name="broadcast_report_status"),
-            models.Index(fields=["status", "failure_alerted_at"], name="broadcast_status_alerted"),
+            models.Index(fields=["status", "updated_at"], name="broadcast_status_updated"),
         ]
 
     def __str__(self):

@@ -28,6 +28,8 @@ class Notification(models.Model):
     link = models.CharField(
         _("link"), max_length=500, blank=True, help_text=_("Admin page of the rows concerned.")
     )
+    # Groups alerts of one kind (e.g. "failure-spike") so they are not repeated too often.
+    key = models.CharField(_("kind"), max_length=50, blank=True, db_index=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

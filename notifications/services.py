@@ -31,12 +31,17 @@ def admin_recipients():
 
 
 def notification_send_to_admins(
-    *, title: str, body: str, link: str = "", level: str = Notification.Level.ERROR
+    *,
+    title: str,
+    body: str,
+    link: str = "",
+    level: str = Notification.Level.ERROR,
+    key: str = "",
 ) -> list[Notification]:
     """Create one Notification per admin; after commit, send one email to them and ADMIN_EMAIL."""
     admins = list(admin_recipients())
     notifications = Notification.objects.bulk_create(
-        Notification(recipient=user, level=level, title=title, body=body, link=link)
+        Notification(recipient=user, level=level, title=title, body=body, link=link, key=key)
         for user in admins
     )
     addresses = {user.email for user in admins if user.email}
@@ -69,6 +74,11 @@ def _email_admins(*, title, body, link, addresses):
         # The in-app notifications are already saved: a mail server outage
         # must not lose them or fail the task that raised the alert.
         logger.exception("Could not email the admin alert %r", title)
+
+
+def notification_sent_since(*, key: str, since) -> bool:
+    """Whether an alert of this kind went out at or after ``since``."""
+    return Notification.objects.filter(key=key, created_at__gte=since).exists()
 
 
 def notification_mark_read(*, notification: Notification) -> None:

@@ -13,11 +13,11 @@ app.autodiscover_tasks()
 
 
 @app.on_after_configure.connect
-def _create_filesystem_broker_folders(sender, **kwargs):
-    """The embedded (filesystem) broker needs its folders before the first message."""
-    if not sender.conf.broker_url.startswith("filesystem://"):
-        return
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
-        folder = sender.conf.broker_transport_options.get(key)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
+def _create_local_folders(sender, **kwargs):
+    """The embedded (filesystem) broker and beat's schedule file need their folders."""
+    folders = [os.path.dirname(sender.conf.beat_schedule_filename)]
+    if sender.conf.broker_url.startswith("filesystem://"):
+        options = sender.conf.broker_transport_options
+        folders += [options.get(key) for key in ("data_folder_in", "processed_folder")]
+    for folder in filter(None, folders):
+        os.makedirs(folder, exist_ok=True)

@@ -13,17 +13,28 @@ creation: the admin's click; sending: one row per task; alerts: telling the admi
 repair: putting failed rows back.
 """
 
-from .alerts import broadcast_alert_failures, broadcast_schedule_failure_alert
+from .alerts import (
+    broadcast_alert_failure_spike,
+    broadcast_alert_failures,
+    broadcast_schedule_failure_alert,
+)
 from .creation import BroadcastCreation, broadcast_create_for_report, broadcast_dispatch_pending
+from .recovery import Recovery, broadcast_recover
 from .repair import broadcast_retry
+from .runner import RunResult, broadcast_process_due
 from .sending import broadcast_handle_task_failure, broadcast_send
 
 __all__ = [
     "BroadcastCreation",
+    "Recovery",
+    "RunResult",
+    "broadcast_alert_failure_spike",
     "broadcast_alert_failures",
     "broadcast_create_for_report",
     "broadcast_dispatch_pending",
     "broadcast_handle_task_failure",
+    "broadcast_process_due",
+    "broadcast_recover",
     "broadcast_retry",
     "broadcast_schedule_failure_alert",
     "broadcast_send",

@@ -11,10 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from notifications.services import notification_send_to_admins
+from notifications.services import notification_send_to_admins, notification_sent_since
 from students.phones import mask_phone
 
-from .. import tasks
+from .. import queue
 from ..models import BroadcastStatus, MonthlyReportBroadcast
 
 #: At most this many rows are listed one by one in an admin alert.
@@ -28,7 +28,7 @@ def broadcast_schedule_failure_alert(*, monthly_report_id: int | None) -> None:
     alerted yet, and the others find none (see broadcast_alert_failures).
     """
     countdown = max(settings.WHATSAPP_ALERT_DELAY, _seconds_until_next_alert(monthly_report_id))
-    tasks.alert_broadcast_failures.apply_async((monthly_report_id,), countdown=countdown)
+    queue.schedule_failure_alert(monthly_report_id, countdown=countdown)
 
 
 def _seconds_until_next_alert(monthly_report_id) -> int:
@@ -63,7 +63,7 @@ def broadcast_alert_failures(*, monthly_report_id: int | None) -> int:
             return 0
         wait = _seconds_until_next_alert(monthly_report_id)
         if wait:
-            tasks.alert_broadcast_failures.apply_async((monthly_report_id,), countdown=wait)
+            queue.schedule_failure_alert(monthly_report_id, countdown=wait)
             return 0
         MonthlyReportBroadcast.objects.filter(pk__in=[row.pk for row in rows]).update(
             failure_alerted_at=timezone.now()
@@ -105,3 +105,34 @@ def _alert_text(rows, monthly_report_id):
     if monthly_report_id is not None:
         link += f"?monthly_report__id__exact={monthly_report_id}&status__in=failed,unknown"
     return title, "\n".join(lines), link
+
+
+FAILURE_SPIKE_KEY = "failure-spike"
+
+
+def broadcast_alert_failure_spike() -> int:
+    """One extra alert when many messages failed recently, whatever their report.
+
+    The seed's "more than 10 failed jobs" alarm: at most one per
+    WHATSAPP_FAILURE_ALERT_WINDOW. Returns the failures counted when it alerted, else 0.
+    """
+    window = timedelta(seconds=settings.WHATSAPP_FAILURE_ALERT_WINDOW)
+    since = timezone.now() - window
+    if notification_sent_since(key=FAILURE_SPIKE_KEY, since=since):
+        return 0
+    failed = MonthlyReportBroadcast.objects.failed().filter(updated_at__gte=since).count()
+    if failed < settings.WHATSAPP_FAILURE_ALERT_THRESHOLD:
+        return 0
+    minutes = round(window.total_seconds() / 60)
+    notification_send_to_admins(
+        title=_("Many WhatsApp messages failed: %(n)d in the last %(minutes)d minutes")
+        % {"n": failed, "minutes": minutes},
+        body=_(
+            "Check the Fonnte device and quota, and the failure reasons in the broadcast "
+            "list. Failed messages can be resent from there once the cause is fixed."
+        ),
+        link=reverse("admin:broadcasts_monthlyreportbroadcast_changelist")
+        + "?status__exact=failed",
+        key=FAILURE_SPIKE_KEY,
+    )
+    return failed

@@ -136,6 +136,9 @@ FONNTE_READ_TIMEOUT = env.float("FONNTE_READ_TIMEOUT", default=30.0)
 # "fonnte", "console", "locmem" or a dotted path; console (prints, sends
 # nothing) until a token is configured, like Django's console email backend.
 WHATSAPP_BACKEND = env.str("WHATSAPP_BACKEND", default="fonnte" if FONNTE_API_TOKEN else "console")
+# "celery": workers send (the default). "cron": no worker; `manage.py process_broadcasts`
+# run from cron every minute sends what is due (shared hosting).
+WHATSAPP_RUNNER = env.str("WHATSAPP_RUNNER", default="celery")
 WHATSAPP_MAX_ATTEMPTS = env.int("WHATSAPP_MAX_ATTEMPTS", default=3)
 WHATSAPP_RETRY_DELAY = env.int("WHATSAPP_RETRY_DELAY", default=60)
 # Final failures of one report are gathered into one alert: the first goes out
@@ -143,6 +146,15 @@ WHATSAPP_RETRY_DELAY = env.int("WHATSAPP_RETRY_DELAY", default=60)
 # every WHATSAPP_ALERT_INTERVAL seconds.
 WHATSAPP_ALERT_DELAY = env.int("WHATSAPP_ALERT_DELAY", default=30)
 WHATSAPP_ALERT_INTERVAL = env.int("WHATSAPP_ALERT_INTERVAL", default=600)
+# A row "sending" for longer than this lost its worker: it becomes "unknown" (never
+# resent blindly). Must exceed CELERY_TASK_TIME_LIMIT.
+WHATSAPP_SENDING_TIMEOUT = env.int("WHATSAPP_SENDING_TIMEOUT", default=300)
+# A waiting row whose task message is this many seconds overdue is published again.
+WHATSAPP_REQUEUE_AFTER = env.int("WHATSAPP_REQUEUE_AFTER", default=900)
+# The seed's "many failures" alarm: this many failed messages within the window
+# (seconds), across all reports, send the admins one extra alert per window.
+WHATSAPP_FAILURE_ALERT_THRESHOLD = env.int("WHATSAPP_FAILURE_ALERT_THRESHOLD", default=10)
+WHATSAPP_FAILURE_ALERT_WINDOW = env.int("WHATSAPP_FAILURE_ALERT_WINDOW", default=3600)
 
 # --- Celery -----------------------------------------------------------------
 # Default: kombu's filesystem transport, a broker that needs no server
@@ -176,6 +188,11 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = False
+# celery beat (one process per deployment) runs the recovery sweep every minute.
+CELERY_BEAT_SCHEDULE = {
+    "recover-broadcasts": {"task": "broadcasts.tasks.recover_broadcasts", "schedule": 60.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 
 # --- Logging ----------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -1,0 +1,91 @@
+"""Finding rows that lost their task (a killed worker, a restarted broker) and settling them.
+
+Runs every minute (tasks.recover_broadcasts, scheduled by celery beat; in cron mode
+from process_broadcasts). Nothing here ever resends a message that may have left:
+
+- a row ``sending`` for longer than WHATSAPP_SENDING_TIMEOUT was claimed by a worker
+  that died or hung mid-send; the message may have reached Fonnte, so the row becomes
+  ``unknown`` and the admins are told (the same policy as a read timeout);
+- a row ``retrying`` long after its next attempt, or ``pending`` long after it was
+  handed out while the queue is empty, lost its task message; its task is published
+  again. That is safe: the claim lets only one task send, however many copies exist.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .. import queue
+from ..models import BroadcastStatus, MonthlyReportBroadcast
+from .alerts import broadcast_schedule_failure_alert
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    stuck_marked_unknown: int
+    requeued: int
+
+
+def broadcast_recover() -> Recovery:
+    """Settle rows stuck in flight and republish lost tasks; return what was done."""
+    return Recovery(
+        stuck_marked_unknown=_settle_stuck_sends(),
+        requeued=_requeue_lost_tasks() if queue.uses_celery() else 0,
+    )
+
+
+def _settle_stuck_sends() -> int:
+    cutoff = timezone.now() - timedelta(seconds=settings.WHATSAPP_SENDING_TIMEOUT)
+    stuck = MonthlyReportBroadcast.objects.filter(
+        status=BroadcastStatus.SENDING, claimed_at__lt=cutoff
+    )
+    report_ids = set(stuck.values_list("monthly_report_id", flat=True))
+    if not report_ids:
+        return 0
+    count = stuck.update(
+        status=BroadcastStatus.UNKNOWN,
+        error_message=_(
+            "The worker stopped while sending this message. It may have been delivered: "
+            "check the Fonnte dashboard or ask the parent before resending."
+        ),
+        updated_at=timezone.now(),
+    )
+    logger.error("%d broadcasts were stuck in sending and are now unknown", count)
+    for report_id in report_ids:
+        broadcast_schedule_failure_alert(monthly_report_id=report_id)
+    return count
+
+
+def _requeue_lost_tasks() -> int:
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.WHATSAPP_REQUEUE_AFTER)
+    lost = Q(status=BroadcastStatus.RETRYING, next_attempt_at__lt=cutoff)
+    if not queue.queue_depth():
+        # Pending rows wait in the queue while it has messages; only when it is
+        # empty (or cannot tell) can an old pending row be sure its task is gone.
+        lost |= Q(status=BroadcastStatus.PENDING, enqueued_at__lt=cutoff)
+    rows = list(
+        MonthlyReportBroadcast.objects.filter(lost)
+        .order_by("pk")
+        .values_list("pk", "monthly_report_id")[:5000]
+    )
+    if not rows:
+        return 0
+    queue.publish_sends(rows)
+    ids = [pk for pk, _ in rows]
+    # Restart the clock so each row is republished at most once per interval.
+    MonthlyReportBroadcast.objects.filter(pk__in=ids, status=BroadcastStatus.PENDING).update(
+        enqueued_at=now
+    )
+    MonthlyReportBroadcast.objects.filter(pk__in=ids, status=BroadcastStatus.RETRYING).update(
+        next_attempt_at=now
+    )
+    logger.warning("Republished %d broadcast tasks that were lost", len(rows))
+    return len(rows)
