@@ -1,0 +1,79 @@
+"""``manage.py check`` (and ``check --deploy``) for how broadcasts reach the workers."""
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+from kombu.exceptions import KombuError
+
+RUNNERS = ("celery", "cron")
+
+
+@register()
+def check_runner_settings(app_configs=None, **kwargs):
+    """E001: a known WHATSAPP_RUNNER; E002: the stuck-send timeout outlives a task."""
+    errors = []
+    if settings.WHATSAPP_RUNNER not in RUNNERS:
+        errors.append(
+            Error(
+                f"WHATSAPP_RUNNER={settings.WHATSAPP_RUNNER!r} is not one of {', '.join(RUNNERS)}.",
+                hint="Use celery (workers, the default) or cron (manage.py process_broadcasts).",
+                id="broadcasts.E001",
+            )
+        )
+    if settings.WHATSAPP_SENDING_TIMEOUT <= settings.CELERY_TASK_TIME_LIMIT:
+        errors.append(
+            Error(
+                f"WHATSAPP_SENDING_TIMEOUT ({settings.WHATSAPP_SENDING_TIMEOUT}s) must be longer "
+                f"than a send task may run (CELERY_TASK_TIME_LIMIT, "
+                f"{settings.CELERY_TASK_TIME_LIMIT}s).",
+                hint="Otherwise a message still being sent could be marked unknown.",
+                id="broadcasts.E002",
+            )
+        )
+    longest_countdown = max(
+        settings.WHATSAPP_RETRY_DELAY,
+        settings.WHATSAPP_ALERT_DELAY,
+        settings.WHATSAPP_ALERT_INTERVAL,
+    )
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout")
+    on_redis = settings.CELERY_BROKER_URL.startswith("redis")
+    if on_redis and visibility is not None and visibility <= longest_countdown:
+        errors.append(
+            Warning(
+                f"CELERY_VISIBILITY_TIMEOUT ({visibility}s) is not longer than the longest "
+                f"countdown this project schedules ({longest_countdown}s).",
+                hint="Redis would hand a waiting task to a second worker before it is due.",
+                id="broadcasts.W002",
+            )
+        )
+    return errors
+
+
+@register(deploy=True)
+def check_broker(app_configs=None, **kwargs):
+    """E003: the broker answers; W001: the embedded broker serves one machine only."""
+    if settings.WHATSAPP_RUNNER != "celery":
+        return []
+    from tkassalam.celery import app
+
+    if app.conf.broker_url.startswith("filesystem://"):
+        return [
+            Warning(
+                "CELERY_BROKER_URL is the embedded filesystem broker.",
+                hint="It serves web and workers on one machine only and keeps no message "
+                "a worker has taken if it dies. Use redis://… in production.",
+                id="broadcasts.W001",
+            )
+        ]
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=3)
+    except (KombuError, OSError) as err:
+        return [
+            Error(
+                f"The Celery broker (CELERY_BROKER_URL) cannot be reached: "
+                f"{type(err).__name__}: {err}",
+                hint="Start Redis or correct CELERY_BROKER_URL; no message is sent until then.",
+                id="broadcasts.E003",
+            )
+        ]
+    return []
