@@ -511,7 +511,7 @@ def test_fake_stats_reset_and_config(fake):
 def test_cli_runs_in_another_process():
     script = Path(__file__).with_name("fake_fonnte.py")
     cmd = [sys.executable, str(script), "--port", "0", "--token", "T", "--latency", "0.01"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
         assert "http://127.0.0.1:" in line

@@ -22,6 +22,6 @@ WHATSAPP_ALERT_DELAY = 0
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that worker processes in end-to-end tests share it.
-    DATABASES["default"]["TEST"] = {
-        "NAME": os.environ.get("TEST_SQLITE_PATH", str(BASE_DIR / "var" / "test.sqlite3"))
-    }
+    _test_sqlite = os.environ.get("TEST_SQLITE_PATH", str(BASE_DIR / "var" / "test.sqlite3"))
+    os.makedirs(os.path.dirname(_test_sqlite), exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": _test_sqlite}

@@ -1,0 +1,116 @@
+"""Run the suite once per backend this machine offers: `make test` calls this.
+
+Always: SQLite with the embedded broker (what a newcomer has). Then, for each server
+that answers on its port: PostgreSQL and MariaDB/MySQL (the whole suite again, on a
+test database of its own that pytest-django creates and drops), and Redis as the
+broker of the end-to-end and fault tests. A server that does not answer is skipped
+with the reason printed. Exit status: 0 when every run passed (pytest's "no tests
+collected", exit 5, counts as passed).
+
+Override a server's address with TEST_POSTGRES_URL, TEST_MYSQL_URL or TEST_REDIS_URL;
+set TEST_MATRIX=sqlite to run only the first row.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+RUN_ID = os.getpid()
+
+
+@dataclass
+class Run:
+    name: str
+    env: dict = field(default_factory=dict)
+    args: list = field(default_factory=list)
+    server: str = ""  # URL whose host:port must answer
+
+    def reachable(self) -> str | None:
+        """None when the run can go ahead, else why it cannot."""
+        if not self.server:
+            return None
+        parts = urlsplit(self.server)
+        try:
+            with socket.create_connection((parts.hostname, parts.port), timeout=2):
+                return None
+        except OSError as err:
+            return f"{parts.hostname}:{parts.port} not reachable ({err.strerror or err})"
+
+
+def runs() -> list[Run]:
+    postgres = os.environ.get(
+        "TEST_POSTGRES_URL", f"postgres://postgres@127.0.0.1:5432/tkassalam_{RUN_ID}"
+    )
+    mysql = os.environ.get("TEST_MYSQL_URL", f"mysql://root@127.0.0.1:3306/tkassalam_{RUN_ID}")
+    redis = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    return [
+        Run("SQLite + embedded broker"),
+        Run("PostgreSQL", env={"DATABASE_URL": postgres}, server=postgres),
+        Run("MariaDB/MySQL", env={"DATABASE_URL": mysql}, server=mysql),
+        # Production's pair when PostgreSQL answers, else SQLite with Redis.
+        Run(
+            "Redis broker (worker tests)",
+            env={"E2E_BROKER_URL": redis}
+            | ({"DATABASE_URL": postgres} if Run("", server=postgres).reachable() is None else {}),
+            args=["-m", "e2e"],
+            server=redis,
+        ),
+    ]
+
+
+def counts(junit_path: str) -> tuple[int, int, int]:
+    """(passed, failed, skipped) from a JUnit XML report."""
+    try:
+        root = ET.parse(junit_path).getroot()
+    except (OSError, ET.ParseError):
+        return 0, 0, 0
+    suites = [root] if root.tag == "testsuite" else list(root)
+    total = failed = skipped = 0
+    for suite in suites:
+        total += int(suite.get("tests", 0))
+        failed += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        skipped += int(suite.get("skipped", 0))
+    return total - failed - skipped, failed, skipped
+
+
+def main(argv: list[str]) -> int:
+    selected = runs()
+    if os.environ.get("TEST_MATRIX") == "sqlite":
+        selected = selected[:1]
+    pytest = [sys.executable, "-m", "pytest", *argv]
+    summary, failed_runs = [], 0
+    totals = [0, 0, 0]
+    for run in selected:
+        reason = run.reachable()
+        if reason:
+            summary.append(f"SKIPPED  {run.name}: {reason}")
+            continue
+        print(f"\n=== {run.name} ===", flush=True)
+        with tempfile.NamedTemporaryFile(suffix=".xml", delete=False) as junit:
+            junit_path = junit.name
+        # Each run gets its own SQLite file too, so two matrices never share one.
+        sqlite_path = os.path.abspath(f"var/test-{RUN_ID}.sqlite3")
+        env = {**os.environ, "TEST_SQLITE_PATH": sqlite_path, **run.env}
+        code = subprocess.call([*pytest, *run.args, f"--junitxml={junit_path}"], env=env)
+        passed, failed, skipped = counts(junit_path)
+        os.unlink(junit_path)
+        ok = code in (0, 5)
+        failed_runs += not ok
+        totals = [totals[0] + passed, totals[1] + failed, totals[2] + skipped]
+        summary.append(
+            f"{'PASSED ' if ok else 'FAILED '}  {run.name}: {passed} passed, {failed} failed, "
+            f"{skipped} skipped (pytest exit {code})"
+        )
+    print("\n=== test matrix ===")
+    print("\n".join(summary))
+    print(f"total: {totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")
+    return 1 if failed_runs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
