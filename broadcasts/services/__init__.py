@@ -19,6 +19,7 @@ from .alerts import (
     broadcast_schedule_failure_alert,
 )
 from .creation import BroadcastCreation, broadcast_create_for_report, broadcast_dispatch_pending
+from .maintenance import broadcast_prune
 from .recovery import Recovery, broadcast_recover
 from .repair import broadcast_retry
 from .runner import RunResult, broadcast_process_due
@@ -34,6 +35,7 @@ __all__ = [
     "broadcast_dispatch_pending",
     "broadcast_handle_task_failure",
     "broadcast_process_due",
+    "broadcast_prune",
     "broadcast_recover",
     "broadcast_retry",
     "broadcast_schedule_failure_alert",
