@@ -6,6 +6,7 @@ With ``"cron"`` (shared hosting, no long-running process) nothing is published:
 """
 
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -47,15 +48,33 @@ def schedule_failure_alert(monthly_report_id, *, countdown: int) -> None:
         tasks.alert_broadcast_failures.apply_async((monthly_report_id,), countdown=countdown)
 
 
-def queue_depth() -> int | None:
-    """Messages waiting in the default queue, or None when the broker cannot tell."""
+@dataclass(frozen=True)
+class QueueDepth:
+    """Messages waiting in the default queue; None with the reason when the broker can't tell."""
+
+    messages: int | None
+    error: str = ""
+
+
+def queue_depth() -> QueueDepth:
+    """How many task messages wait in the default queue. Never raises."""
     app = tasks.send_monthly_report_whatsapp.app
+    connection = app.connection_for_read()
     try:
-        with app.connection_for_read() as connection:
-            channel = connection.default_channel
-            return channel.queue_declare(
-                queue=app.conf.task_default_queue, passive=True
-            ).message_count
-    except (KombuError, OSError, AttributeError, NotImplementedError) as err:
+        with connection:
+            # One quick retry, not the default retry-for-seconds: a sweep or an operator waits.
+            connection.ensure_connection(max_retries=1)
+            try:
+                declared = connection.default_channel.queue_declare(
+                    queue=app.conf.task_default_queue, passive=True
+                )
+            except connection.channel_errors as err:
+                # Redis deletes an empty list, so its empty queue "does not exist" (404).
+                if str(getattr(err, "reply_code", "")) == "404":
+                    return QueueDepth(0)
+                raise
+            return QueueDepth(declared.message_count)
+    except (*connection.connection_errors, *connection.channel_errors, KombuError, OSError) as err:
+        text = " ".join(str(err).split())[:200]
         logger.warning("Cannot read the broker queue depth: %s", type(err).__name__)
-        return None
+        return QueueDepth(None, f"{type(err).__name__}: {text}" if text else type(err).__name__)

@@ -1,8 +1,12 @@
 """Shared fixtures: a school with one class and report, admins, and the two WhatsApp seams."""
 
+import socket
+import uuid
+
 import pytest
 import responses
 from django.contrib.auth.models import Group
+from kombu import Queue
 
 from notifications.whatsapp import locmem
 from reports.models import MonthlyReport
@@ -98,3 +102,50 @@ def celery_eager():
     celery_app.conf.task_eager_propagates = False
     yield celery_app
     celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
+
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def broker_url():
+    """Point the Celery app at another broker for one test: ``broker_url("redis://…")``."""
+    previous = celery_app.conf.broker_url
+    yield lambda url: setattr(celery_app.conf, "broker_url", url)
+    celery_app.conf.broker_url = previous
+
+
+@pytest.fixture
+def private_queue():
+    """A default queue name of our own: a shared broker's other keys are never touched."""
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = f"tkassalam-test-{uuid.uuid4().hex}"
+    yield celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = previous
+
+
+@pytest.fixture
+def redis_broker(broker_url, private_queue):
+    """The machine's Redis (db 15) as broker, with a private queue deleted afterwards."""
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        pytest.skip("needs Redis on 127.0.0.1:6379 (not running here)")
+    broker_url(REDIS_TEST_URL)
+    yield private_queue
+    with celery_app.connection_for_write() as connection:
+        connection.default_channel.client.delete(private_queue)
+
+
+@pytest.fixture
+def publish_messages(private_queue):
+    """Put ``n`` plain messages in the private queue."""
+
+    def publish(n):
+        with celery_app.producer_or_acquire() as producer:
+            for i in range(n):
+                producer.publish(
+                    {"n": i}, routing_key=private_queue, declare=[Queue(private_queue)]
+                )
+
+    return publish

@@ -18,6 +18,8 @@ def _create_local_folders(sender, **kwargs):
     folders = [os.path.dirname(sender.conf.beat_schedule_filename)]
     if sender.conf.broker_url.startswith("filesystem://"):
         options = sender.conf.broker_transport_options
-        folders += [options.get(key) for key in ("data_folder_in", "processed_folder")]
+        folders += [
+            options.get(key) for key in ("data_folder_in", "processed_folder", "control_folder")
+        ]
     for folder in filter(None, folders):
         os.makedirs(folder, exist_ok=True)

@@ -6,6 +6,8 @@ from process_broadcasts). Nothing here ever resends a message that may have left
 - a row ``sending`` for longer than WHATSAPP_SENDING_TIMEOUT was claimed by a worker
   that died or hung mid-send; the message may have reached Fonnte, so the row becomes
   ``unknown`` and the admins are told (the same policy as a read timeout);
+- a row ``pending`` never handed to the workers a minute after it was created (the
+  broker was down at the click, or the dispatcher died) is dispatched now;
 - a row ``retrying`` long after its next attempt, or ``pending`` long after it was
   handed out while the queue is empty, lost its task message; its task is published
   again. That is safe: the claim lets only one task send, however many copies exist.
@@ -23,6 +25,7 @@ from django.utils.translation import gettext as _
 from .. import queue
 from ..models import BroadcastStatus, MonthlyReportBroadcast
 from .alerts import broadcast_schedule_failure_alert
+from .creation import broadcast_dispatch_pending
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +68,10 @@ def _settle_stuck_sends() -> int:
 
 def _requeue_lost_tasks() -> int:
     now = timezone.now()
+    requeued = _dispatch_rows_never_handed_out(now)
     cutoff = now - timedelta(seconds=settings.WHATSAPP_REQUEUE_AFTER)
     lost = Q(status=BroadcastStatus.RETRYING, next_attempt_at__lt=cutoff)
-    if not queue.queue_depth():
+    if not queue.queue_depth().messages:
         # Pending rows wait in the queue while it has messages; only when it is
         # empty (or cannot tell) can an old pending row be sure its task is gone.
         lost |= Q(status=BroadcastStatus.PENDING, enqueued_at__lt=cutoff)
@@ -77,7 +81,7 @@ def _requeue_lost_tasks() -> int:
         .values_list("pk", "monthly_report_id")[:5000]
     )
     if not rows:
-        return 0
+        return requeued
     queue.publish_sends(rows)
     ids = [pk for pk, _ in rows]
     # Restart the clock so each row is republished at most once per interval.
@@ -88,4 +92,20 @@ def _requeue_lost_tasks() -> int:
         next_attempt_at=now
     )
     logger.warning("Republished %d broadcast tasks that were lost", len(rows))
-    return len(rows)
+    return requeued + len(rows)
+
+
+#: The dispatcher normally runs within seconds of the admin's click.
+DISPATCH_GRACE = timedelta(seconds=60)
+
+
+def _dispatch_rows_never_handed_out(now) -> int:
+    """Pending rows whose dispatch message was lost (broker down at the click, dispatcher died)."""
+    waiting = MonthlyReportBroadcast.objects.pending().filter(
+        enqueued_at__isnull=True, updated_at__lt=now - DISPATCH_GRACE
+    )
+    if not waiting.exists():
+        return 0
+    count = broadcast_dispatch_pending()
+    logger.warning("Dispatched %d broadcasts whose dispatch message was lost", count)
+    return count

@@ -1,9 +1,6 @@
 """manage.py check [--deploy] names what is misconfigured in how broadcasts are run."""
 
-import pytest
-
 from broadcasts.checks import check_broker, check_runner_settings
-from tkassalam.celery import app
 
 
 def ids(messages):
@@ -33,13 +30,6 @@ def test_a_redis_visibility_timeout_shorter_than_a_countdown_is_flagged(settings
     assert ids(check_runner_settings()) == ["broadcasts.W002"]
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
     assert check_runner_settings() == []
-
-
-@pytest.fixture
-def broker_url():
-    previous = app.conf.broker_url
-    yield lambda url: setattr(app.conf, "broker_url", url)
-    app.conf.broker_url = previous
 
 
 def test_deploy_check_warns_about_the_embedded_broker(broker_url):

@@ -35,7 +35,7 @@ def published(monkeypatch):
         "apply_async",
         lambda args, countdown: scheduled.append(args[0]),
     )
-    monkeypatch.setattr(queue, "queue_depth", lambda: 0)
+    monkeypatch.setattr(queue, "queue_depth", lambda: queue.QueueDepth(0))
     return sent, scheduled
 
 
@@ -95,7 +95,7 @@ def test_pending_rows_are_left_alone_while_the_queue_still_holds_messages(
 ):
     (row,) = rows(1)
     MonthlyReportBroadcast.objects.filter(pk=row.pk).update(enqueued_at=ago(10_000))
-    monkeypatch.setattr(queue, "queue_depth", lambda: 250)
+    monkeypatch.setattr(queue, "queue_depth", lambda: queue.QueueDepth(250))
     assert broadcast_recover().requeued == 0
 
 
@@ -142,3 +142,19 @@ def test_the_periodic_task_runs_the_sweep(rows, published, settings, celery_eage
     )
     result = tasks.recover_broadcasts.apply().get()
     assert result == {"stuck_marked_unknown": 1, "requeued": 0}
+
+
+def test_rows_whose_dispatch_was_lost_are_dispatched(rows, published):
+    created = rows(2)
+    MonthlyReportBroadcast.objects.update(updated_at=ago(120))  # enqueued_at stays empty
+    sent, _ = published
+    assert broadcast_recover().requeued == 2
+    assert sorted(pk for pk, _ in sent) == [row.pk for row in created]
+    assert all(row.enqueued_at for row in MonthlyReportBroadcast.objects.all())
+
+
+def test_a_fresh_click_is_left_to_its_own_dispatcher(rows, published):
+    rows(2)
+    sent, _ = published
+    assert broadcast_recover().requeued == 0
+    assert sent == []
