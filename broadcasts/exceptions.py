@@ -27,3 +27,14 @@ class BroadcastFailed(Exception):
 
     def __str__(self):
         return f"broadcast {self.broadcast_id} {self.status}: {self.reason}"
+
+
+class BroadcastArchived(Exception):
+    """The report's rows were pruned into an archive: sending again would reach parents twice."""
+
+    def __init__(self, monthly_report_id: int):
+        super().__init__(monthly_report_id)
+        self.monthly_report_id = monthly_report_id
+
+    def __str__(self):
+        return f"monthly report {self.monthly_report_id} is archived and cannot be sent again"

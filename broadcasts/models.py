@@ -113,3 +113,33 @@ class MonthlyReportBroadcast(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.student_id} · {self.get_status_display()}"
+
+
+class BroadcastArchive(models.Model):
+    """What stays of a report's broadcast once its rows were pruned: the counts, and a lock.
+
+    A report with an archive is never sent again: its rows were the record of who was
+    told, so without them a second send would reach every parent twice.
+    """
+
+    monthly_report = models.OneToOneField(
+        "reports.MonthlyReport",
+        on_delete=models.CASCADE,
+        related_name="broadcast_archive",
+        verbose_name=_("monthly report"),
+    )
+    sent = models.PositiveIntegerField(_("sent"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    unknown = models.PositiveIntegerField(_("unknown"), default=0)
+    archived_at = models.DateTimeField(_("archived at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("archived broadcast")
+        verbose_name_plural = _("archived broadcasts")
+
+    def __str__(self):
+        return f"{self.monthly_report_id}: {self.sent}/{self.total}"
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.failed + self.unknown

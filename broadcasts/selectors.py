@@ -8,7 +8,7 @@ from students.models import Student
 from students.phones import is_valid_phone
 
 from .messages import message_context, render_message
-from .models import BroadcastStatus, MonthlyReportBroadcast
+from .models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
 
 
 @dataclass
@@ -27,6 +27,8 @@ class BroadcastPlan:
     #: The message rendered for one real recipient (None when there is none).
     preview: str | None = None
     preview_student: Student | None = None
+    #: Set when the report's rows were pruned: it cannot be sent again.
+    archive: BroadcastArchive | None = None
 
     @property
     def already_sent(self) -> int:
@@ -77,7 +79,10 @@ def broadcast_plan(*, monthly_report) -> BroadcastPlan:
     plan = BroadcastPlan(
         monthly_report=monthly_report,
         existing=broadcast_status_counts(monthly_report=monthly_report),
+        archive=BroadcastArchive.objects.filter(monthly_report=monthly_report).first(),
     )
+    if plan.archive is not None:
+        return plan
     for student in students_without_broadcast(monthly_report=monthly_report):
         if not student.parent_phone.strip():
             plan.no_phone.append(student)

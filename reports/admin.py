@@ -5,6 +5,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from broadcasts.exceptions import BroadcastArchived
 from broadcasts.models import BroadcastStatus
 from broadcasts.selectors import broadcast_plan
 from broadcasts.services import broadcast_create_for_report
@@ -21,7 +22,13 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
     reports = list(queryset.select_related("classroom"))
     if request.POST.get("post") == "yes":
         for report in reports:
-            outcome = broadcast_create_for_report(monthly_report=report, requested_by=request.user)
+            try:
+                outcome = broadcast_create_for_report(
+                    monthly_report=report, requested_by=request.user
+                )
+            except BroadcastArchived:
+                modeladmin.message_user(request, _archived_message(report), messages.ERROR)
+                continue
             modeladmin.message_user(request, _creation_message(report, outcome), messages.SUCCESS)
         return None
     context = {
@@ -38,6 +45,13 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
     return TemplateResponse(
         request, "admin/reports/monthlyreport/send_whatsapp_confirmation.html", context
     )
+
+
+def _archived_message(report):
+    return _(
+        "%(report)s: its messages were archived, so it cannot be sent again "
+        "(parents who were told would be told twice)."
+    ) % {"report": report}
 
 
 def _creation_message(report, outcome):
@@ -93,7 +107,7 @@ def _creation_message(report, outcome):
 class MonthlyReportAdmin(admin.ModelAdmin):
     list_display = ["__str__", "classroom", "month", "year", "delivery"]
     list_filter = ["year", "month", "classroom"]
-    list_select_related = ["classroom"]
+    list_select_related = ["classroom", "broadcast_archive"]
     actions = [send_whatsapp_broadcast]
 
     def get_queryset(self, request):
@@ -115,6 +129,12 @@ class MonthlyReportAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("WhatsApp delivery"))
     def delivery(self, obj):
+        archive = getattr(obj, "broadcast_archive", None)
+        if archive is not None:
+            return _("archived: %(sent)d of %(total)d sent") % {
+                "sent": archive.sent,
+                "total": archive.total,
+            }
         if not obj.recipients:
             return _("not sent yet")
         text = _("%(sent)d of %(total)d sent") % {"sent": obj.sent, "total": obj.recipients}

@@ -9,8 +9,9 @@ from django.utils import timezone
 from students.phones import InvalidPhoneNumber, normalize_phone
 
 from .. import queue
+from ..exceptions import BroadcastArchived
 from ..messages import message_context, render_message
-from ..models import BroadcastStatus, MonthlyReportBroadcast
+from ..models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
 from ..selectors import broadcast_status_counts, students_without_broadcast
 
 logger = logging.getLogger(__name__)
@@ -35,8 +36,11 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
     """Create one pending row per student with a number, once; hand them to workers after commit.
 
     Safe to run again: students who already have a row for this report get no second
-    one (the unique constraint backs this up when two admins click at once).
+    one (the unique constraint backs this up when two admins click at once). Raises
+    BroadcastArchived for a report whose rows were pruned.
     """
+    if BroadcastArchive.objects.filter(monthly_report=monthly_report).exists():
+        raise BroadcastArchived(monthly_report.pk)
     rows, skipped = [], 0
     for student in students_without_broadcast(monthly_report=monthly_report):
         raw_phone = student.parent_phone.strip()

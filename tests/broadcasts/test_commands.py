@@ -16,9 +16,10 @@ from django.utils import timezone
 from kombu import Connection
 
 from broadcasts import tasks
+from broadcasts.exceptions import BroadcastArchived
 from broadcasts.management.commands.broadcast_retry import Command as RetryCommand
-from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
-from broadcasts.services import broadcast_prune, maintenance
+from broadcasts.models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
+from broadcasts.services import broadcast_create_for_report, broadcast_prune, maintenance
 from reports.models import MonthlyReport
 from tests.conftest import FONNTE_TEST_TOKEN, FONNTE_TEST_URL, fonnte_ok
 from tkassalam.celery import app as celery_app
@@ -397,28 +398,53 @@ def test_retry_refuses_an_unknown_report(make_row, dispatch):
 
 
 @pytest.fixture
-def aged_rows(make_row):
-    """Every status 40 days old, plus a sent row 10 days old."""
-    old = {status: make_row(status, age=timedelta(days=40)) for status in BroadcastStatus.values}
-    recent = make_row("sent", age=timedelta(days=10))
-    return old, recent
+def aged_rows(make_row, report, other_report, classroom):
+    """A finished report (40 days), one with a row still pending, and one finished lately."""
+    finished = {s: make_row(s, age=timedelta(days=40)) for s in ("sent", "failed", "unknown")}
+    still_pending = [
+        make_row("sent", monthly_report=other_report, age=timedelta(days=40)),
+        make_row("pending", monthly_report=other_report, age=timedelta(days=40)),
+    ]
+    recent_report = MonthlyReport.objects.create(classroom=classroom, month=9, year=2026)
+    recent = make_row("sent", monthly_report=recent_report, age=timedelta(days=10))
+    return finished, still_pending, recent
 
 
-def test_prune_deletes_only_old_finished_rows(aged_rows):
-    old, recent = aged_rows
+def test_prune_archives_whole_finished_reports_only(aged_rows, report):
+    _, still_pending, recent = aged_rows
     out = run("broadcast_prune", "--days", "30")
     left = set(MonthlyReportBroadcast.objects.values_list("pk", flat=True))
-    assert left == {old["pending"].pk, old["sending"].pk, old["retrying"].pk, recent.pk}
-    assert (
-        "Deleted 3 finished row(s) not updated for more than 30 day(s) "
-        "(sent 1, failed 1, unknown 1)." in out
+    assert left == {row.pk for row in still_pending} | {recent.pk}
+    archive = BroadcastArchive.objects.get()
+    assert (archive.monthly_report, archive.sent, archive.failed, archive.unknown) == (
+        report,
+        1,
+        1,
+        1,
     )
+    assert "Archived 1 report(s) finished more than 30 day(s) ago: 3 row(s)" in out
+    assert "(sent 1, failed 1, unknown 1), deleted." in out
+
+
+def test_an_archived_report_is_never_sent_again(aged_rows, report):
+    run("broadcast_prune", "--days", "30")
+    with pytest.raises(BroadcastArchived):
+        broadcast_create_for_report(monthly_report=report)
+    assert not MonthlyReportBroadcast.objects.filter(monthly_report=report).exists()
+
+
+def test_prune_removes_old_rows_whose_report_was_deleted(make_row, other_report):
+    orphan = make_row("sent", monthly_report=other_report, age=timedelta(days=40))
+    other_report.delete()  # SET_NULL keeps the row
+    assert broadcast_prune(older_than_days=30).rows["sent"] == 1
+    assert not MonthlyReportBroadcast.objects.filter(pk=orphan.pk).exists()
 
 
 def test_prune_dry_run_deletes_nothing(aged_rows):
     out = run("broadcast_prune", "--days", "30", "--dry-run")
-    assert MonthlyReportBroadcast.objects.count() == 7
-    assert "Dry run: would delete 3 finished row(s)" in out
+    assert MonthlyReportBroadcast.objects.count() == 6
+    assert not BroadcastArchive.objects.exists()
+    assert "Dry run: would archive 1 report(s)" in out
     assert "(sent 1, failed 1, unknown 1). Nothing deleted." in out
 
 
@@ -426,7 +452,7 @@ def test_prune_dry_run_deletes_nothing(aged_rows):
 def test_prune_refuses_days_below_one(aged_rows, days):
     with pytest.raises(CommandError, match="--days must be at least 1"):
         run("broadcast_prune", "--days", days)
-    assert MonthlyReportBroadcast.objects.count() == 7
+    assert MonthlyReportBroadcast.objects.count() == 6
 
 
 def test_prune_service_refuses_days_below_one(db):
@@ -439,9 +465,9 @@ def test_prune_deletes_in_batches(make_row, monkeypatch):
     for _ in range(5):
         make_row("sent", age=timedelta(days=3))
     with CaptureQueriesContext(connection) as captured:
-        counts = broadcast_prune(older_than_days=1)
+        result = broadcast_prune(older_than_days=1)
     deletes = [q["sql"] for q in captured if q["sql"].upper().startswith("DELETE")]
-    assert counts == {"sent": 5, "failed": 0, "unknown": 0}
+    assert result.rows == {"sent": 5, "failed": 0, "unknown": 0}
     assert len(deletes) == 3  # 2 + 2 + 1
     assert not MonthlyReportBroadcast.objects.exists()
 

@@ -105,3 +105,22 @@ def test_the_report_list_shows_delivery_counts_from_the_rows(admin_client, repor
         )
     page = admin_client.get(CHANGELIST).content.decode()
     assert "2 dari 4 terkirim, 1 gagal atau tidak pasti" in page
+
+
+def test_an_archived_report_shows_why_it_cannot_be_sent_and_creates_nothing(
+    admin_client, report, class_of_four, dispatch
+):
+    from broadcasts.models import BroadcastArchive
+
+    BroadcastArchive.objects.create(monthly_report=report, sent=3, failed=1)
+
+    page = post_action(admin_client, report).content.decode()
+    response = post_action(admin_client, report, post="yes")
+    listing = admin_client.get(CHANGELIST).content.decode()
+
+    assert "tidak dapat dikirim lagi" in page
+    assert "orang tua akan menerima" not in page
+    assert not MonthlyReportBroadcast.objects.exists()
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "diarsipkan" in message
+    assert "diarsipkan: 3 dari 4 terkirim" in listing

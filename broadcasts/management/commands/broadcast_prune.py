@@ -5,11 +5,11 @@ from broadcasts.services import broadcast_prune
 
 class Command(BaseCommand):
     help = (
-        "Delete finished WhatsApp broadcast rows (sent, failed, unknown) not updated for more "
-        "than --days days, in batches. Rows waiting or being sent are never deleted. The rows "
-        "are the record of which parent was told: once a report's rows are gone, sending that "
-        "report's broadcast again from the admin would message those parents again. "
-        "Use --dry-run first to see what would go."
+        "Archive and delete the WhatsApp broadcast rows of reports whose messages all "
+        "finished (sent, failed or unknown) more than --days days ago, in batches. A report "
+        "is pruned whole; its counts stay in an archive, which also stops it from being sent "
+        "again (the rows were the record of who was told). Rows whose report was deleted go "
+        "too. Nothing waiting or being sent is touched. Use --dry-run first."
     )
 
     def add_arguments(self, parser):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
             type=int,
             required=True,
             metavar="N",
-            help="Delete finished rows last updated more than N days ago (N is at least 1).",
+            help="Prune reports whose rows last changed more than N days ago (N is at least 1).",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Count what would be deleted; delete nothing."
@@ -28,15 +28,15 @@ class Command(BaseCommand):
         days, dry_run = options["days"], options["dry_run"]
         if days < 1:
             raise CommandError(f"--days must be at least 1 (got {days}); nothing was deleted.")
-        counts = broadcast_prune(older_than_days=days, dry_run=dry_run)
-        total = sum(counts.values())
-        by_status = ", ".join(f"{status} {n}" for status, n in counts.items())
-        age = f"finished row(s) not updated for more than {days} day(s)"
+        result = broadcast_prune(older_than_days=days, dry_run=dry_run)
+        by_status = ", ".join(f"{status} {n}" for status, n in result.rows.items())
+        what = (
+            f"{result.reports} report(s) finished more than {days} day(s) ago: "
+            f"{result.total} row(s) ({by_status})"
+        )
         if dry_run:
             self.stdout.write(
-                self.style.SUCCESS(
-                    f"Dry run: would delete {total} {age} ({by_status}). Nothing deleted."
-                )
+                self.style.SUCCESS(f"Dry run: would archive {what}. Nothing deleted.")
             )
         else:
-            self.stdout.write(self.style.SUCCESS(f"Deleted {total} {age} ({by_status})."))
+            self.stdout.write(self.style.SUCCESS(f"Archived {what}, deleted."))
