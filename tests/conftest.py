@@ -3,6 +3,7 @@
 import socket
 import uuid
 
+import kombu.pools
 import pytest
 import responses
 from django.contrib.auth.models import Group
@@ -107,12 +108,28 @@ def celery_eager():
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 
 
+def point_app_at(url: str, transport_options: dict | None = None) -> None:
+    """Make ``celery_app`` publish to ``url`` from now on.
+
+    Setting ``app.conf`` is not enough once the app has published: its connection and
+    producer pools were built from the old URL, and kombu keeps them in a process-wide
+    registry. Forgetting all of them (``kombu.pools.reset()``) and the app's references
+    (as Celery does after a fork) makes the next publish use the new configuration.
+    """
+    celery_app.conf.broker_url = url
+    if transport_options is not None:
+        celery_app.conf.broker_transport_options = transport_options
+    kombu.pools.reset()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def broker_url():
     """Point the Celery app at another broker for one test: ``broker_url("redis://…")``."""
-    previous = celery_app.conf.broker_url
-    yield lambda url: setattr(celery_app.conf, "broker_url", url)
-    celery_app.conf.broker_url = previous
+    previous = celery_app.conf.broker_url, dict(celery_app.conf.broker_transport_options or {})
+    yield point_app_at
+    point_app_at(*previous)
 
 
 @pytest.fixture

@@ -175,6 +175,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         # Exchange bindings (worker pings, broadcasts); kombu's default is relative to cwd.
         "control_folder": str(BROKER_DIR / "control"),
+        # Seconds between looks at the folder (kombu's default 1 s delays every step).
+        "polling_interval": 0.2,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -182,6 +184,9 @@ else:
         # the longest countdown we schedule, or a waiting retry runs twice.
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     }
+# The queue workers consume and tasks go to; two deployments may share one Redis
+# database if each has its own.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 # We keep the outcome in MonthlyReportBroadcast rows, not in a result backend.
 CELERY_TASK_IGNORE_RESULT = True
 # Acknowledge after the task ran: a task on a killed worker is redelivered;

@@ -1,0 +1,241 @@
+"""The admin's click, a real Celery worker and Fonnte (faked on 127.0.0.1), end to end.
+
+Each test clicks "send" on a report through the Django admin, lets the worker
+(a ``celery -A tkassalam worker`` subprocess, see conftest.py) fan the rows out
+and send them, then checks the rows *and* what the fake Fonnte received, per
+phone number. Every test uses its own numbers, so a late request of an earlier
+test cannot be counted in a later one.
+"""
+
+import time
+
+import pytest
+
+from broadcasts import tasks
+from broadcasts.models import FINAL_STATUSES, BroadcastStatus, MonthlyReportBroadcast
+from notifications.models import Notification
+from students.phones import normalize_phone
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+#: Longest wait for one outcome; a passing test takes a few seconds.
+TIMEOUT = 20
+
+
+def wait_until(predicate, *, timeout=TIMEOUT, what="the condition"):
+    """Poll ``predicate()`` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"Timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser(
+        "kepala", "kepala@example.com", "pw", is_staff=True
+    )
+
+
+@pytest.fixture
+def click_send(client, superuser):
+    """Confirm the admin action "send the WhatsApp notification" for a report."""
+
+    def click(report):
+        client.force_login(superuser)
+        response = client.post(
+            "/admin/reports/monthlyreport/",
+            {
+                "action": "send_whatsapp_broadcast",
+                "_selected_action": [report.pk],
+                "index": 0,
+                "post": "yes",
+            },
+        )
+        assert response.status_code == 302, response.content[:2000]
+        return response
+
+    return click
+
+
+def finished_rows(report, count):
+    """The report's rows once there are ``count`` and all are final, else None."""
+    rows = list(MonthlyReportBroadcast.objects.filter(monthly_report=report).order_by("pk"))
+    if len(rows) == count and all(row.status in FINAL_STATUSES for row in rows):
+        return rows
+    return None
+
+
+def wait_for_rows(report, count):
+    return wait_until(
+        lambda: finished_rows(report, count), what=f"{count} final rows of report {report.pk}"
+    )
+
+
+def requests_to(fake, phone):
+    """Every request the fake got for ``phone``, accepted or not."""
+    return [r for r in fake.received if r.target == phone]
+
+
+def alert_naming(user, student):
+    return Notification.objects.filter(recipient=user, body__contains=student.full_name).first()
+
+
+def test_every_parent_with_a_number_gets_one_message(fake, click_send, report, make_student):
+    students = [make_student(f"0812-1000-000{n}") for n in (1, 2, 3)]
+    no_phone = make_student("")
+
+    click_send(report)
+
+    rows = wait_for_rows(report, count=3)
+    assert {row.student_id for row in rows} == {s.pk for s in students}
+    assert no_phone.pk not in {row.student_id for row in rows}
+    accepted = fake.accepted_count_by_target()
+    for row in rows:
+        phone = normalize_phone(row.student.parent_phone)
+        assert row.phone_number == phone
+        assert accepted.get(phone) == 1
+        (request,) = requests_to(fake, phone)
+        assert row.status == BroadcastStatus.SENT
+        assert row.retry_count == 1
+        assert row.fonnte_message_id == request.message_id
+        assert row.sent_at is not None
+        assert request.message == row.message
+        assert request.authorization == fake.token
+        assert request.fields.get("countryCode") == "0"
+    assert fake.duplicates() == {}
+
+
+def test_passing_failure_is_retried_then_sent(fake, click_send, report, make_student):
+    student = make_student("0812-2000-0001")
+    phone = normalize_phone(student.parent_phone)
+    fake.script(phone, "http_500")
+
+    click_send(report)
+
+    (row,) = wait_for_rows(report, count=1)
+    assert row.status == BroadcastStatus.SENT
+    assert row.retry_count == 2
+    assert row.error_message == ""
+    requests = requests_to(fake, phone)
+    assert [r.outcome for r in requests] == ["http_500", "ok"]
+    assert fake.accepted_count_by_target() == {phone: 1}
+    assert row.fonnte_message_id == requests[-1].message_id
+
+
+def test_final_failure_fails_the_row_and_alerts_the_admins(
+    fake, click_send, report, make_student, superuser
+):
+    student = make_student("0812-3000-0001")
+    phone = normalize_phone(student.parent_phone)
+    fake.script(phone, "http_500", "http_500", "http_500")
+
+    click_send(report)
+
+    (row,) = wait_for_rows(report, count=1)
+    assert row.status == BroadcastStatus.FAILED
+    assert row.retry_count == 3
+    assert "500" in row.error_message
+    assert [r.outcome for r in requests_to(fake, phone)] == ["http_500"] * 3
+    assert fake.sent_to(phone) == []
+    alert = wait_until(lambda: alert_naming(superuser, student), what="the admin alert")
+    assert alert.level == Notification.Level.ERROR
+    row.refresh_from_db()
+    assert row.failure_alerted_at is not None
+
+
+def test_invalid_number_fails_without_calling_fonnte(
+    fake, click_send, report, make_student, superuser
+):
+    invalid = make_student("0812")
+    valid = make_student("0812-4000-0001")
+
+    click_send(report)
+
+    rows = wait_for_rows(report, count=2)
+    by_student = {row.student_id: row for row in rows}
+    bad, good = by_student[invalid.pk], by_student[valid.pk]
+    assert bad.status == BroadcastStatus.FAILED
+    assert bad.phone_number == "0812"
+    assert bad.retry_count == 1
+    message = bad.error_message.lower()
+    assert "phone" in message or "telepon" in message, bad.error_message
+    assert good.status == BroadcastStatus.SENT
+    # Only the valid number reached Fonnte, once.
+    assert [r.target for r in fake.received] == [normalize_phone(valid.parent_phone)]
+    assert wait_until(lambda: alert_naming(superuser, invalid), what="the admin alert")
+    assert alert_naming(superuser, valid) is None
+
+
+def test_a_task_delivered_more_than_once_sends_once(fake, worker, click_send, report, make_student):
+    student = make_student("0812-5000-0001")
+    phone = normalize_phone(student.parent_phone)
+    # Fonnte answers slowly: the first send is still in flight when the copies arrive.
+    fake.latency = 0.5
+    mark = worker.log_mark()
+
+    click_send(report)
+
+    row = wait_until(
+        lambda: MonthlyReportBroadcast.objects.filter(
+            monthly_report=report, enqueued_at__isnull=False
+        ).first(),
+        what="the dispatcher to publish the send task",
+    )
+
+    def publish_copy():
+        tasks.send_monthly_report_whatsapp.apply_async(
+            kwargs={"monthly_report_id": report.pk, "broadcast_id": row.pk}
+        )
+
+    # Two copies race the dispatcher's task on the worker's two processes...
+    publish_copy()
+    publish_copy()
+    (row,) = wait_for_rows(report, count=1)
+    assert row.status == BroadcastStatus.SENT
+    # ... and two more arrive once it was sent (a redelivery after a lost ack).
+    publish_copy()
+    publish_copy()
+
+    # The dispatcher's task and four copies ran: one sent, four found nothing to do.
+    skipped = rf"WhatsApp skipped, row not claimable \[broadcast={row.pk}\]"
+    wait_until(
+        lambda: worker.count(skipped, since=mark) >= 4,
+        what="the worker to run the four copies",
+    )
+    assert worker.count(skipped, since=mark) == 4
+    assert fake.accepted_count_by_target() == {phone: 1}
+    assert len(requests_to(fake, phone)) == 1
+    row.refresh_from_db()
+    assert row.status == BroadcastStatus.SENT
+    assert row.retry_count == 1
+    assert row.fonnte_message_id == fake.sent_to(phone)[0].message_id
+
+
+def test_read_timeout_leaves_the_row_unknown_and_never_resends(
+    fake, click_send, report, make_student, superuser
+):
+    student = make_student("0812-6000-0001")
+    phone = normalize_phone(student.parent_phone)
+    # Fonnte queues the message but answers after 3 s; the worker gives up after 1 s.
+    fake.hang_seconds = 3.0
+    fake.script(phone, "hang")
+
+    click_send(report)
+
+    (row,) = wait_for_rows(report, count=1)
+    assert row.status == BroadcastStatus.UNKNOWN
+    assert row.retry_count == 1
+    assert row.fonnte_message_id == ""
+    assert row.error_message
+    assert fake.accepted_count_by_target() == {phone: 1}
+    # A resend would come WHATSAPP_RETRY_DELAY (1 s) later: give it three times that.
+    assert not fake.wait_for(lambda: len(requests_to(fake, phone)) > 1, timeout=3)
+    assert fake.accepted_count_by_target() == {phone: 1}
+    assert wait_until(lambda: alert_naming(superuser, student), what="the admin alert")
+    row.refresh_from_db()
+    assert row.status == BroadcastStatus.UNKNOWN
