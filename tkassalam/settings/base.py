@@ -155,6 +155,8 @@ WHATSAPP_ALERT_INTERVAL = env.int("WHATSAPP_ALERT_INTERVAL", default=600)
 # A row "sending" for longer than this lost its worker: it becomes "unknown" (never
 # resent blindly). Must exceed CELERY_TASK_TIME_LIMIT.
 WHATSAPP_SENDING_TIMEOUT = env.int("WHATSAPP_SENDING_TIMEOUT", default=300)
+# How often (seconds) beat runs the recovery sweep (broadcasts.services.recovery).
+WHATSAPP_RECOVERY_INTERVAL = env.int("WHATSAPP_RECOVERY_INTERVAL", default=60)
 # A waiting row whose task message is this many seconds overdue is published again.
 WHATSAPP_REQUEUE_AFTER = env.int("WHATSAPP_REQUEUE_AFTER", default=900)
 # The seed's "many failures" alarm: this many failed messages within the window
@@ -201,9 +203,13 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = False
-# celery beat (one process per deployment) runs the recovery sweep every minute.
+# celery beat (one process per deployment) runs the recovery sweep every
+# WHATSAPP_RECOVERY_INTERVAL seconds.
 CELERY_BEAT_SCHEDULE = {
-    "recover-broadcasts": {"task": "broadcasts.tasks.recover_broadcasts", "schedule": 60.0},
+    "recover-broadcasts": {
+        "task": "broadcasts.tasks.recover_broadcasts",
+        "schedule": float(WHATSAPP_RECOVERY_INTERVAL),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 
