@@ -140,12 +140,7 @@ def broadcast_list_failed(
     *, monthly_report_id: int | None = None, include_unknown: bool = False, limit: int = 50
 ) -> tuple[list[MonthlyReportBroadcast], int]:
     """The most recently updated failed (and, if asked, unknown) rows, and how many there are."""
-    statuses = [BroadcastStatus.FAILED]
-    if include_unknown:
-        statuses.append(BroadcastStatus.UNKNOWN)
-    rows = MonthlyReportBroadcast.objects.filter(status__in=statuses)
-    if monthly_report_id is not None:
-        rows = rows.filter(monthly_report_id=monthly_report_id)
+    rows = _not_delivered(monthly_report_id=monthly_report_id, include_unknown=include_unknown)
     newest_first = rows.select_related("student", "monthly_report__classroom").order_by(
         "-updated_at", "-id"
     )
@@ -167,13 +162,18 @@ def broadcast_resendable(
     *, monthly_report_id: int | None = None, include_unknown: bool = False
 ) -> dict[int, str]:
     """``{id: status}`` of every failed (and, if asked, unknown) row, of one report or all."""
+    rows = _not_delivered(monthly_report_id=monthly_report_id, include_unknown=include_unknown)
+    return dict(rows.order_by("pk").values_list("pk", "status"))
+
+
+def _not_delivered(*, monthly_report_id, include_unknown):
     statuses = [BroadcastStatus.FAILED]
     if include_unknown:
         statuses.append(BroadcastStatus.UNKNOWN)
     rows = MonthlyReportBroadcast.objects.filter(status__in=statuses)
     if monthly_report_id is not None:
         rows = rows.filter(monthly_report_id=monthly_report_id)
-    return dict(rows.order_by("pk").values_list("pk", "status"))
+    return rows
 
 
 # --- The broker --------------------------------------------------------------

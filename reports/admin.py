@@ -3,7 +3,7 @@ from django.contrib.admin import helpers
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
 from broadcasts.exceptions import BroadcastArchived
 from broadcasts.models import BroadcastStatus
@@ -54,6 +54,43 @@ def _archived_message(report):
     ) % {"report": report}
 
 
+#: What the admin is told about rows that existed before the click, when there are any.
+_EARLIER_ROWS = [
+    (
+        "already_sent",
+        ngettext_lazy(
+            "%(n)d parent already received it and was not messaged again.",
+            "%(n)d parents already received it and were not messaged again.",
+            "n",
+        ),
+    ),
+    (
+        "under_way",
+        ngettext_lazy(
+            "%(n)d message was already under way.",
+            "%(n)d messages were already under way.",
+            "n",
+        ),
+    ),
+    (
+        "not_delivered",
+        ngettext_lazy(
+            "%(n)d earlier message failed or is unknown: resend it from the broadcast list.",
+            "%(n)d earlier messages failed or are unknown: resend them from the broadcast list.",
+            "n",
+        ),
+    ),
+    (
+        "skipped_no_phone",
+        ngettext_lazy(
+            "%(n)d student skipped: no phone number.",
+            "%(n)d students skipped: no phone number.",
+            "n",
+        ),
+    ),
+]
+
+
 def _creation_message(report, outcome):
     parts = [
         ngettext(
@@ -63,43 +100,9 @@ def _creation_message(report, outcome):
         )
         % {"report": report, "n": outcome.created}
     ]
-    if outcome.already_sent:
-        parts.append(
-            ngettext(
-                "%(n)d parent already received it and was not messaged again.",
-                "%(n)d parents already received it and were not messaged again.",
-                outcome.already_sent,
-            )
-            % {"n": outcome.already_sent}
-        )
-    if outcome.under_way:
-        parts.append(
-            ngettext(
-                "%(n)d message was already under way.",
-                "%(n)d messages were already under way.",
-                outcome.under_way,
-            )
-            % {"n": outcome.under_way}
-        )
-    if outcome.not_delivered:
-        parts.append(
-            ngettext(
-                "%(n)d earlier message failed or is unknown: resend it from the broadcast list.",
-                "%(n)d earlier messages failed or are unknown: resend them from the broadcast "
-                "list.",
-                outcome.not_delivered,
-            )
-            % {"n": outcome.not_delivered}
-        )
-    if outcome.skipped_no_phone:
-        parts.append(
-            ngettext(
-                "%(n)d student skipped: no phone number.",
-                "%(n)d students skipped: no phone number.",
-                outcome.skipped_no_phone,
-            )
-            % {"n": outcome.skipped_no_phone}
-        )
+    for field, text in _EARLIER_ROWS:
+        if count := getattr(outcome, field):
+            parts.append(text % {"n": count})
     return " ".join(parts)
 
 
