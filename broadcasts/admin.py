@@ -1,9 +1,27 @@
+import json
+
+from django import forms
 from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import MonthlyReportBroadcast
+from .messages import DEFAULT_TEMPLATE, PLACEHOLDERS, message_preview, template_errors
+from .models import BroadcastAttempt, MessageTemplate, MonthlyReportBroadcast
 from .services import broadcast_retry
+
+
+class BroadcastAttemptInline(admin.TabularInline):
+    """Every try at sending the row, oldest first: when, how it ended, why."""
+
+    model = BroadcastAttempt
+    fields = ["number", "started_at", "finished_at", "outcome", "detail"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(MonthlyReportBroadcast)
@@ -28,6 +46,7 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
     list_select_related = ["student", "monthly_report__classroom"]
     raw_id_fields = ["student", "monthly_report"]
     date_hierarchy = "created_at"
+    inlines = [BroadcastAttemptInline]
     list_per_page = 100
     show_full_result_count = False
     actions = ["retry_failed", "resend_unknown"]
@@ -39,7 +58,7 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
                 "fields": [
                     "retry_count",
                     "error_message",
-                    "response",
+                    "fonnte_response",
                     "fonnte_message_id",
                     "fonnte_request_id",
                     "sent_at",
@@ -64,7 +83,18 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # The rows are a record of what happened: statuses change only through the actions.
-        return [field.name for field in self.model._meta.fields]
+        return [field.name for field in self.model._meta.fields] + ["fonnte_response"]
+
+    @admin.display(description=_("Fonnte response"))
+    def fonnte_response(self, obj):
+        """Fonnte's answer, indented when it is JSON (it is kept exactly as received)."""
+        if not obj.response:
+            return "-"
+        try:
+            text = json.dumps(json.loads(obj.response), indent=2, ensure_ascii=False)
+        except ValueError:
+            text = obj.response
+        return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
 
     def has_add_permission(self, request):
         return False
@@ -106,4 +136,61 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
             )
             % {"n": count},
             messages.SUCCESS if count else messages.WARNING,
+        )
+
+
+class MessageTemplateForm(forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = ["text"]
+        widgets = {"text": forms.Textarea(attrs={"rows": 16, "cols": 80})}
+
+    def clean_text(self):
+        text = self.cleaned_data["text"]
+        errors = template_errors(text)
+        if errors:
+            raise forms.ValidationError(
+                [forms.ValidationError(error, code="invalid_template") for error in errors]
+            )
+        return text
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    """The parents' message, editable by the school; a typo in a placeholder is a form error."""
+
+    form = MessageTemplateForm
+    list_display = ["__str__", "updated_at", "updated_by"]
+    readonly_fields = ["placeholders", "preview", "updated_at", "updated_by"]
+    fields = ["text", "placeholders", "preview", "updated_at", "updated_by"]
+
+    def has_add_permission(self, request):
+        # One wording per school: edit it, or delete it to go back to the seed's text.
+        return super().has_add_permission(request) and not MessageTemplate.objects.exists()
+
+    def get_changeform_initial_data(self, request):
+        return {"text": DEFAULT_TEMPLATE}
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("placeholders"))
+    def placeholders(self, obj):
+        return format_html_join(
+            "", "<code>{{{}}}</code>: {}<br>", ((name, text) for name, text in PLACEHOLDERS.items())
+        )
+
+    @admin.display(description=_("preview"))
+    def preview(self, obj):
+        if obj is None or not obj.pk:
+            return _("Save to see the message for a real student.")
+        preview = message_preview(obj.text)
+        if preview is None:
+            return _("No student with a phone number yet.")
+        text, student = preview
+        return format_html(
+            '<p>{}</p><pre style="white-space: pre-wrap">{}</pre>',
+            _("As %(name)s's parent will read it:") % {"name": student.full_name},
+            text,
         )

@@ -1,57 +1,117 @@
-"""The WhatsApp text a parent receives."""
+"""The WhatsApp text a parent receives: a template with named placeholders.
 
-from dataclasses import dataclass
+The school may edit the template in the admin (MessageTemplate); the seed's text is
+the default. Placeholders are Indonesian words because school staff write them.
+"""
+
+import string
 
 from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from reports.models import MonthlyReport
 from reports.months import month_name
+from students.models import Student
+
+from .models import MessageTemplate
 
 # The seed system's text, kept word for word. It is content the school writes
 # for parents (always Indonesian), not interface text, so it is not a msgid.
 DEFAULT_TEMPLATE = (
-    "🔔 *Notifikasi {school_name}*\n"
+    "🔔 *Notifikasi {nama_sekolah}*\n"
     "\n"
-    "Assalamualaikum Yth. Orang Tua/Wali dari *{student_name}*\n"
+    "Assalamualaikum Yth. Orang Tua/Wali dari *{nama_siswa}*\n"
     "\n"
-    "Laporan perkembangan ananda *{student_name}*\n"
-    "Laporan bulan *{month} {year}* telah tersedia\n"
+    "Laporan perkembangan ananda *{nama_siswa}*\n"
+    "Laporan bulan *{bulan} {tahun}* telah tersedia\n"
     "\n"
     "Silahkan login ke sistem untuk melihat detail laporan.\n"
-    "Informasi lebih lanjut: {school_website}\n"
+    "Informasi lebih lanjut: {situs_sekolah}\n"
     "\n"
     "Terima kasih atas perhatiannya.\n"
     "\n"
-    "_Pesan otomatis dari {school_name}_"
+    "_Pesan otomatis dari {nama_sekolah}_"
 )
 
-
-@dataclass(frozen=True)
-class MessageContext:
-    student_name: str
-    parent_name: str
-    classroom: str
-    month: str
-    year: int
-    school_name: str
-    school_website: str
-
-
-def message_context(*, student, monthly_report) -> MessageContext:
-    """Everything a template may use, for one student and report."""
-    return MessageContext(
-        student_name=student.full_name,
-        parent_name=student.parent_name,
-        classroom=monthly_report.classroom.name,
-        month=month_name(monthly_report.month),
-        year=monthly_report.year,
-        school_name=settings.SCHOOL_NAME,
-        school_website=settings.SCHOOL_WEBSITE,
-    )
+#: Every placeholder a template may use, with what it becomes (shown to the admin).
+PLACEHOLDERS = {
+    "nama_siswa": gettext_lazy("the student's full name"),
+    "nama_orang_tua": gettext_lazy("the parent's name"),
+    "kelas": gettext_lazy("the classroom"),
+    "bulan": gettext_lazy("the report's month, in Indonesian (Januari … Desember)"),
+    "tahun": gettext_lazy("the report's year"),
+    "nama_sekolah": gettext_lazy("the school's name (SCHOOL_NAME)"),
+    "situs_sekolah": gettext_lazy(
+        "the school's website (SCHOOL_WEBSITE); a line with it is left out when there is none"
+    ),
+}
 
 
-def render_message(context: MessageContext, template: str = DEFAULT_TEMPLATE) -> str:
+def template_errors(text: str) -> list[str]:
+    """Why ``text`` cannot be used as a template: unknown placeholders, stray braces."""
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError:
+        return [_("A { or } is not closed. Write {{ or }} for a brace in the text itself.")]
+    fields = {field for _text, field, _spec, _conversion in parsed if field is not None}
+    errors = []
+    unknown = sorted(fields - PLACEHOLDERS.keys())
+    if unknown:
+        errors.append(
+            _("Unknown placeholder(s): %(unknown)s. Allowed: %(allowed)s.")
+            % {
+                "unknown": ", ".join(f"{{{name}}}" for name in unknown),
+                "allowed": ", ".join(f"{{{name}}}" for name in PLACEHOLDERS),
+            }
+        )
+    if not text.strip():
+        errors.append(_("The message is empty."))
+    return errors
+
+
+def current_template() -> str:
+    """The school's template if it wrote one, else the seed's text."""
+    text = MessageTemplate.objects.values_list("text", flat=True).first()
+    return text or DEFAULT_TEMPLATE
+
+
+def message_context(*, student, monthly_report) -> dict[str, str]:
+    """The value of every placeholder, for one student and report."""
+    return {
+        "nama_siswa": student.full_name,
+        "nama_orang_tua": student.parent_name,
+        "kelas": monthly_report.classroom.name,
+        "bulan": month_name(monthly_report.month),
+        "tahun": str(monthly_report.year),
+        "nama_sekolah": settings.SCHOOL_NAME,
+        "situs_sekolah": settings.SCHOOL_WEBSITE,
+    }
+
+
+def render_message(context: dict[str, str], template: str | None = None) -> str:
     """Fill in the template; a line about the website is dropped when the school has none."""
-    lines = template.splitlines()
-    if not context.school_website:
-        lines = [line for line in lines if "{school_website}" not in line]
-    return "\n".join(lines).format(**context.__dict__)
+    lines = (template if template is not None else current_template()).splitlines()
+    if not context["situs_sekolah"]:
+        lines = [line for line in lines if "{situs_sekolah}" not in line]
+    return "\n".join(lines).format(**context)
+
+
+def message_preview(template: str) -> tuple[str, object] | None:
+    """``(text, student)``: the template rendered for a real student, or None without students."""
+
+    student = Student.objects.select_related("classroom").exclude(parent_phone="").first()
+    if student is None:
+        return None
+    report = (
+        MonthlyReport.objects.filter(classroom=student.classroom)
+        .order_by("-year", "-month")
+        .first()
+    )
+    if report is None:
+        today = timezone.localdate()
+        report = MonthlyReport(classroom=student.classroom, month=today.month, year=today.year)
+    return render_message(
+        message_context(student=student, monthly_report=report), template
+    ), student

@@ -143,3 +143,56 @@ class BroadcastArchive(models.Model):
     @property
     def total(self) -> int:
         return self.sent + self.failed + self.unknown
+
+
+class BroadcastAttempt(models.Model):
+    """One try at sending a row: when, how it ended and why. Written by broadcasts.services."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", _("Sent")
+        RETRY = "retry", _("Will retry")
+        FAILED = "failed", _("Failed")
+        UNKNOWN = "unknown", _("Unknown")
+
+    broadcast = models.ForeignKey(
+        MonthlyReportBroadcast,
+        on_delete=models.CASCADE,
+        related_name="attempts",
+        verbose_name=_("WhatsApp broadcast"),
+    )
+    number = models.PositiveSmallIntegerField(_("attempt"))
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"))
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    detail = models.TextField(_("detail"), blank=True)
+    response = models.TextField(_("Fonnte response"), blank=True)
+
+    class Meta:
+        ordering = ["broadcast", "started_at", "id"]
+        verbose_name = _("sending attempt")
+        verbose_name_plural = _("sending attempts")
+
+    def __str__(self):
+        return f"#{self.broadcast_id}.{self.number} {self.outcome}"
+
+
+class MessageTemplate(models.Model):
+    """The school's own wording of the parents' message (one per installation)."""
+
+    text = models.TextField(_("message"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("updated by"),
+    )
+
+    class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message template")
+
+    def __str__(self):
+        return str(_("Parents' WhatsApp message"))

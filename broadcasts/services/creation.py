@@ -10,7 +10,7 @@ from students.phones import InvalidPhoneNumber, normalize_phone
 
 from .. import queue
 from ..exceptions import BroadcastArchived
-from ..messages import message_context, render_message
+from ..messages import current_template, message_context, render_message
 from ..models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
 from ..selectors import broadcast_status_counts, students_without_broadcast
 
@@ -42,6 +42,7 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
     if BroadcastArchive.objects.filter(monthly_report=monthly_report).exists():
         raise BroadcastArchived(monthly_report.pk)
     rows, skipped = [], 0
+    template = current_template()
     for student in students_without_broadcast(monthly_report=monthly_report):
         raw_phone = student.parent_phone.strip()
         if not raw_phone:
@@ -58,7 +59,7 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
                 monthly_report=monthly_report,
                 student=student,
                 phone_number=phone[:20],
-                message=render_message(context),
+                message=render_message(context, template),
                 requested_by=requested_by,
             )
         )

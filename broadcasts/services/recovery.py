@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import queue
-from ..models import BroadcastStatus, MonthlyReportBroadcast
+from ..models import BroadcastAttempt, BroadcastStatus, MonthlyReportBroadcast
 from .alerts import broadcast_schedule_failure_alert
 from .creation import broadcast_dispatch_pending
 
@@ -45,25 +45,40 @@ def broadcast_recover() -> Recovery:
 
 
 def _settle_stuck_sends() -> int:
-    cutoff = timezone.now() - timedelta(seconds=settings.WHATSAPP_SENDING_TIMEOUT)
-    stuck = MonthlyReportBroadcast.objects.filter(
-        status=BroadcastStatus.SENDING, claimed_at__lt=cutoff
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.WHATSAPP_SENDING_TIMEOUT)
+    stuck = list(
+        MonthlyReportBroadcast.objects.filter(
+            status=BroadcastStatus.SENDING, claimed_at__lt=cutoff
+        ).only("pk", "monthly_report_id", "retry_count", "claimed_at")
     )
-    report_ids = set(stuck.values_list("monthly_report_id", flat=True))
-    if not report_ids:
+    reason = _(
+        "The worker stopped while sending this message. It may have been delivered: "
+        "check the Fonnte dashboard or ask the parent before resending."
+    )
+    settled, report_ids = [], set()
+    for row in stuck:  # rare: one guarded update each, so a late answer is never overwritten
+        if MonthlyReportBroadcast.objects.filter(
+            pk=row.pk, status=BroadcastStatus.SENDING, claimed_at=row.claimed_at
+        ).update(status=BroadcastStatus.UNKNOWN, error_message=reason, updated_at=now):
+            settled.append(
+                BroadcastAttempt(
+                    broadcast_id=row.pk,
+                    number=row.retry_count,
+                    started_at=row.claimed_at,
+                    finished_at=now,
+                    outcome=BroadcastAttempt.Outcome.UNKNOWN,
+                    detail=reason,
+                )
+            )
+            report_ids.add(row.monthly_report_id)
+    if not settled:
         return 0
-    count = stuck.update(
-        status=BroadcastStatus.UNKNOWN,
-        error_message=_(
-            "The worker stopped while sending this message. It may have been delivered: "
-            "check the Fonnte dashboard or ask the parent before resending."
-        ),
-        updated_at=timezone.now(),
-    )
-    logger.error("%d broadcasts were stuck in sending and are now unknown", count)
+    BroadcastAttempt.objects.bulk_create(settled)
+    logger.error("%d broadcasts were stuck in sending and are now unknown", len(settled))
     for report_id in report_ids:
         broadcast_schedule_failure_alert(monthly_report_id=report_id)
-    return count
+    return len(settled)
 
 
 def _requeue_lost_tasks() -> int:

@@ -19,7 +19,12 @@ from notifications.whatsapp import (
 from students.phones import InvalidPhoneNumber, mask_phone, normalize_phone
 
 from ..exceptions import BroadcastFailed, BroadcastRetry
-from ..models import CLAIMABLE_STATUSES, BroadcastStatus, MonthlyReportBroadcast
+from ..models import (
+    CLAIMABLE_STATUSES,
+    BroadcastAttempt,
+    BroadcastStatus,
+    MonthlyReportBroadcast,
+)
 from .alerts import broadcast_schedule_failure_alert
 
 logger = logging.getLogger(__name__)
@@ -124,6 +129,7 @@ def _mark_sent(broadcast, result):
         error_message="",
         updated_at=now,
     )
+    _record_attempt(broadcast, BroadcastAttempt.Outcome.SENT, result.detail, result.raw_response)
     context = _log_context(broadcast, message_id=result.message_id)
     if updated:
         logger.info(_LOG_SENT, context, extra=context)
@@ -141,6 +147,7 @@ def _schedule_retry(broadcast, reason, response) -> BroadcastRetry:
         next_attempt_at=now + timedelta(seconds=settings.WHATSAPP_RETRY_DELAY),
         updated_at=now,
     )
+    _record_attempt(broadcast, BroadcastAttempt.Outcome.RETRY, reason, response)
     context = _log_context(broadcast, reason=reason)
     logger.warning(_LOG_RETRY, context, extra=context)
     return BroadcastRetry(broadcast.pk, reason)
@@ -154,9 +161,23 @@ def _finish(broadcast, status, reason, response=None) -> BroadcastFailed:
         response=response or "",
         updated_at=timezone.now(),
     )
+    _record_attempt(broadcast, status, reason, response)
     context = _log_context(broadcast, status=status, reason=reason)
     logger.warning(_LOG_FINISHED, context, extra=context)
     return BroadcastFailed(broadcast.pk, status, reason)
+
+
+def _record_attempt(broadcast, outcome, detail, response):
+    """One line of the row's attempt log (shown to admins), written when the attempt ends."""
+    BroadcastAttempt.objects.create(
+        broadcast_id=broadcast.pk,
+        number=broadcast.retry_count,
+        started_at=broadcast.claimed_at,
+        finished_at=timezone.now(),
+        outcome=outcome,
+        detail=detail,
+        response=response or "",
+    )
 
 
 def _fail_rest_of_report(broadcast, reason):

@@ -470,7 +470,11 @@ def test_prune_deletes_in_batches(make_row, monkeypatch):
         make_row("sent", age=timedelta(days=3))
     with CaptureQueriesContext(connection) as captured:
         result = broadcast_prune(older_than_days=1)
-    deletes = [q["sql"] for q in captured if q["sql"].upper().startswith("DELETE")]
+    deletes = [
+        q["sql"]
+        for q in captured
+        if q["sql"].upper().startswith("DELETE") and "monthlyreportbroadcast" in q["sql"]
+    ]
     assert result.rows == {"sent": 5, "failed": 0, "unknown": 0}
     assert len(deletes) == 3  # 2 + 2 + 1
     assert not MonthlyReportBroadcast.objects.exists()

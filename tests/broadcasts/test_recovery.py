@@ -60,6 +60,7 @@ def test_a_row_stuck_sending_becomes_unknown_and_the_admins_are_told(rows, publi
     fresh.refresh_from_db()
     assert stuck.status == BroadcastStatus.UNKNOWN
     assert "mungkin sudah terkirim" in stuck.error_message
+    assert [a.outcome for a in stuck.attempts.all()] == ["unknown"]
     assert fresh.status == BroadcastStatus.SENDING
     assert scheduled == [stuck.monthly_report_id]
 

@@ -34,6 +34,9 @@ def test_success_marks_the_row_sent_and_keeps_fonntes_answer(row, fonnte):
     assert row.fonnte_request_id == "2937124"
     assert json.loads(row.response)["detail"] == "success! message in queue"
     assert row.retry_count == 1
+    (attempt,) = row.attempts.all()
+    assert (attempt.number, attempt.outcome) == (1, "sent")
+    assert attempt.started_at <= attempt.finished_at
     request = fonnte.calls[0].request
     assert "target=6281234567890" in request.body
     assert request.headers["Authorization"] == FONNTE_TEST_TOKEN
@@ -129,6 +132,12 @@ def test_the_last_attempt_fails_the_row_for_good(row, fonnte, settings):
     assert (row.status, row.retry_count) == (BroadcastStatus.FAILED, 3)
     assert "3" in row.error_message
     assert len(fonnte.calls) == 3
+    assert [(a.number, a.outcome) for a in row.attempts.all()] == [
+        (1, "retry"),
+        (2, "retry"),
+        (3, "failed"),
+    ]
+    assert all("503" in a.detail for a in row.attempts.all())
 
 
 def test_no_answer_after_sending_is_unknown_and_not_retried(row, fonnte):
@@ -141,6 +150,7 @@ def test_no_answer_after_sending_is_unknown_and_not_retried(row, fonnte):
     assert row.status == BroadcastStatus.UNKNOWN
     assert "Fonnte" in row.error_message
     assert len(fonnte.calls) == 1
+    assert [a.outcome for a in row.attempts.all()] == ["unknown"]
 
 
 def test_a_deleted_report_fails_its_unsent_rows_without_calling_fonnte(row, fonnte, report):

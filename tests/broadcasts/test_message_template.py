@@ -1,0 +1,74 @@
+"""The school's own wording: placeholders checked before anything is sent, preview, use."""
+
+import pytest
+
+from broadcasts.messages import DEFAULT_TEMPLATE, current_template, template_errors
+from broadcasts.models import MessageTemplate, MonthlyReportBroadcast
+from broadcasts.services import broadcast_create_for_report
+
+ADD_URL = "/admin/broadcasts/messagetemplate/add/"
+
+
+def test_the_seed_text_is_a_valid_template():
+    assert template_errors(DEFAULT_TEMPLATE) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Halo {nama_sisw}", "{nama_sisw}"),
+        ("Halo {nama_siswa} {NAMA}", "{NAMA}"),
+        ("Kurung {nama_siswa", "{{"),
+        ("Kurung }", "{{"),
+        ("   ", ""),
+    ],
+)
+def test_a_misspelt_placeholder_or_stray_brace_is_an_error_that_names_it(text, expected):
+    errors = template_errors(text)
+    assert errors
+    assert expected in " ".join(errors)
+
+
+def test_the_default_is_used_until_the_school_writes_its_own(db):
+    assert current_template() == DEFAULT_TEMPLATE
+    MessageTemplate.objects.create(text="Ananda {nama_siswa}: laporan {bulan} {tahun} siap.")
+    assert current_template() == "Ananda {nama_siswa}: laporan {bulan} {tahun} siap."
+
+
+def test_new_rows_use_the_schools_template(report, make_student):
+    MessageTemplate.objects.create(
+        text="Yth. {nama_orang_tua}, laporan {nama_siswa} ({kelas}) {bulan} {tahun} siap."
+    )
+    make_student(name="Aisyah", parent_name="Ibu Siti")
+    broadcast_create_for_report(monthly_report=report)
+    assert MonthlyReportBroadcast.objects.get().message == (
+        "Yth. Ibu Siti, laporan Aisyah (TK A Melati) November 2026 siap."
+    )
+
+
+def test_the_admin_form_refuses_a_typo_and_saves_nothing(admin_client):
+    response = admin_client.post(ADD_URL, {"text": "Laporan {nama_sisw} sudah ada."})
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form.has_error("text", code="invalid_template")
+    assert "{nama_sisw}" in str(form.errors["text"])
+    assert not MessageTemplate.objects.exists()
+
+
+def test_the_admin_saves_a_good_template_and_previews_it_for_a_real_student(
+    admin_client, report, make_student, admin_user
+):
+    make_student(name="Bima Saputra")
+    response = admin_client.post(ADD_URL, {"text": "Laporan {nama_siswa} bulan {bulan}."})
+    template = MessageTemplate.objects.get()
+    assert response.status_code == 302
+    assert template.updated_by == admin_user
+
+    page = admin_client.get(f"/admin/broadcasts/messagetemplate/{template.pk}/change/")
+    assert "Laporan Bima Saputra bulan November." in page.content.decode()
+    assert "{nama_orang_tua}" in page.content.decode()  # the placeholder list
+
+
+def test_there_is_one_template_per_school(admin_client, db):
+    MessageTemplate.objects.create(text="Halo {nama_siswa}")
+    assert admin_client.get(ADD_URL).status_code == 403
