@@ -83,6 +83,11 @@ def notification_sent_since(*, key: str, since) -> bool:
 
 def notification_mark_read(*, notification: Notification) -> None:
     """Mark as read once; reading it again keeps the first time."""
-    Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
-        read_at=timezone.now()
-    )
+    notification_mark_read_many(recipient=notification.recipient_id, ids=[notification.pk])
+
+
+def notification_mark_read_many(*, recipient, ids) -> int:
+    """Mark the recipient's given notifications read, in one update; return how many changed."""
+    return Notification.objects.filter(
+        recipient=recipient, pk__in=list(ids), read_at__isnull=True
+    ).update(read_at=timezone.now())
