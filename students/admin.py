@@ -1,9 +1,45 @@
-from django.contrib import admin
+import contextlib
+import logging
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportModelAdmin
+from import_export.formats import base_formats
+from import_export.forms import ConfirmImportForm, ImportForm
 
 from .forms import StudentForm
 from .models import Classroom, Student
 from .phones import is_valid_phone
+from .resources import StudentCSV, StudentResource, file_row
+
+logger = logging.getLogger(__name__)
+
+# Rows in error named in the message after an import of the valid rows; the rest are counted.
+ROWS_IN_ERROR_LISTED = 20
+
+
+class StudentImportForm(ImportForm):
+    """The upload step, with the admin's choice for a file that has rows in error."""
+
+    valid_rows_only = forms.BooleanField(
+        label=_("Import only the valid rows"),
+        required=False,
+        help_text=_(
+            "Off: a file with any row in error imports nothing. On: the rows without errors "
+            "are imported and the rows in error are listed, not imported."
+        ),
+    )
+
+
+class StudentConfirmImportForm(ConfirmImportForm):
+    """The confirm step carries the choice made on upload."""
+
+    valid_rows_only = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
 @admin.register(Classroom)
@@ -13,7 +49,7 @@ class ClassroomAdmin(admin.ModelAdmin):
 
 
 @admin.register(Student)
-class StudentAdmin(admin.ModelAdmin):
+class StudentAdmin(ImportExportModelAdmin):
     form = StudentForm
     list_display = ["nis", "full_name", "classroom", "parent_name", "parent_phone", "phone_ok"]
     list_filter = ["classroom"]
@@ -21,6 +57,163 @@ class StudentAdmin(admin.ModelAdmin):
     list_select_related = ["classroom"]
     list_per_page = 50
 
+    resource_classes = [StudentResource]
+    import_formats = [StudentCSV, base_formats.XLSX]
+    export_formats = [base_formats.CSV, base_formats.XLSX]
+    import_form_class = StudentImportForm
+    confirm_form_class = StudentConfirmImportForm
+    import_template_name = "admin/students/student/import.html"
+
     @admin.display(description=_("WhatsApp number OK"), boolean=True)
     def phone_ok(self, obj):
         return is_valid_phone(obj.parent_phone) if obj.parent_phone else None
+
+    # --- Import: who, and what a file with rows in error does ------------------------------
+
+    def has_import_permission(self, request):
+        """Importing adds and changes students: it needs both permissions."""
+        return self.has_add_permission(request) and self.has_change_permission(request)
+
+    def has_export_permission(self, request):
+        """The file holds what the list shows, parents' numbers included."""
+        return self.has_view_permission(request)
+
+    def import_action(self, request, **kwargs):
+        """Upload and preview; with "only the valid rows" a file with rows in error can go on.
+
+        The library offers the confirm step only for a file without errors. The preview's
+        context is completed here rather than copying the library's view.
+        """
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None) or {}
+        import_form, result = context.get("form"), context.get("result")
+        if result is not None:
+            self._log_unexpected_errors(result)
+            if (
+                "confirm_form" not in context
+                and import_form.cleaned_data.get("valid_rows_only")
+                and not result.has_errors()
+                and result.valid_rows()
+            ):
+                context["confirm_form"] = self.create_confirm_form(request, import_form=import_form)
+            context.update(preview_rows(result))
+        if import_form is not None and import_form.is_bound and "confirm_form" not in context:
+            self._discard_upload(import_form)
+        return response
+
+    def get_confirm_form_initial(self, request, import_form):
+        initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            initial["valid_rows_only"] = import_form.cleaned_data.get("valid_rows_only", False)
+        return initial
+
+    def get_import_data_kwargs(self, **kwargs):
+        """On confirm, a row in error undoes the whole import unless the admin chose otherwise.
+
+        Each row is saved in its own savepoint and an unexpected error rolls everything
+        back either way (import_data), so no row is ever half written.
+        """
+        form = kwargs.get("form")
+        data_kwargs = super().get_import_data_kwargs(**kwargs)
+        if isinstance(form, StudentConfirmImportForm):
+            data_kwargs["rollback_on_validation_errors"] = not form.cleaned_data["valid_rows_only"]
+        return data_kwargs
+
+    def process_result(self, result, request):
+        """After confirm: report what was written, or that nothing was."""
+        if result.has_errors() or (
+            result.has_validation_errors() and not self._confirmed_valid_rows_only(request)
+        ):
+            # Rolled back (import_data): no log entries, no "Import finished".
+            self._log_unexpected_errors(result)
+            messages.error(
+                request,
+                gettext(
+                    "Nothing was imported: the file has rows in error. Upload it again to see them."
+                ),
+            )
+            return HttpResponseRedirect(
+                reverse("admin:students_student_import", current_app=self.admin_site.name)
+            )
+        return super().process_result(result, request)
+
+    def add_success_message(self, result, request):
+        totals = result.totals
+        messages.success(
+            request,
+            gettext("Import finished. Students added: %(new)d; updated: %(updated)d.")
+            % {"new": totals["new"], "updated": totals["update"]},
+        )
+        if result.invalid_rows:
+            listed = [
+                describe_invalid_row(row) for row in result.invalid_rows[:ROWS_IN_ERROR_LISTED]
+            ]
+            more = len(result.invalid_rows) - len(listed)
+            if more:
+                listed.append(gettext("and %(count)d more") % {"count": more})
+            messages.warning(
+                request,
+                gettext("Rows in error, not imported (%(count)d): %(rows)s")
+                % {"count": len(result.invalid_rows), "rows": "; ".join(listed)},
+            )
+
+    def _confirmed_valid_rows_only(self, request):
+        form = self.create_confirm_form(request)
+        return form.is_valid() and form.cleaned_data["valid_rows_only"]
+
+    def _discard_upload(self, import_form):
+        """Drop the stored upload (parents' numbers) when there is no confirm step to read it."""
+        upload = getattr(import_form, "cleaned_data", {}).get("import_file")
+        name = getattr(upload, "tmp_storage_name", None)
+        if not name:
+            return
+        storage = self.get_tmp_storage_class()(name=name, **self.get_tmp_storage_class_kwargs())
+        with contextlib.suppress(OSError):
+            storage.remove()
+
+    def _log_unexpected_errors(self, result):
+        for error in result.base_errors:
+            logger.warning("Student import: the file was refused: %s", error.error)
+        for _line, errors in result.row_errors():
+            for error in errors:
+                logger.error(
+                    "Student import: row %s failed",
+                    file_row(error.number),
+                    exc_info=error.error,
+                )
+
+
+def preview_rows(result):
+    """The preview's rows with the spreadsheet's row numbers: in error, and to be written."""
+    return {
+        "student_invalid_rows": [
+            {"row": file_row(row.number), "errors": row_reasons(row), "values": row.values}
+            for row in result.invalid_rows
+        ],
+        "student_error_rows": [
+            {"row": file_row(error.number), "error": error.error}
+            for _line, errors in result.row_errors()
+            for error in errors
+        ],
+        "student_valid_rows": [
+            {"row": file_row(row.number), "import_type": row.import_type, "diff": row.diff}
+            for row in result.valid_rows()
+        ],
+    }
+
+
+def row_reasons(row):
+    """``["parent_phone: Invalid WhatsApp number: …", …]`` for a row refused by validation."""
+    return [
+        message if field == NON_FIELD_ERRORS else f"{field}: {message}"
+        for field, field_messages in row.error_dict.items()
+        for message in field_messages
+    ]
+
+
+def describe_invalid_row(row):
+    """``Row 4: parent_phone: Invalid WhatsApp number: …`` for the message after an import."""
+    return gettext("Row %(row)s: %(reasons)s") % {
+        "row": file_row(row.number),
+        "reasons": ", ".join(row_reasons(row)),
+    }

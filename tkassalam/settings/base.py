@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "reports",
     "broadcasts",
     "notifications",
+    "import_export",
 ]
 
 MIDDLEWARE = [
@@ -113,6 +114,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# Student import/export (django-import-export): a cell like =HYPERLINK(…) in an
+# exported CSV must not run as a formula in the school's spreadsheet.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 
 # --- Email (admin alerts) ---------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -1,0 +1,397 @@
+"""Students from CSV/XLSX through the admin's two steps (upload, then confirm), and back out."""
+
+import csv
+import io
+import tempfile
+
+import openpyxl
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError
+from django.forms import BooleanField
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
+
+from students.models import Classroom, Student
+from students.phones import InvalidPhoneNumber, normalize_phone
+from students.resources import StudentResource
+
+IMPORT_URL = reverse("admin:students_student_import")
+PROCESS_URL = reverse("admin:students_student_process_import")
+EXPORT_URL = reverse("admin:students_student_export")
+HEADER = ["nis", "full_name", "classroom", "parent_name", "parent_phone"]
+
+GOOD_ROWS = [
+    ["N001", "Aisyah Putri", "TK A Melati", "Ibu Siti", "0812-3456-7890"],
+    ["N002", "Budi Santoso", "TK A Melati", "Bapak Joko", "+62 813 1111 2222"],
+    ["N003", "Citra Lestari", "TK A Melati", "", ""],
+]
+# Data rows 1-5, spreadsheet rows 2-6: rows 3 (phone) and 5 (no NIS) are in error.
+MIXED_ROWS = [
+    GOOD_ROWS[0],
+    ["N010", "Dewi Anggraini", "TK A Melati", "Ibu Rina", "0812"],
+    GOOD_ROWS[1],
+    ["", "Eko Prasetyo", "TK A Melati", "Ibu Ani", "0812-9999-8888"],
+    GOOD_ROWS[2],
+]
+
+
+@pytest.fixture(autouse=True)
+def upload_dir(tmp_path, monkeypatch):
+    """Where the library keeps an upload between preview and confirm (its TempFolderStorage)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def client(admin_client):
+    """The superuser's client, in English: reasons are compared with their English msgids."""
+    admin_client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return admin_client
+
+
+def csv_upload(rows, header=HEADER, delimiter=","):
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter=delimiter)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return SimpleUploadedFile("students.csv", text.getvalue().encode(), "text/csv")
+
+
+def xlsx_upload(rows, header=HEADER):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    content = io.BytesIO()
+    book.save(content)
+    return SimpleUploadedFile(
+        "students.xlsx",
+        content.getvalue(),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+UPLOADS = {"csv": csv_upload, "xlsx": xlsx_upload}
+
+
+def format_index(response, extension):
+    """The value of the form's format choice for ``extension`` ("csv" or "xlsx")."""
+    choices = dict(response.context["form"].fields["format"].choices)
+    return next(value for value, title in choices.items() if title == extension)
+
+
+def upload(client, file, *, valid_rows_only=False):
+    """Step 1: upload the file; the response is the preview."""
+    page = client.get(IMPORT_URL)
+    extension = file.name.rsplit(".", 1)[1]
+    data = {"resource": "0", "format": format_index(page, extension), "import_file": file}
+    if valid_rows_only:
+        data["valid_rows_only"] = "on"
+    return client.post(IMPORT_URL, data)
+
+
+def confirm(client, preview, **override):
+    """Step 2: post the confirm form exactly as the preview rendered it."""
+    form = preview.context["confirm_form"]
+    data = {name: form[name].value() for name in form.fields}
+    data.update(override)
+    return client.post(PROCESS_URL, data)
+
+
+def invalid(preview):
+    """{spreadsheet row: [reasons]} of the rows in error the preview lists."""
+    return {item["row"]: item["errors"] for item in preview.context["student_invalid_rows"]}
+
+
+def to_write(preview):
+    """{spreadsheet row: "new" | "update"} of the rows the preview will write."""
+    return {item["row"]: item["import_type"] for item in preview.context["student_valid_rows"]}
+
+
+def reason_of(raw_phone):
+    with translation.override("en"):
+        try:
+            normalize_phone(raw_phone)
+        except InvalidPhoneNumber as err:
+            return "parent_phone: " + gettext("Invalid WhatsApp number: %(reason)s") % {
+                "reason": err.reason
+            }
+    raise AssertionError(f"{raw_phone!r} is a valid number")
+
+
+def blank_reason(field):
+    with translation.override("en"):
+        return f"{field}: " + gettext("This field cannot be blank.")
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_good_file_is_previewed_and_written_only_on_confirm(client, classroom, kind, upload_dir):
+    preview = upload(client, UPLOADS[kind](GOOD_ROWS))
+
+    assert preview.status_code == 200
+    assert "confirm_form" in preview.context
+    assert to_write(preview) == {2: "new", 3: "new", 4: "new"}
+    assert not Student.objects.exists()
+
+    done = confirm(client, preview)
+    assert not list(upload_dir.iterdir())
+
+    assert done.status_code == 302
+    phones = dict(Student.objects.values_list("nis", "parent_phone"))
+    assert phones == {"N001": "6281234567890", "N002": "6281311112222", "N003": ""}
+    budi = Student.objects.get(nis="N002")
+    assert (budi.full_name, budi.classroom, budi.parent_name) == (
+        "Budi Santoso",
+        classroom,
+        "Bapak Joko",
+    )
+    assert LogEntry.objects.count() == 3
+
+
+def test_spreadsheet_numbers_and_blank_lines_are_read_as_typed(client, classroom):
+    """Numbers typed as numbers (NIS, phone without its 0) and a trailing blank line."""
+    rows = [[1234567890, "Aisyah Putri", "tk a melati", "Ibu Siti", 81234567890.0]]
+    rows.append([None, None, None, None, None])
+
+    preview = upload(client, xlsx_upload(rows))
+
+    assert to_write(preview) == {2: "new"}
+    assert not preview.context["student_invalid_rows"]
+    confirm(client, preview)
+    student = Student.objects.get()
+    assert (student.nis, student.parent_phone, student.classroom) == (
+        "1234567890",
+        "6281234567890",
+        classroom,
+    )
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_by_default_a_file_with_bad_rows_lists_them_and_imports_nothing(
+    client, classroom, kind, upload_dir
+):
+    preview = upload(client, UPLOADS[kind](MIXED_ROWS))
+
+    assert preview.status_code == 200
+    assert "confirm_form" not in preview.context
+    assert invalid(preview) == {3: [reason_of("0812")], 5: [blank_reason("nis")]}
+    page = preview.content.decode()
+    assert reason_of("0812").split(": ", 1)[1] in page
+    assert not Student.objects.exists()
+    # No confirm step will read the upload: it is not left behind with parents' numbers.
+    assert not list(upload_dir.iterdir())
+
+
+def test_a_confirm_without_the_choice_imports_nothing_from_a_file_with_bad_rows(client, classroom):
+    """The server enforces the policy, whatever the confirm form says."""
+    preview = upload(client, csv_upload(MIXED_ROWS), valid_rows_only=True)
+
+    done = confirm(client, preview, valid_rows_only="False")
+
+    assert done.status_code == 302
+    assert done.url == IMPORT_URL
+    assert not Student.objects.exists()
+    assert not LogEntry.objects.exists()
+    assert [m.level_tag for m in get_messages(done.wsgi_request)] == ["error"]
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_only_the_valid_rows_are_imported_when_the_admin_chooses_so(client, classroom, kind):
+    preview = upload(client, UPLOADS[kind](MIXED_ROWS), valid_rows_only=True)
+
+    assert "confirm_form" in preview.context
+    assert invalid(preview) == {3: [reason_of("0812")], 5: [blank_reason("nis")]}
+    assert to_write(preview) == {2: "new", 4: "new", 6: "new"}
+    assert not Student.objects.exists()
+
+    done = confirm(client, preview)
+
+    assert done.status_code == 302
+    assert set(Student.objects.values_list("nis", flat=True)) == {"N001", "N002", "N003"}
+    notes = [str(m) for m in get_messages(done.wsgi_request) if m.level_tag == "warning"]
+    assert len(notes) == 1
+    assert "Row 3: " + reason_of("0812") in notes[0]
+    assert "Row 5: " + blank_reason("nis") in notes[0]
+
+
+def test_a_too_long_nis_and_a_missing_name_are_row_errors(client, classroom):
+    rows = [["12345678901", "Aisyah", "TK A Melati", "", ""], ["N001", "", "TK A Melati", "", ""]]
+
+    preview = upload(client, csv_upload(rows))
+
+    errors = {
+        row.number + 1: row.error.error_dict for row in preview.context["result"].invalid_rows
+    }
+    assert errors[2]["nis"][0].code == "max_length"
+    assert errors[3]["full_name"][0].code == "blank"
+
+
+def test_importing_again_updates_students_instead_of_adding_them(client, classroom):
+    confirm(client, upload(client, csv_upload(GOOD_ROWS)))
+    changed = [["N001", "Aisyah Putri Rahma", "TK A Melati", "Ibu Siti", "0857 1234 5678"]]
+
+    preview = upload(client, xlsx_upload(changed + GOOD_ROWS[1:]))
+
+    assert to_write(preview) == {2: "update", 3: "update", 4: "update"}
+    assert Student.objects.get(nis="N001").full_name == "Aisyah Putri"  # not before confirm
+    confirm(client, preview)
+    assert Student.objects.count() == 3
+    aisyah = Student.objects.get(nis="N001")
+    assert (aisyah.full_name, aisyah.parent_phone) == ("Aisyah Putri Rahma", "6285712345678")
+
+
+def test_an_unknown_classroom_refuses_the_row_and_creates_no_classroom(client, classroom):
+    rows = [GOOD_ROWS[0], ["N002", "Budi", "TK B Mawar", "", ""]]
+
+    preview = upload(client, csv_upload(rows), valid_rows_only=True)
+
+    with translation.override("en"):
+        reason = "classroom: " + gettext(
+            'There is no classroom named "%(name)s". Add it under Classrooms first.'
+        ) % {"name": "TK B Mawar"}
+    assert invalid(preview) == {3: [reason]}
+    confirm(client, preview)
+    assert list(Student.objects.values_list("nis", flat=True)) == ["N001"]
+    assert list(Classroom.objects.values_list("name", flat=True)) == ["TK A Melati"]
+
+
+def test_a_nis_twice_in_one_file_refuses_the_second_row(client, classroom):
+    rows = [GOOD_ROWS[0], ["N001", "Someone Else", "TK A Melati", "", ""]]
+
+    preview = upload(client, csv_upload(rows))
+
+    with translation.override("en"):
+        reason = "nis: " + gettext("NIS %(nis)s is already on row %(row)s of this file.") % {
+            "nis": "N001",
+            "row": 2,
+        }
+    assert invalid(preview) == {3: [reason]}
+
+
+def test_a_csv_saved_with_semicolons_and_capitalised_headings_is_read(client, classroom):
+    header = ["NIS", "Full_Name", "Classroom", "Parent_Name", "Parent_Phone"]
+
+    preview = upload(client, csv_upload(GOOD_ROWS, header=header, delimiter=";"))
+
+    assert to_write(preview) == {2: "new", 3: "new", 4: "new"}
+
+
+def test_a_file_without_a_nis_column_is_refused_whole(client, classroom):
+    rows = [row[1:] for row in GOOD_ROWS]
+
+    preview = upload(client, csv_upload(rows, header=HEADER[1:]))
+
+    assert "confirm_form" not in preview.context
+    assert preview.context["result"].base_errors
+    assert "nis" in preview.content.decode()
+    assert not Student.objects.exists()
+
+
+def test_an_unexpected_error_on_confirm_rolls_the_whole_file_back(client, classroom, monkeypatch):
+    """Even with "only the valid rows": rows are all-or-nothing and so is a failed file."""
+    preview = upload(client, csv_upload(GOOD_ROWS), valid_rows_only=True)
+    original_save = StudentResource.do_instance_save
+
+    def fail_on_the_last_row(self, instance, is_create):
+        if instance.nis == "N003":
+            raise IntegrityError("disk full")
+        original_save(self, instance, is_create)
+
+    monkeypatch.setattr(StudentResource, "do_instance_save", fail_on_the_last_row)
+
+    done = confirm(client, preview)
+
+    assert done.status_code == 302
+    assert done.url == IMPORT_URL
+    assert not Student.objects.exists()
+    assert not LogEntry.objects.exists()
+
+
+def export(client, extension):
+    page = client.get(EXPORT_URL)
+    form = page.context["form"]
+    data = {name: "on" for name, field in form.fields.items() if isinstance(field, BooleanField)}
+    data["format"] = format_index(page, extension)
+    return client.post(EXPORT_URL, data)
+
+
+def test_export_to_csv_has_every_student_with_the_phone(client, make_student):
+    make_student("0812-3456-7890", name="Aisyah Putri")
+    make_student("", name="Budi Santoso")
+
+    response = export(client, "csv")
+
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows == [
+        HEADER,
+        ["N00001", "Aisyah Putri", "TK A Melati", "Ibu Siti", "0812-3456-7890"],
+        ["N00002", "Budi Santoso", "TK A Melati", "Ibu Siti", ""],
+    ]
+
+
+def test_export_to_xlsx_has_every_student_with_the_phone(client, make_student):
+    make_student("6281234567890", name="Aisyah Putri")
+
+    response = export(client, "xlsx")
+
+    assert response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    assert [list(row) for row in sheet.iter_rows(values_only=True)] == [
+        HEADER,
+        ["N00001", "Aisyah Putri", "TK A Melati", "Ibu Siti", "6281234567890"],
+    ]
+
+
+def test_an_exported_file_imports_back_as_updates(client, make_student):
+    make_student("0812-3456-7890", name="Aisyah Putri")
+    exported = export(client, "xlsx").content
+
+    preview = upload(client, SimpleUploadedFile("students.xlsx", exported))
+
+    assert to_write(preview) == {2: "update"}
+
+
+def staff_client(client, django_user_model, *codenames):
+    user = django_user_model.objects.create_user("guru", password="pw", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="students", codename__in=codenames)
+    )
+    client.force_login(user)
+    return client
+
+
+def test_a_staff_user_who_cannot_add_and_change_students_cannot_import(
+    client, django_user_model, classroom
+):
+    viewer = staff_client(client, django_user_model, "view_student")
+
+    assert viewer.get(IMPORT_URL).status_code == 403
+    data = {"import_file_name": "x", "original_file_name": "x.csv", "format": "0"}
+    assert viewer.post(PROCESS_URL, data).status_code == 403
+    assert viewer.get(EXPORT_URL).status_code == 200
+    assert not Student.objects.exists()
+
+
+def test_a_staff_user_who_can_add_and_change_students_can_import(
+    client, django_user_model, classroom
+):
+    editor = staff_client(
+        client, django_user_model, "view_student", "add_student", "change_student"
+    )
+
+    confirm(editor, upload(editor, csv_upload(GOOD_ROWS)))
+
+    assert Student.objects.count() == 3
+
+
+def test_a_staff_user_who_cannot_view_students_cannot_export(client, django_user_model):
+    outsider = staff_client(client, django_user_model)
+
+    assert outsider.get(EXPORT_URL).status_code == 403
