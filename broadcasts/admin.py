@@ -2,12 +2,15 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .messages import DEFAULT_TEMPLATE, PLACEHOLDERS, message_preview, template_errors
 from .models import BroadcastAttempt, MessageTemplate, MonthlyReportBroadcast
+from .selectors import broadcast_retry_preview
 from .services import broadcast_retry
 
 
@@ -45,7 +48,6 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
     search_fields = ["student__nis", "student__full_name", "phone_number"]
     list_select_related = ["student", "monthly_report__classroom"]
     raw_id_fields = ["student", "monthly_report"]
-    date_hierarchy = "created_at"
     inlines = [BroadcastAttemptInline]
     list_per_page = 100
     show_full_result_count = False
@@ -104,6 +106,27 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Resend the selected failed messages"), permissions=["resend"])
     def retry_failed(self, request, queryset):
+        """Show which selected rows would be resent; on confirmation (``post=yes``) resend them."""
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Resend the selected failed messages?"),
+                "preview": broadcast_retry_preview(broadcasts=queryset),
+                # Echoed as posted, so confirming acts on the very same selection (and
+                # "select all" across pages does not become a thousand hidden fields).
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                "select_across": request.POST.get("select_across", "0"),
+                "opts": self.model._meta,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "action_name": "retry_failed",
+                "media": self.media,
+            }
+            request.current_app = self.admin_site.name
+            return TemplateResponse(
+                request,
+                "admin/broadcasts/monthlyreportbroadcast/retry_failed_confirmation.html",
+                context,
+            )
         count = broadcast_retry(broadcast_ids=queryset.values_list("pk", flat=True))
         self.message_user(
             request,
@@ -194,3 +217,4 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             _("As %(name)s's parent will read it:") % {"name": student.full_name},
             text,
         )
+

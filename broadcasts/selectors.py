@@ -1,9 +1,12 @@
-"""Reads about broadcasts: what a send would do, and where a report's messages stand."""
+"""Reads about broadcasts: what a send or a resend would do, and where reports' messages stand."""
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count
+from django.db import models
+from django.db.models import Count, Q
+from django.utils.translation import gettext_lazy as _
 
+from reports.models import MonthlyReport
 from students.models import Student
 from students.phones import is_valid_phone
 
@@ -97,3 +100,235 @@ def broadcast_plan(*, monthly_report) -> BroadcastPlan:
             message_context(student=plan.preview_student, monthly_report=monthly_report)
         )
     return plan
+
+
+class ProgressState(models.TextChoices):
+    """Where a report's broadcast stands as a whole, as the report list shows it."""
+
+    NOT_SENT = "not_sent", _("not sent yet")
+    SENDING = "sending", _("sending")
+    FINISHED = "finished", _("finished")
+    FINISHED_WITH_FAILURES = "finished_with_failures", _("finished with failures")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A report's rows counted by where they stand; the five counts add up to ``total``."""
+
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    #: Claimed by a worker or waiting for a retry (``sending`` + ``retrying``).
+    in_progress: int = 0
+    #: Created, not picked up yet (``pending``).
+    waiting: int = 0
+    #: The counts come from a BroadcastArchive: the rows were pruned.
+    archived: bool = False
+
+    @property
+    def total(self) -> int:
+        """The recipients: one row per parent messaged."""
+        return self.sent + self.failed + self.unknown + self.in_progress + self.waiting
+
+    @property
+    def finished(self) -> int:
+        return self.sent + self.failed + self.unknown
+
+    @property
+    def percent(self) -> int:
+        """Finished rows over all rows, rounded down: 100 only when nothing is left to do."""
+        return self.finished * 100 // self.total if self.total else 0
+
+    @property
+    def state(self) -> ProgressState:
+        if self.total == 0 and not self.archived:
+            return ProgressState.NOT_SENT
+        if self.finished < self.total:
+            return ProgressState.SENDING
+        if self.failed or self.unknown:
+            return ProgressState.FINISHED_WITH_FAILURES
+        return ProgressState.FINISHED
+
+    def share(self, count: int) -> float:
+        """``count`` as a percentage of all rows (a progress bar segment's width)."""
+        return round(count * 100 / self.total, 2) if self.total else 0.0
+
+    @property
+    def sent_share(self) -> float:
+        return self.share(self.sent)
+
+    @property
+    def failed_share(self) -> float:
+        return self.share(self.failed)
+
+    @property
+    def unknown_share(self) -> float:
+        return self.share(self.unknown)
+
+
+def broadcast_progress(*, monthly_report_ids) -> dict[int, Progress]:
+    """``{report id: Progress}`` for these reports, in one aggregate query whatever their size.
+
+    Counted from the rows; an archived report's counts come from its BroadcastArchive
+    (its rows were pruned). Ids of reports that do not exist are left out.
+    """
+    ids = list(monthly_report_ids)
+    if not ids:
+        return {}
+
+    def count(*statuses):
+        return Count("broadcasts", filter=Q(broadcasts__status__in=statuses))
+
+    # From the report side, so the archive comes in the same query (a LEFT JOIN).
+    rows = (
+        MonthlyReport.objects.filter(pk__in=ids)
+        .values(
+            "pk",
+            "broadcast_archive__id",
+            "broadcast_archive__sent",
+            "broadcast_archive__failed",
+            "broadcast_archive__unknown",
+        )
+        .annotate(
+            n_sent=count(BroadcastStatus.SENT),
+            n_failed=count(BroadcastStatus.FAILED),
+            n_unknown=count(BroadcastStatus.UNKNOWN),
+            n_in_progress=count(BroadcastStatus.SENDING, BroadcastStatus.RETRYING),
+            n_waiting=count(BroadcastStatus.PENDING),
+        )
+        .order_by()
+    )
+    progress = {}
+    for row in rows:
+        if row["broadcast_archive__id"] is not None:
+            progress[row["pk"]] = Progress(
+                sent=row["broadcast_archive__sent"],
+                failed=row["broadcast_archive__failed"],
+                unknown=row["broadcast_archive__unknown"],
+                archived=True,
+            )
+        else:
+            progress[row["pk"]] = Progress(
+                sent=row["n_sent"],
+                failed=row["n_failed"],
+                unknown=row["n_unknown"],
+                in_progress=row["n_in_progress"],
+                waiting=row["n_waiting"],
+            )
+    return progress
+
+
+#: How many students a repair confirmation page names per list before "and N more".
+RESEND_LIST_LIMIT = 20
+
+
+@dataclass
+class ResendPlan:
+    """What resending a report's failed messages would do, shown before the admin confirms."""
+
+    monthly_report: object
+    #: Failed rows (student loaded): put back to be sent on confirm.
+    failed: list = field(default_factory=list)
+    #: Unknown rows: never resent by this action, the parent may already have the message.
+    unknown: list = field(default_factory=list)
+    archived: bool = False
+
+    @property
+    def failed_shown(self) -> list:
+        return self.failed[:RESEND_LIST_LIMIT]
+
+    @property
+    def failed_more(self) -> int:
+        return max(len(self.failed) - RESEND_LIST_LIMIT, 0)
+
+    @property
+    def unknown_shown(self) -> list:
+        return self.unknown[:RESEND_LIST_LIMIT]
+
+    @property
+    def unknown_more(self) -> int:
+        return max(len(self.unknown) - RESEND_LIST_LIMIT, 0)
+
+
+def broadcast_resend_plan(*, monthly_reports) -> list[ResendPlan]:
+    """Each report's failed and unknown rows, in two queries whatever the number of reports."""
+    reports = list(monthly_reports)
+    plans = {report.pk: ResendPlan(monthly_report=report) for report in reports}
+    rows = (
+        MonthlyReportBroadcast.objects.filter(
+            monthly_report_id__in=plans,
+            status__in=[BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN],
+        )
+        .select_related("student")
+        .only(
+            "id",
+            "monthly_report_id",
+            "status",
+            "error_message",
+            "student__id",
+            "student__nis",
+            "student__full_name",
+        )
+        .order_by("student__full_name", "pk")
+    )
+    for row in rows:
+        plan = plans[row.monthly_report_id]
+        (plan.failed if row.status == BroadcastStatus.FAILED else plan.unknown).append(row)
+    archived = BroadcastArchive.objects.filter(monthly_report_id__in=plans).values_list(
+        "monthly_report_id", flat=True
+    )
+    for monthly_report_id in archived:
+        plans[monthly_report_id].archived = True
+    return [plans[report.pk] for report in reports]
+
+
+#: How many rows the broadcast list's retry confirmation names before "and N more".
+RETRY_LIST_LIMIT = 50
+
+
+@dataclass
+class RetryPreview:
+    """What "resend the selected failed messages" would do to a selection of rows."""
+
+    #: The selected failed rows (at most RETRY_LIST_LIMIT, student and report loaded).
+    failed_shown: list
+    #: The selection counted by status.
+    counts: dict
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get(BroadcastStatus.FAILED, 0)
+
+    @property
+    def failed_more(self) -> int:
+        return max(self.failed - len(self.failed_shown), 0)
+
+    @property
+    def already_sent(self) -> int:
+        return self.counts.get(BroadcastStatus.SENT, 0)
+
+    @property
+    def unknown(self) -> int:
+        return self.counts.get(BroadcastStatus.UNKNOWN, 0)
+
+    @property
+    def under_way(self) -> int:
+        return sum(
+            self.counts.get(status, 0)
+            for status in (
+                BroadcastStatus.PENDING,
+                BroadcastStatus.SENDING,
+                BroadcastStatus.RETRYING,
+            )
+        )
+
+
+def broadcast_retry_preview(*, broadcasts) -> RetryPreview:
+    """Count a selection of rows by status and list its failed ones: two queries."""
+    counts = dict(broadcasts.order_by().values_list("status").annotate(n=Count("id")))
+    failed_shown = list(
+        broadcasts.filter(status=BroadcastStatus.FAILED)
+        .select_related("student", "monthly_report__classroom")
+        .order_by("monthly_report_id", "student__full_name", "pk")[:RETRY_LIST_LIMIT]
+    )
+    return RetryPreview(failed_shown=failed_shown, counts=counts)

@@ -1,16 +1,23 @@
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Count, Q
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
 from broadcasts.exceptions import BroadcastArchived
-from broadcasts.models import BroadcastStatus
-from broadcasts.selectors import broadcast_plan
-from broadcasts.services import broadcast_create_for_report
+from broadcasts.selectors import (
+    Progress,
+    broadcast_plan,
+    broadcast_progress,
+    broadcast_resend_plan,
+)
+from broadcasts.services import broadcast_create_for_report, broadcast_retry
 
 from .models import MonthlyReport
+from .views import monthly_report_progress, progress_summary
 
 
 @admin.action(
@@ -106,44 +113,140 @@ def _creation_message(report, outcome):
     return " ".join(parts)
 
 
+@admin.action(
+    description=gettext_lazy("Resend failed messages"),
+    permissions=["send_whatsapp"],
+)
+def resend_failed_broadcasts(modeladmin, request, queryset):
+    """Show the failed rows that would be resent; on confirmation (``post=yes``) resend them."""
+    reports = list(queryset.select_related("classroom"))
+    plans = broadcast_resend_plan(monthly_reports=reports)
+    if request.POST.get("post") == "yes":
+        for plan in plans:
+            # The service re-checks each row's status: a row sent meanwhile stays untouched.
+            count = broadcast_retry(broadcast_ids=[row.pk for row in plan.failed])
+            modeladmin.message_user(
+                request,
+                _resend_message(plan, count),
+                messages.SUCCESS if count else messages.WARNING,
+            )
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": _("Resend the failed WhatsApp messages?"),
+        "plans": plans,
+        "failed_total": sum(len(plan.failed) for plan in plans),
+        "broadcast_changelist_url": reverse(
+            "admin:broadcasts_monthlyreportbroadcast_changelist",
+            current_app=modeladmin.admin_site.name,
+        ),
+        "opts": modeladmin.model._meta,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "action_name": "resend_failed_broadcasts",
+        "media": modeladmin.media,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(
+        request, "admin/reports/monthlyreport/resend_failed_confirmation.html", context
+    )
+
+
+def _resend_message(plan, count):
+    if count:
+        text = ngettext(
+            "%(report)s: %(n)d failed message will be sent again.",
+            "%(report)s: %(n)d failed messages will be sent again.",
+            count,
+        ) % {"report": plan.monthly_report, "n": count}
+    else:
+        text = _("%(report)s: no failed messages to resend.") % {"report": plan.monthly_report}
+    if plan.unknown:
+        text += " " + ngettext(
+            "%(n)d message with an unknown outcome was not resent: check it, then resend it "
+            "from the broadcast list.",
+            "%(n)d messages with an unknown outcome were not resent: check them, then resend "
+            "them from the broadcast list.",
+            len(plan.unknown),
+        ) % {"n": len(plan.unknown)}
+    return text
+
+
 @admin.register(MonthlyReport)
 class MonthlyReportAdmin(admin.ModelAdmin):
     list_display = ["__str__", "classroom", "month", "year", "delivery"]
     list_filter = ["year", "month", "classroom"]
-    list_select_related = ["classroom", "broadcast_archive"]
-    actions = [send_whatsapp_broadcast]
+    list_select_related = ["classroom"]
+    actions = [send_whatsapp_broadcast, resend_failed_broadcasts]
+    change_form_template = "admin/reports/monthlyreport/change_form.html"
 
-    def get_queryset(self, request):
-        # The delivery column's counts come from the rows, in the changelist's one query.
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                recipients=Count("broadcasts"),
-                sent=Count("broadcasts", filter=Q(broadcasts__status=BroadcastStatus.SENT)),
-                not_delivered=Count(
-                    "broadcasts",
-                    filter=Q(
-                        broadcasts__status__in=[BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN]
-                    ),
-                ),
+    class Media:
+        css = {"all": ["reports/progress.css"]}
+        js = ["reports/progress.js"]
+
+    def get_urls(self):
+        # Before the default URLs: "<path:object_id>/" would otherwise swallow "progress/".
+        return [
+            path(
+                "progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="reports_monthlyreport_progress",
+            ),
+            *super().get_urls(),
+        ]
+
+    def progress_view(self, request):
+        return monthly_report_progress(request, model_admin=self)
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        # The page's progress in one aggregate query, whatever the number of reports or
+        # rows; attached before the (lazy) template renders the delivery column.
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if changelist is not None:
+            reports = list(changelist.result_list)  # evaluated once; the template reuses it
+            progress = broadcast_progress(monthly_report_ids=[report.pk for report in reports])
+            for report in reports:
+                report.delivery_progress = progress.get(report.pk, Progress())
+        return response
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if change and obj is not None:
+            progress = broadcast_progress(monthly_report_ids=[obj.pk]).get(obj.pk, Progress())
+            context["delivery_progress"] = self._progress_widget(obj, progress)
+            context["can_resend_failed"] = bool(
+                progress.failed
+                and not progress.archived
+                and self.has_send_whatsapp_permission(request)
             )
-        )
+            if progress.unknown and not progress.archived:
+                context["unknown_broadcasts_url"] = self._broadcasts_url(obj, status="unknown")
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description=gettext_lazy("WhatsApp delivery"))
     def delivery(self, obj):
-        archive = getattr(obj, "broadcast_archive", None)
-        if archive is not None:
-            return _("archived: %(sent)d of %(total)d sent") % {
-                "sent": archive.sent,
-                "total": archive.total,
-            }
-        if not obj.recipients:
-            return _("not sent yet")
-        text = _("%(sent)d of %(total)d sent") % {"sent": obj.sent, "total": obj.recipients}
-        if obj.not_delivered:
-            text += ", " + _("%(n)d failed or unknown") % {"n": obj.not_delivered}
-        return text
+        progress = getattr(obj, "delivery_progress", None)
+        if progress is None:  # outside changelist_view: one query for this report
+            progress = broadcast_progress(monthly_report_ids=[obj.pk]).get(obj.pk, Progress())
+        return self._progress_widget(obj, progress)
+
+    def _progress_widget(self, obj, progress):
+        return render_to_string(
+            "admin/reports/monthlyreport/progress.html",
+            {
+                "report_id": obj.pk,
+                "progress": progress,
+                "summary": progress_summary(progress),
+                "progress_url": reverse(
+                    "admin:reports_monthlyreport_progress", current_app=self.admin_site.name
+                ),
+            },
+        )
+
+    def _broadcasts_url(self, obj, *, status):
+        url = reverse(
+            "admin:broadcasts_monthlyreportbroadcast_changelist", current_app=self.admin_site.name
+        )
+        return f"{url}?{urlencode({'monthly_report__id__exact': obj.pk, 'status__exact': status})}"
 
     def has_send_whatsapp_permission(self, request):
         return request.user.has_perm("reports.send_whatsapp_broadcast")

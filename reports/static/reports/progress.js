@@ -1,0 +1,92 @@
+/* Keeps the WhatsApp delivery progress of the shown monthly reports current.
+ *
+ * Every ~3 s, while at least one shown report is "sending", asks the admin's JSON view
+ * (MonthlyReportAdmin.progress_view) for those reports and updates their bars, counts
+ * and labels in place. Stops once none is sending; backs off, then stops, on errors
+ * (for instance after the session expired).
+ */
+"use strict";
+(function () {
+  const INTERVAL = 3000;
+  const MAX_FAILURES = 5;
+  let failures = 0;
+
+  function sendingWidgets() {
+    return Array.from(document.querySelectorAll(".wa-progress[data-state='sending']"));
+  }
+
+  function setHidden(element, hidden) {
+    if (element) {
+      element.hidden = hidden;
+    }
+  }
+
+  function update(widget, progress) {
+    widget.dataset.state = progress.state;
+    for (const segment of widget.querySelectorAll("[data-segment]")) {
+      const count = progress[segment.dataset.segment];
+      segment.style.width = (progress.total ? (100 * count) / progress.total : 0) + "%";
+    }
+    for (const count of widget.querySelectorAll("[data-count]")) {
+      count.textContent = progress[count.dataset.count];
+    }
+    widget.querySelector("[data-field='state_label']").textContent = progress.state_label;
+    widget.querySelector("[data-field='summary']").textContent = progress.summary;
+    const percent = widget.querySelector("[data-field='percent']");
+    percent.textContent = progress.percent + "%";
+    const bar = widget.querySelector(".wa-progress-bar");
+    bar.setAttribute("aria-valuenow", progress.percent);
+    const empty = progress.total === 0;
+    setHidden(bar, empty);
+    setHidden(percent, empty);
+    setHidden(widget.querySelector(".wa-progress-counts"), empty);
+  }
+
+  function schedule(delay) {
+    window.setTimeout(poll, delay);
+  }
+
+  function poll() {
+    const widgets = sendingWidgets();
+    if (widgets.length === 0) {
+      return;
+    }
+    if (document.hidden) {
+      schedule(INTERVAL);
+      return;
+    }
+    const ids = Array.from(new Set(widgets.map((widget) => widget.dataset.reportId)));
+    const url = widgets[0].dataset.progressUrl + "?ids=" + ids.join(",");
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((response) => {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json(); // a login page (session expired) fails here too
+      })
+      .then((data) => {
+        failures = 0;
+        for (const widget of widgets) {
+          const progress = data.reports[widget.dataset.reportId];
+          if (progress) {
+            update(widget, progress);
+          } else {
+            widget.dataset.state = "gone"; // the report was deleted: stop asking
+          }
+        }
+        schedule(INTERVAL);
+      })
+      .catch(() => {
+        failures += 1;
+        if (failures < MAX_FAILURES) {
+          schedule(INTERVAL * 2 ** failures);
+        }
+      });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", () => schedule(INTERVAL));
+  } else {
+    schedule(INTERVAL);
+  }
+})();

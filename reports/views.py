@@ -1,0 +1,62 @@
+"""The report list's live delivery progress: the JSON that reports/progress.js polls."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.utils.translation import gettext as _
+
+from broadcasts.selectors import Progress, broadcast_progress
+
+#: Most reports one request may ask about (a changelist page shows at most a few hundred).
+MAX_IDS = 500
+
+
+def progress_summary(progress: Progress) -> str:
+    """``2 of 4 sent, 1 failed or unknown``; empty when nothing was sent yet."""
+    if progress.archived:
+        return _("archived: %(sent)d of %(total)d sent") % {
+            "sent": progress.sent,
+            "total": progress.total,
+        }
+    if not progress.total:
+        return ""
+    text = _("%(sent)d of %(total)d sent") % {"sent": progress.sent, "total": progress.total}
+    if not_delivered := progress.failed + progress.unknown:
+        text += ", " + _("%(n)d failed or unknown") % {"n": not_delivered}
+    return text
+
+
+def progress_as_json(progress: Progress) -> dict:
+    return {
+        "sent": progress.sent,
+        "failed": progress.failed,
+        "unknown": progress.unknown,
+        "in_progress": progress.in_progress,
+        "waiting": progress.waiting,
+        "total": progress.total,
+        "finished": progress.finished,
+        "percent": progress.percent,
+        "state": progress.state.value,
+        "state_label": str(progress.state.label),
+        "summary": progress_summary(progress),
+        "archived": progress.archived,
+    }
+
+
+def monthly_report_progress(request, *, model_admin):
+    """``GET …/progress/?ids=1,2,3`` → ``{"reports": {"1": {counts, state…}, …}}``.
+
+    Served through ``admin_site.admin_view`` (staff only); needs the view permission too.
+    Reports that do not exist are left out of the answer.
+    """
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    try:
+        ids = {int(part) for part in request.GET.get("ids", "").split(",") if part.strip()}
+    except ValueError:
+        return JsonResponse({"error": "ids must be comma-separated integers"}, status=400)
+    if len(ids) > MAX_IDS:
+        return JsonResponse({"error": f"at most {MAX_IDS} ids per request"}, status=400)
+    progress = broadcast_progress(monthly_report_ids=ids)
+    return JsonResponse(
+        {"reports": {str(pk): progress_as_json(item) for pk, item in sorted(progress.items())}}
+    )
