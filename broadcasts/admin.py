@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from . import admin_devices  # noqa: F401  (registers FonnteDevice)
 from .messages import DEFAULT_TEMPLATE, PLACEHOLDERS, message_preview, template_errors
 from .models import BroadcastAttempt, MessageTemplate, MonthlyReportBroadcast
 from .selectors import broadcast_retry_preview
@@ -41,6 +42,7 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         "status",
+        "delivery_state",
         "monthly_report__classroom",
         "monthly_report__year",
         "monthly_report__month",
@@ -64,6 +66,9 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
                     "fonnte_message_id",
                     "fonnte_request_id",
                     "sent_at",
+                    "delivery_state",
+                    "delivered_at",
+                    "read_at",
                     "next_attempt_at",
                 ]
             },
@@ -217,4 +222,3 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             _("As %(name)s's parent will read it:") % {"name": student.full_name},
             text,
         )
-

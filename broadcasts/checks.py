@@ -77,3 +77,30 @@ def check_broker(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+#: Fonnte's webhooks carry no signature: the URL's secret is all that keeps strangers out.
+WEBHOOK_SECRET_MIN_LENGTH = 32
+
+
+@register(deploy=True)
+def check_webhook_secret(app_configs=None, **kwargs):
+    """W003: FONNTE_WEBHOOK_SECRET is set and long enough (its value is never shown)."""
+    secret = settings.FONNTE_WEBHOOK_SECRET
+    if secret and len(secret) >= WEBHOOK_SECRET_MIN_LENGTH:
+        return []
+    problem = (
+        "FONNTE_WEBHOOK_SECRET is empty: Fonnte's webhooks answer 404, so delivery "
+        "receipts and device disconnects are not recorded."
+        if not secret
+        else f"FONNTE_WEBHOOK_SECRET is shorter than {WEBHOOK_SECRET_MIN_LENGTH} characters: "
+        "the webhook URLs could be guessed."
+    )
+    return [
+        Warning(
+            problem,
+            hint='Set it to python3 -c "import secrets; print(secrets.token_urlsafe(32))" and '
+            "give Fonnte the URLs /webhooks/fonnte/<secret>/status/ and …/connect/.",
+            id="broadcasts.W003",
+        )
+    ]

@@ -79,6 +79,19 @@ class MonthlyReportBroadcast(models.Model):
     )
     fonnte_message_id = models.CharField(_("Fonnte message id"), max_length=64, blank=True)
     fonnte_request_id = models.CharField(_("Fonnte request id"), max_length=64, blank=True)
+    # Fonnte's status webhook: some events carry only ``stateid``, so it is kept to match them
+    # (docs/fonnte-api.md, "Webhooks"). Written by services.receipts.
+    fonnte_state_id = models.CharField(
+        _("Fonnte state id"), max_length=64, blank=True, db_index=True
+    )
+    delivery_state = models.CharField(
+        _("delivery state"),
+        max_length=32,
+        blank=True,
+        help_text=_("The last state Fonnte reported for the message, e.g. delivered or read."),
+    )
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     enqueued_at = models.DateTimeField(_("handed to the workers"), null=True, blank=True)
     claimed_at = models.DateTimeField(_("last attempt started"), null=True, blank=True)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
@@ -109,6 +122,8 @@ class MonthlyReportBroadcast(models.Model):
         indexes = [
             models.Index(fields=["monthly_report", "status"], name="broadcast_report_status"),
             models.Index(fields=["status", "updated_at"], name="broadcast_status_updated"),
+            # The status webhook finds its row by Fonnte's message id.
+            models.Index(fields=["fonnte_message_id"], name="broadcast_fonnte_message_id"),
         ]
 
     def __str__(self):
@@ -196,3 +211,24 @@ class MessageTemplate(models.Model):
 
     def __str__(self):
         return str(_("Parents' WhatsApp message"))
+
+
+class FonnteDevice(models.Model):
+    """The school's WhatsApp number as Fonnte last reported it (its connect webhook)."""
+
+    class Status(models.TextChoices):
+        CONNECTED = "connect", _("Connected")
+        DISCONNECTED = "disconnect", _("Disconnected")
+
+    device = models.CharField(_("device"), max_length=32, unique=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    changed_at = models.DateTimeField(_("changed at"))
+
+    class Meta:
+        ordering = ["device"]
+        verbose_name = _("WhatsApp device")
+        verbose_name_plural = _("WhatsApp devices")
+
+    def __str__(self):
+        return f"{self.device} · {self.get_status_display()}"

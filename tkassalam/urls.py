@@ -15,4 +15,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # set_language: the admin header's language switcher posts here.
     path("i18n/", include("django.conf.urls.i18n")),
+    path("webhooks/", include("broadcasts.urls")),
 ]

@@ -20,6 +20,7 @@ from .alerts import (
 )
 from .creation import BroadcastCreation, broadcast_create_for_report, broadcast_dispatch_pending
 from .maintenance import broadcast_prune
+from .receipts import broadcast_record_status, fonnte_device_connected, fonnte_device_record
 from .recovery import Recovery, broadcast_recover
 from .repair import broadcast_retry
 from .runner import RunResult, broadcast_process_due
@@ -36,8 +37,11 @@ __all__ = [
     "broadcast_handle_task_failure",
     "broadcast_process_due",
     "broadcast_prune",
+    "broadcast_record_status",
     "broadcast_recover",
     "broadcast_retry",
     "broadcast_schedule_failure_alert",
     "broadcast_send",
+    "fonnte_device_connected",
+    "fonnte_device_record",
 ]

@@ -144,6 +144,9 @@ FONNTE_API_TOKEN = env.str("FONNTE_API_TOKEN", default="")
 FONNTE_URL = env.str("FONNTE_URL", default="https://api.fonnte.com/send")
 FONNTE_CONNECT_TIMEOUT = env.float("FONNTE_CONNECT_TIMEOUT", default=5.0)
 FONNTE_READ_TIMEOUT = env.float("FONNTE_READ_TIMEOUT", default=30.0)
+# The secret part of the webhook URLs given to Fonnte (/webhooks/fonnte/<secret>/status/ and
+# …/connect/); Fonnte signs nothing. Empty: the webhooks answer 404 and record nothing.
+FONNTE_WEBHOOK_SECRET = env.str("FONNTE_WEBHOOK_SECRET", default="")
 # "fonnte", "console", "locmem" or a dotted path; console (prints, sends
 # nothing) until a token is configured, like Django's console email backend.
 WHATSAPP_BACKEND = env.str("WHATSAPP_BACKEND", default="fonnte" if FONNTE_API_TOKEN else "console")

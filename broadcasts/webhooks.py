@@ -1,0 +1,123 @@
+"""Fonnte's webhooks: message status (delivery receipts) and device connect/disconnect.
+
+Fonnte signs nothing, so the URL carries a long secret (FONNTE_WEBHOOK_SECRET), compared
+in constant time. Without a configured secret, or with a wrong one, the endpoints answer
+404 as if they did not exist, and do nothing (docs/fonnte-api.md, "Webhooks").
+
+The URL holds the secret, so no response here may reach Django's request logger, which
+writes the full path of every 4xx ("Not Found: /webhooks/fonnte/<secret>/…"): each one
+is marked as already logged, and our own lines name the endpoint, never the path.
+"""
+
+import hmac
+import json
+import logging
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from .services import broadcast_record_status, fonnte_device_record
+
+logger = logging.getLogger(__name__)
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def fonnte_webhook(endpoint):
+    """Wrap a handler of Fonnte's fields: secret, POST only, body parsed, nothing logs the URL."""
+
+    def decorator(handler):
+        @csrf_exempt
+        @wraps(handler)
+        def view(request, secret):
+            data, refused = _authenticated_payload(request, secret, endpoint)
+            if refused:
+                return refused
+            try:
+                handler(data)
+            except Exception:
+                # Django would log the failure with the path, secret included; Fonnte
+                # retries a 500, and every handler is idempotent.
+                logger.exception("Fonnte %s webhook failed", endpoint)
+                return _quiet(HttpResponse(status=500))
+            return JsonResponse({"status": True})
+
+        return view
+
+    return decorator
+
+
+@fonnte_webhook("status")
+def fonnte_status(data):
+    """Message status: ``device``, ``id``, ``stateid``, ``status``, ``state``."""
+    broadcast_record_status(
+        message_id=_text(data.get("id")),
+        state_id=_text(data.get("stateid")),
+        state=_text(data.get("state")),
+        status=_text(data.get("status")),
+    )
+
+
+@fonnte_webhook("connect")
+def fonnte_connect(data):
+    """Device connection: ``device``, ``status`` (connect/disconnect), ``timestamp``, ``reason``."""
+    fonnte_device_record(
+        device=_text(data.get("device")),
+        status=_text(data.get("status")),
+        reason=_text(data.get("reason")),
+        timestamp=_text(data.get("timestamp")),
+    )
+
+
+def _authenticated_payload(request, secret, endpoint):
+    """``(data, None)`` for an authenticated POST with a readable body, else ``(None, refusal)``."""
+    expected = settings.FONNTE_WEBHOOK_SECRET
+    if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
+        logger.warning(
+            "Fonnte %s webhook refused: %s",
+            endpoint,
+            "FONNTE_WEBHOOK_SECRET is not set" if not expected else "wrong secret in the URL",
+        )
+        return None, _quiet(HttpResponse(status=404))
+    if request.method != "POST":
+        logger.warning("Fonnte %s webhook refused: method %s", endpoint, request.method)
+        return None, _quiet(HttpResponseNotAllowed(["POST"]))
+    data = _payload(request)
+    if data is None:
+        logger.warning(
+            "Fonnte %s webhook refused: the body is neither a JSON object nor a form "
+            "(content type %r, %d bytes)",
+            endpoint,
+            request.content_type,
+            len(request.body),
+        )
+        return None, _quiet(HttpResponse(status=400))
+    return data, None
+
+
+def _payload(request) -> dict | None:
+    """The posted fields: JSON (what Fonnte sends) or, for robustness, a form."""
+    if request.content_type in FORM_TYPES:
+        return request.POST.dict()
+    try:
+        data = json.loads(request.body)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _text(value) -> str:
+    """A field as text: numbers as digits, a one-item list as its item, anything else empty."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return ""
+    return str(value).strip()
+
+
+def _quiet(response):
+    # Django's request logger skips a response it believes logged; it would write the path.
+    response._has_been_logged = True
+    return response
