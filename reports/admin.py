@@ -173,7 +173,8 @@ def _resend_message(plan, count):
 
 @admin.register(MonthlyReport)
 class MonthlyReportAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "classroom", "month", "year", "delivery"]
+    # The name says class and period; the room goes to the progress, which must fit.
+    list_display = ["__str__", "delivery"]
     list_filter = ["year", "month", "classroom"]
     list_select_related = ["classroom"]
     actions = [send_whatsapp_broadcast, resend_failed_broadcasts]
