@@ -3,6 +3,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -132,17 +133,15 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
                 "admin/broadcasts/monthlyreportbroadcast/retry_failed_confirmation.html",
                 context,
             )
-        count = broadcast_retry(broadcast_ids=queryset.values_list("pk", flat=True))
-        self.message_user(
-            request,
-            ngettext(
-                "%(n)d failed message will be sent again.",
-                "%(n)d failed messages will be sent again.",
-                count,
-            )
-            % {"n": count},
-            messages.SUCCESS if count else messages.WARNING,
-        )
+        ids = list(queryset.values_list("pk", flat=True))
+        count = broadcast_retry(broadcast_ids=ids)
+        message = ngettext(
+            "%(n)d failed message will be sent again.",
+            "%(n)d failed messages will be sent again.",
+            count,
+        ) % {"n": count}
+        self._log_resent(request, ids, message)
+        self.message_user(request, message, messages.SUCCESS if count else messages.WARNING)
 
     @admin.action(
         description=_(
@@ -151,20 +150,21 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
         permissions=["resend"],
     )
     def resend_unknown(self, request, queryset):
-        count = broadcast_retry(
-            broadcast_ids=queryset.filter(status="unknown").values_list("pk", flat=True),
-            include_unknown=True,
-        )
-        self.message_user(
-            request,
-            ngettext(
-                "%(n)d message with an unknown outcome will be sent again.",
-                "%(n)d messages with an unknown outcome will be sent again.",
-                count,
-            )
-            % {"n": count},
-            messages.SUCCESS if count else messages.WARNING,
-        )
+        ids = list(queryset.filter(status="unknown").values_list("pk", flat=True))
+        count = broadcast_retry(broadcast_ids=ids, include_unknown=True)
+        message = ngettext(
+            "%(n)d message with an unknown outcome will be sent again.",
+            "%(n)d messages with an unknown outcome will be sent again.",
+            count,
+        ) % {"n": count}
+        self._log_resent(request, ids, message)
+        self.message_user(request, message, messages.SUCCESS if count else messages.WARNING)
+
+    def _log_resent(self, request, ids, message):
+        """Who resent which rows, and when: each row's history (Django's admin log) keeps it."""
+        resent = MonthlyReportBroadcast.objects.pending().filter(pk__in=ids)
+        if resent.exists():
+            LogEntry.objects.log_actions(request.user.pk, resent, CHANGE, change_message=message)
 
 
 class MessageTemplateForm(forms.ModelForm):

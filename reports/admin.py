@@ -36,7 +36,10 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
             except BroadcastArchived:
                 modeladmin.message_user(request, _archived_message(report), messages.ERROR)
                 continue
-            modeladmin.message_user(request, _creation_message(report, outcome), messages.SUCCESS)
+            message = _creation_message(report, outcome)
+            # Who sent, and when: the report's history (Django's admin log) keeps it.
+            modeladmin.log_change(request, report, message)
+            modeladmin.message_user(request, message, messages.SUCCESS)
         return None
     context = {
         **modeladmin.admin_site.each_context(request),
@@ -125,10 +128,11 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
         for plan in plans:
             # The service re-checks each row's status: a row sent meanwhile stays untouched.
             count = broadcast_retry(broadcast_ids=[row.pk for row in plan.failed])
+            message = _resend_message(plan, count)
+            if count:
+                modeladmin.log_change(request, plan.monthly_report, message)
             modeladmin.message_user(
-                request,
-                _resend_message(plan, count),
-                messages.SUCCESS if count else messages.WARNING,
+                request, message, messages.SUCCESS if count else messages.WARNING
             )
         return None
     context = {

@@ -135,3 +135,34 @@ def test_a_teacher_cannot_resend(client, django_user_model, rows, dispatch):
     assert not [t for t in response.templates if t.name.endswith("retry_failed_confirmation.html")]
     assert status_of(rows["failed"]) == "failed"
     dispatch.assert_not_called()
+
+
+def test_resending_rows_records_who_did_it_on_each_row(
+    admin_client, admin_user, report, make_student
+):
+    from unittest import mock
+
+    from django.contrib.admin.models import LogEntry
+
+    from broadcasts.models import MonthlyReportBroadcast
+
+    failed = MonthlyReportBroadcast.objects.create(
+        monthly_report=report,
+        student=make_student(),
+        phone_number="6281234567890",
+        status="failed",
+    )
+    sent = MonthlyReportBroadcast.objects.create(
+        monthly_report=report,
+        student=make_student(),
+        phone_number="6281234567891",
+        status="sent",
+    )
+    with mock.patch("broadcasts.tasks.dispatch_pending_broadcasts.delay"):
+        admin_client.post(
+            "/admin/broadcasts/monthlyreportbroadcast/",
+            {"action": "retry_failed", "_selected_action": [failed.pk, sent.pk], "post": "yes"},
+        )
+    assert list(LogEntry.objects.values_list("object_id", "user")) == [
+        (str(failed.pk), admin_user.pk)
+    ]

@@ -124,3 +124,17 @@ def test_an_archived_report_shows_why_it_cannot_be_sent_and_creates_nothing(
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert "diarsipkan" in message
     assert "diarsipkan: 3 dari 4 terkirim" in listing
+
+
+def test_who_sent_and_when_is_kept_in_the_reports_history(
+    admin_client, admin_user, report, class_of_four, dispatch
+):
+    from django.contrib.admin.models import LogEntry
+
+    post_action(admin_client, report, post="yes")
+
+    entry = LogEntry.objects.get(object_id=str(report.pk))
+    assert entry.user == admin_user
+    assert "3 pesan masuk antrean" in entry.get_change_message()
+    history = admin_client.get(f"/admin/reports/monthlyreport/{report.pk}/history/")
+    assert "3 pesan masuk antrean" in history.content.decode()

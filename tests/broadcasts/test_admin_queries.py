@@ -1,0 +1,54 @@
+"""The broadcast list stays cheap however many rows there are: a fixed, small query count."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from broadcasts.models import MonthlyReportBroadcast
+from reports.models import MonthlyReport
+from students.models import Student
+
+URLS = [
+    "/admin/broadcasts/monthlyreportbroadcast/",
+    "/admin/broadcasts/monthlyreportbroadcast/?status__exact=failed",
+    "/admin/broadcasts/monthlyreportbroadcast/?q=Siswa",
+    "/admin/reports/monthlyreport/",
+]
+
+
+def fill(classroom, reports, per_report):
+    students = Student.objects.bulk_create(
+        Student(nis=f"Q{i:05d}", full_name=f"Siswa {i}", classroom=classroom, parent_phone="0812")
+        for i in range(per_report)
+    )
+    for month in range(1, reports + 1):
+        report = MonthlyReport.objects.create(classroom=classroom, month=month, year=2025)
+        MonthlyReportBroadcast.objects.bulk_create(
+            MonthlyReportBroadcast(
+                monthly_report=report,
+                student=student,
+                phone_number="6281234567890",
+                message="m",
+                status=("sent", "failed", "pending")[i % 3],
+            )
+            for i, student in enumerate(students)
+        )
+
+
+def queries(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_the_query_count_does_not_depend_on_the_number_of_rows(admin_client, classroom, url):
+    fill(classroom, reports=1, per_report=3)
+    few = queries(admin_client, url)
+    MonthlyReportBroadcast.objects.all().delete()
+    MonthlyReport.objects.all().delete()
+    Student.objects.all().delete()
+    fill(classroom, reports=12, per_report=150)  # 1,800 rows, more than a page
+    many = queries(admin_client, url)
+    assert many == few
+    assert many <= 12
