@@ -110,7 +110,7 @@ def broadcast_dispatch_pending() -> int:
             return published
         queue.publish_sends(chunk)
         MonthlyReportBroadcast.objects.filter(
-            pk__in=[pk for pk, _ in chunk], status=BroadcastStatus.PENDING
+            pk__in=[pk for pk, _ in chunk], enqueued_at__isnull=True
         ).update(enqueued_at=timezone.now())
         published += len(chunk)
         logger.info("Dispatched %d broadcast tasks", len(chunk), extra={"count": len(chunk)})

@@ -4,6 +4,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,6 +29,9 @@ from ..models import (
 from .alerts import broadcast_schedule_failure_alert
 
 logger = logging.getLogger(__name__)
+
+#: The database was unreachable (not a bug): nothing about the row is known to be wrong.
+DATABASE_OUTAGE = (OperationalError, InterfaceError)
 
 
 def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> None:
@@ -200,10 +204,14 @@ def _fail_rest_of_report(broadcast, reason):
 def broadcast_handle_task_failure(*, broadcast_id: int, exc: BaseException) -> None:
     """The send task ended in failure: make sure the row says so, then alert the admins.
 
-    For BroadcastFailed the row is already final. For anything else (retries used up,
-    a bug, the database gone) a waiting row fails; a row caught mid-send becomes
-    unknown, because the message may have left.
+    For BroadcastFailed the row is already final. A database outage leaves a waiting
+    row waiting: nothing was sent, and the recovery sweep hands it out again. For
+    anything else (retries used up, a bug) a waiting row fails; a row caught mid-send
+    becomes unknown, because the message may have left.
     """
+    if isinstance(exc, DATABASE_OUTAGE):
+        _settle_after_database_error(broadcast_id, exc)
+        return
     if not isinstance(exc, BroadcastFailed):
         reason = getattr(exc, "reason", None) or _("Unexpected error: %(error)s") % {
             "error": type(exc).__name__
@@ -221,3 +229,28 @@ def broadcast_handle_task_failure(*, broadcast_id: int, exc: BaseException) -> N
         .first()
     )
     broadcast_schedule_failure_alert(monthly_report_id=report_id)
+
+
+def _settle_after_database_error(broadcast_id, exc):
+    """Only a row caught mid-send changes (to unknown); the database may still be down."""
+    try:
+        settled = MonthlyReportBroadcast.objects.filter(
+            pk=broadcast_id, status=BroadcastStatus.SENDING
+        ).update(
+            status=BroadcastStatus.UNKNOWN,
+            error_message=_("The database failed while this message was being sent: %(error)s")
+            % {"error": type(exc).__name__},
+            updated_at=timezone.now(),
+        )
+        if settled:
+            report_id = (
+                MonthlyReportBroadcast.objects.filter(pk=broadcast_id)
+                .values_list("monthly_report_id", flat=True)
+                .first()
+            )
+            broadcast_schedule_failure_alert(monthly_report_id=report_id)
+    except DATABASE_OUTAGE:
+        # Still down: the sweep settles a stuck row (unknown, alert) once it is back.
+        logger.warning(
+            "Broadcast %s left to the recovery sweep: database unreachable", broadcast_id
+        )

@@ -184,3 +184,24 @@ def test_logs_carry_ids_and_a_masked_phone_never_the_number_or_token(row, fonnte
     assert FONNTE_TEST_TOKEN not in text
     row.refresh_from_db()
     assert FONNTE_TEST_TOKEN not in row.response + row.error_message
+
+
+def test_a_database_outage_leaves_a_waiting_row_waiting_for_the_sweep(row):
+    from django.db import OperationalError
+
+    from broadcasts.services import broadcast_handle_task_failure
+
+    broadcast_handle_task_failure(broadcast_id=row.pk, exc=OperationalError("gone"))
+    row.refresh_from_db()
+    assert row.status == BroadcastStatus.PENDING
+
+
+def test_a_database_outage_mid_send_makes_the_row_unknown(row):
+    from django.db import OperationalError
+
+    from broadcasts.services import broadcast_handle_task_failure
+
+    MonthlyReportBroadcast.objects.filter(pk=row.pk).update(status=BroadcastStatus.SENDING)
+    broadcast_handle_task_failure(broadcast_id=row.pk, exc=OperationalError("gone"))
+    row.refresh_from_db()
+    assert row.status == BroadcastStatus.UNKNOWN

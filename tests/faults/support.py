@@ -1,0 +1,827 @@
+"""Helpers of the fault tests: brokers, workers to kill, a Redis and a PostgreSQL to restart.
+
+Builds on the end-to-end helpers (``tests/e2e/conftest.py``): the same worker
+command line and production settings module, configured only by environment
+variables, the same fake Fonnte. What differs:
+
+- everything is per test: a fresh fake Fonnte, a fresh broker (a filesystem
+  broker folder, or with ``E2E_BROKER_URL`` a queue of its own on that Redis),
+  fresh workers, so a fault in one test never leaks into the next;
+- workers run beat embedded (``-B``) with short recovery timings
+  (:data:`FAULT_SETTINGS`), and can be SIGKILLed whole or in part;
+- :class:`PrivateRedis` and :class:`PrivatePostgres` are servers a test starts
+  on a free port, kills and restarts, and removes at teardown. The machine's
+  shared PostgreSQL, MariaDB and Redis are never stopped;
+- :class:`OrmProbe` and :class:`SqlProbe` read where a broadcast stands, from the
+  test database or from a private PostgreSQL, as the same :class:`Snapshot`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.db.models import Count
+
+from tests.conftest import point_app_at
+from tests.e2e.conftest import (
+    BASE_DIR,
+    BROKER_ENV,
+    LOG_TAIL_LINES,
+    NOT_INHERITED,
+    VISIBILITY_TIMEOUT,
+    WORKER_SETTINGS,
+    WORKER_START_TIMEOUT,
+    Broker,
+    Worker,
+    database_url,
+    filesystem_transport_options,
+)
+from tkassalam.celery import app as celery_app
+
+#: The worker's settings on top of the end-to-end ones: the recovery sweep every second,
+#: a send stuck for 16 s is given up on (a real send takes at most connect + read = 6 s),
+#: a lost task is republished 3 s after it was due, alerts go out 1 s after a failure
+#: and at most every 2 s (so every alert of a test arrives within it).
+#:
+#: The task time limits shrink with them (12 s soft, 15 s hard), so ``manage.py check``
+#: passes (broadcasts.E002: the stuck-send timeout must outlive a task); the summary says
+#: so (see :func:`record_settings_check`). Much shorter hard limits (7 s) kept Celery from
+#: redelivering a killed pool process's task in the pool-process test.
+FAULT_SETTINGS = {
+    **WORKER_SETTINGS,
+    "FONNTE_CONNECT_TIMEOUT": "1",
+    "FONNTE_READ_TIMEOUT": "5",
+    "CELERY_TASK_SOFT_TIME_LIMIT": "12",
+    "CELERY_TASK_TIME_LIMIT": "15",
+    "WHATSAPP_MAX_ATTEMPTS": "3",
+    "WHATSAPP_RETRY_DELAY": "1",
+    "WHATSAPP_SENDING_TIMEOUT": "16",
+    "WHATSAPP_REQUEUE_AFTER": "3",
+    "WHATSAPP_RECOVERY_INTERVAL": "1",
+    "WHATSAPP_ALERT_DELAY": "1",
+    "WHATSAPP_ALERT_INTERVAL": "2",
+    "WHATSAPP_FAILURE_ALERT_THRESHOLD": "10",
+    "WHATSAPP_FAILURE_ALERT_WINDOW": "3600",
+    "CONN_MAX_AGE": "60",
+}
+#: Worker processes per worker: sends are I/O (the fake's latency), not CPU.
+CONCURRENCY = 4
+#: Seconds before a worker that exited on its own is started again (systemd: RestartSec=5s,
+#: supervisor: at once).
+RESTART_DELAY = 1.0
+#: Longest wait for a server we start (or restart) to answer.
+SERVER_START_TIMEOUT = 30
+
+
+def wait_until(predicate, *, timeout, what, describe=None, interval=0.1):
+    """Poll ``predicate()`` until it returns something truthy, and return that.
+
+    On timeout the test fails naming ``what`` and, if given, ``describe()`` (the state).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            state = f" (now: {describe()})" if describe else ""
+            pytest.fail(f"Timed out after {timeout}s waiting for {what}{state}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (127.0.0.1)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL ``process`` and everything in its process group, then reap it."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError as err:
+        return f"({path}: {err})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# --- Brokers ---------------------------------------------------------------------
+
+
+def filesystem_broker(folder: Path, queue: str) -> Broker:
+    """kombu's filesystem transport in ``folder``, as tkassalam/settings/base.py builds it."""
+    options = filesystem_transport_options(folder)
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
+        Path(options[key]).mkdir(parents=True, exist_ok=True)
+    return Broker(
+        url="filesystem://",
+        transport_options=options,
+        worker_env={
+            "CELERY_BROKER_URL": "filesystem://",
+            "BROKER_DIR": str(folder),
+            "CELERY_QUEUE": queue,
+        },
+        queue=queue,
+        # kombu's default control folder is relative to the current directory.
+        worker_cwd=folder,
+    )
+
+
+def redis_broker(url: str, queue: str, cwd: Path) -> Broker:
+    return Broker(
+        url=url,
+        transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+        worker_env={
+            "CELERY_BROKER_URL": url,
+            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+            "CELERY_QUEUE": queue,
+        },
+        queue=queue,
+        worker_cwd=cwd,
+    )
+
+
+@contextlib.contextmanager
+def publishing_to(broker: Broker):
+    """The test process's Celery app publishes to ``broker`` (and its queue) meanwhile."""
+    # Celery prefers these variables to its configuration: they would win over ours.
+    hidden = {name: os.environ.pop(name) for name in BROKER_ENV if name in os.environ}
+    previous = (celery_app.conf.broker_url, dict(celery_app.conf.broker_transport_options or {}))
+    previous_queue = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = broker.queue
+    point_app_at(broker.url, broker.transport_options)
+    try:
+        yield celery_app
+    finally:
+        point_app_at(*previous)
+        celery_app.conf.task_default_queue = previous_queue
+        os.environ.update(hidden)
+
+
+def broker_label(broker: Broker) -> str:
+    return "redis" if broker.is_redis else "filesystem"
+
+
+# --- Workers ---------------------------------------------------------------------
+
+
+@dataclass
+class _Spec:
+    """How a worker was started, to start it again."""
+
+    name: str
+    command: list[str]
+    cwd: Path
+    env: dict[str, str]
+
+
+@dataclass
+class FaultWorkers:
+    """Starts ``celery -A tkassalam worker -B`` processes; stops every one at teardown.
+
+    Like the process managers of deploy/ (supervisor ``autorestart=true``, systemd
+    ``Restart=always``), a worker that exits on its own is started again after
+    :data:`RESTART_DELAY`; each such exit is recorded in ``crashes`` (with the log
+    line that says why). Workers the test kills on purpose stay dead.
+    """
+
+    workdir: Path
+    fonnte_url: str
+    started: list[Worker] = field(default_factory=list)
+    kills: int = 0
+    crashes: list[str] = field(default_factory=list)
+    _specs: dict[int, _Spec] = field(default_factory=dict)  # by main pid
+    _done: set[int] = field(default_factory=set)  # pids killed on purpose or restarted
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def env(self, broker: Broker, *, database: str, **settings: str) -> dict[str, str]:
+        """The worker's environment: production settings module, configured by variables.
+
+        Also what ``manage.py`` subprocesses of the test (migrate, shell) run with.
+        """
+        env = {k: v for k, v in os.environ.items() if not k.startswith(NOT_INHERITED)}
+        env.update(FAULT_SETTINGS)
+        env.update(broker.worker_env)
+        env.update(
+            SECRET_KEY=f"faults-worker-{uuid.uuid4().hex}",
+            DATABASE_URL=database,
+            FONNTE_URL=self.fonnte_url,
+            PYTHONPATH=os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")])),
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(settings)
+        return env
+
+    def start(
+        self,
+        name: str,
+        broker: Broker,
+        *,
+        database: str | None = None,
+        concurrency: int = CONCURRENCY,
+        **settings: str,
+    ) -> Worker:
+        """Start one worker with embedded beat and wait until it is ready.
+
+        ``database`` defaults to the test database pytest-django set up; ``settings``
+        (environment variables) override :data:`FAULT_SETTINGS`.
+        """
+        env = self.env(
+            broker, database=database or database_url(connection.settings_dict), **settings
+        )
+        record_settings_check(env)
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tkassalam",
+            "worker",
+            "--beat",
+            "--pool=prefork",
+            f"--concurrency={concurrency}",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "INFO",
+        ]
+        worker = self._spawn(_Spec(name, command, broker.worker_cwd, env))
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        while " ready." not in worker.log():
+            if worker.process.poll() is not None:
+                pytest.fail(
+                    f"Worker {name} exited with {worker.process.returncode} before it was "
+                    f"ready:\n{worker.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                pytest.fail(f"Worker {name} not ready within {WORKER_START_TIMEOUT}s")
+            time.sleep(0.1)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
+            self._thread.start()
+        return worker
+
+    def _spawn(self, spec: _Spec) -> Worker:
+        log_path = self.workdir / f"worker-{spec.name}.log"
+        command = [
+            *spec.command,
+            # Each worker its own schedule file: a SIGKILLed beat may leave its file torn.
+            f"--schedule-filename={self.workdir / f'beat-{spec.name}'}",
+            "-n",
+            f"faults-{spec.name}-{os.getpid()}@%h",
+        ]
+        with log_path.open("wb") as log_file:
+            # Its own session: the whole group (main, pool processes, beat) can be killed.
+            process = subprocess.Popen(
+                command,
+                cwd=spec.cwd,
+                env=spec.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        worker = Worker(process=process, log_path=log_path, env=spec.env)
+        with self._lock:
+            self._specs[process.pid] = spec
+            self.started.append(worker)
+        return worker
+
+    def _supervise(self) -> None:
+        """Start again, after RESTART_DELAY, every worker that exited on its own."""
+        while not self._stopping.wait(0.2):
+            with self._lock:
+                exited = [
+                    w
+                    for w in self.started
+                    if w.process.pid not in self._done and w.process.poll() is not None
+                ]
+                for worker in exited:
+                    self._done.add(worker.process.pid)
+            for worker in exited:
+                spec = self._specs[worker.process.pid]
+                errors = [line for line in worker.log().splitlines() if "Unrecoverable" in line]
+                self.crashes.append(
+                    f"{spec.name} exited {worker.process.returncode}"
+                    + (f" ({errors[-1].strip()[:200]})" if errors else "")
+                )
+                if self._stopping.wait(RESTART_DELAY):
+                    return
+                self._spawn(replace(spec, name=f"{spec.name}-restart{len(self.crashes)}"))
+
+    def kill(self, worker: Worker) -> None:
+        """``kill -9`` the whole worker: main process, pool processes and embedded beat."""
+        with self._lock:
+            self._done.add(worker.process.pid)
+        _kill_group(worker.process)
+        self.kills += 1
+
+    def kill_pool_processes(self, worker: Worker, *, talking_to: int) -> list[int]:
+        """SIGKILL the worker's pool processes that hold a connection to port ``talking_to``.
+
+        Those are the ones sending (or that sent) to Fonnte; beat never connects there.
+        The main process survives: it sees the loss, starts new pool processes and, as
+        ``task_reject_on_worker_lost`` says, hands the lost tasks back to the broker.
+        """
+        victims = processes_connected_to(children_of(worker.process.pid), talking_to)
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.kills += len(victims)
+        return victims
+
+    def stop_all(self) -> None:
+        """Stop supervising, then SIGKILL every worker's whole process group.
+
+        Not a warm shutdown: the test is over and a warm one takes ~10 s after a pool
+        process was lost. What the workers held unacknowledged on a shared Redis is
+        purged with the test's queue (see the ``fault_broker`` fixture).
+        """
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=WORKER_START_TIMEOUT)
+        with self._lock:
+            workers = list(self.started)
+        for worker in workers:
+            _kill_group(worker.process)
+
+
+def children_of(pid: int) -> list[int]:
+    """Pids of the live processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid …": comm may hold spaces and parentheses.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def processes_connected_to(pids: list[int], port: int) -> list[int]:
+    """Those of ``pids`` holding an established TCP connection to 127.0.0.1:``port``."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if remote_port == port and fields[3] == "01":  # 01: ESTABLISHED
+                inodes.add(fields[9])
+    found = []
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    found.append(pid)
+                    break
+    return found
+
+
+# --- A Redis of our own -------------------------------------------------------------
+
+
+@dataclass
+class PrivateRedis:
+    """``redis-server`` on a free port, no persistence: a restart loses every message."""
+
+    binary: str
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "redis.log"
+
+    def client(self):
+        import redis
+
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    self.binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.workdir),
+                    "--daemonize",
+                    "no",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+        def answers():
+            if self.process.poll() is not None:
+                pytest.fail(f"redis-server exited:\n{tail(self.log_path)}")
+            try:
+                return self.client().ping()
+            except Exception:  # not up yet
+                return False
+
+        wait_until(answers, timeout=SERVER_START_TIMEOUT, what="the private redis-server")
+
+    def kill(self) -> None:
+        """``kill -9``: whatever it held (queued and unacked messages) is gone."""
+        if self.process is not None:
+            _kill_group(self.process)
+
+    def restart(self, down_for: float) -> None:
+        self.kill()
+        time.sleep(down_for)
+        self.start()
+        self.restarts += 1
+
+
+# --- A PostgreSQL of our own ----------------------------------------------------------
+
+
+def postgres_bindir() -> Path | None:
+    """A folder with initdb, pg_ctl and postgres: on PATH, else the newest Debian one."""
+    on_path = shutil.which("pg_ctl")
+    candidates = [Path(on_path).parent] if on_path else []
+
+    def version(path):
+        return [int(p) for p in re.findall(r"\d+", path)] or [0]
+
+    candidates += [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version)][
+        ::-1
+    ]
+    for folder in candidates:
+        if all((folder / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
+            return folder
+    return None
+
+
+@dataclass
+class PrivatePostgres:
+    """A throw-away PostgreSQL cluster in a temporary folder, on a free port.
+
+    PostgreSQL refuses to run as root: as root, every command runs as the ``postgres``
+    OS user (``runuser``), and the folder belongs to that user.
+    """
+
+    bindir: Path
+    root: Path
+    run_as: list[str]
+    port: int = field(default_factory=free_port)
+    restarts: int = 0
+    database: str = "postgres"  # the cluster's own: no createdb needed
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "postgres.log"
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [*self.run_as, str(self.bindir / tool), *args]
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+        )
+        if done.returncode:
+            pytest.fail(
+                f"{tool} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}\n"
+                f"{tail(self.log_path, 20)}"
+            )
+
+    def init(self) -> None:
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        )
+        self.start()
+
+    def start(self) -> None:
+        # fsync off: only the server process dies here, never the machine, so what it
+        # wrote is kept by the kernel. synchronous_commit stays ON, as in production:
+        # with it off an immediate stop loses commits the workers were told about (a
+        # claim undone after the message left: the parent would be messaged twice).
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off"
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log_path),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            str(SERVER_START_TIMEOUT),
+            "start",
+        )
+
+    def stop(self) -> None:
+        """``pg_ctl stop -m immediate``: every connection dropped, no checkpoint."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def restart(self, down_for: float) -> None:
+        self.stop()
+        time.sleep(down_for)
+        self.start()
+        self.restarts += 1
+
+    def query(self, sql: str, params=()) -> list[tuple]:
+        """Rows of ``sql`` on a fresh connection (raises psycopg.OperationalError when down)."""
+        import psycopg
+
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user="postgres",
+            dbname=self.database,
+            connect_timeout=2,
+            autocommit=True,
+        ) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def cleanup(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            pg_ctl = str(self.bindir / "pg_ctl")
+            subprocess.run(
+                [*self.run_as, pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"],
+                capture_output=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+            )
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# --- manage.py in a subprocess ------------------------------------------------------
+
+
+def manage(env: dict[str, str], *args: str, timeout: float = 60) -> str:
+    """Run ``manage.py args`` with ``env`` (production settings); return its stdout."""
+    done = subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), *args],
+        env=env,
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    if done.returncode:
+        pytest.fail(
+            f"manage.py {args[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+        )
+    return done.stdout
+
+
+#: ``manage.py check`` with the workers' settings, run once per session: (passed, output).
+SETTINGS_CHECK: list[tuple[bool, str]] = []
+
+
+def record_settings_check(env: dict[str, str]) -> None:
+    if SETTINGS_CHECK:
+        return
+    check_env = {**env, "DATABASE_URL": "sqlite://:memory:"}
+    done = subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), "check"],
+        env=check_env,
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    ids = sorted(set(re.findall(r"\(([a-z_]+\.[EW]\d+)\)", done.stdout + done.stderr)))
+    SETTINGS_CHECK.append((done.returncode == 0, ", ".join(ids) or "no issue"))
+
+
+# --- Where a broadcast stands ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One MonthlyReportBroadcast row, as the assertions need it."""
+
+    pk: int
+    nis: str
+    name: str
+    phone: str
+    status: str
+    attempts: int
+    message_id: str
+    alerted: bool
+    reason: str  # error_message
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One admin Notification."""
+
+    recipient: str  # username
+    key: str
+    link: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    rows: list[Row]
+    alerts: list[Alert]
+
+    def statuses(self) -> Counter:
+        return Counter(row.status for row in self.rows)
+
+    def with_status(self, status) -> list[Row]:
+        return [row for row in self.rows if row.status == status]
+
+    def report_alerts(self, report_id: int) -> list[Alert]:
+        """The grouped "not delivered" alerts about this report (its link filters on it)."""
+        return [
+            alert
+            for alert in self.alerts
+            if not alert.key and f"monthly_report__id__exact={report_id}&" in alert.link
+        ]
+
+
+#: What progress() counts besides the statuses: pending rows the dispatcher has not
+#: published yet (enqueued_at unset). Not "rows without enqueued_at": the dispatcher
+#: stamps only rows still pending, so a row claimed before the stamp never gets one.
+UNDISPATCHED = "undispatched"
+
+
+class OrmProbe:
+    """Reads a report's rows and the admins' notifications from the test database."""
+
+    def __init__(self, report_id: int):
+        self.report_id = report_id
+
+    def progress(self) -> Counter:
+        from broadcasts.models import MonthlyReportBroadcast
+
+        rows = MonthlyReportBroadcast.objects.filter(monthly_report_id=self.report_id)
+        counts = Counter(dict(rows.order_by().values_list("status").annotate(n=Count("pk"))))
+        counts["rows"] = sum(counts.values())
+        counts[UNDISPATCHED] = rows.filter(status="pending", enqueued_at__isnull=True).count()
+        return counts
+
+    def rows(self, status=None) -> list[tuple[int, str]]:
+        """``(pk, phone)`` of the report's rows, of one status if given."""
+        from broadcasts.models import MonthlyReportBroadcast
+
+        rows = MonthlyReportBroadcast.objects.filter(monthly_report_id=self.report_id)
+        if status is not None:
+            rows = rows.filter(status=status)
+        return list(rows.order_by("pk").values_list("pk", "phone_number"))
+
+    def snapshot(self) -> Snapshot:
+        from broadcasts.models import MonthlyReportBroadcast
+        from notifications.models import Notification
+
+        rows = (
+            MonthlyReportBroadcast.objects.filter(monthly_report_id=self.report_id)
+            .select_related("student")
+            .order_by("pk")
+        )
+        return Snapshot(
+            rows=[
+                Row(
+                    pk=b.pk,
+                    nis=b.student.nis,
+                    name=b.student.full_name,
+                    phone=b.phone_number,
+                    status=b.status,
+                    attempts=b.retry_count,
+                    message_id=b.fonnte_message_id,
+                    alerted=b.failure_alerted_at is not None,
+                    reason=b.error_message,
+                )
+                for b in rows
+            ],
+            alerts=[
+                Alert(n.recipient.username, n.key, n.link, n.body)
+                for n in Notification.objects.select_related("recipient").order_by("pk")
+            ],
+        )
+
+
+class SqlProbe:
+    """The same reads in plain SQL, on a private PostgreSQL no Django connection points at.
+
+    While the server is down every read answers None.
+    """
+
+    ROWS = """
+        SELECT b.id, s.nis, s.full_name, b.phone_number, b.status, b.retry_count,
+               b.fonnte_message_id, b.failure_alerted_at IS NOT NULL, b.error_message
+        FROM broadcasts_monthlyreportbroadcast b JOIN students_student s ON s.id = b.student_id
+        WHERE b.monthly_report_id = %s ORDER BY b.id
+    """
+    ALERTS = """
+        SELECT u.username, n.key, n.link, n.body
+        FROM notifications_notification n JOIN auth_user u ON u.id = n.recipient_id
+        ORDER BY n.id
+    """
+    PROGRESS = """
+        SELECT status, count(*), count(*) FILTER (WHERE enqueued_at IS NULL)
+        FROM broadcasts_monthlyreportbroadcast WHERE monthly_report_id = %s GROUP BY status
+    """
+
+    def __init__(self, server: PrivatePostgres, report_id: int):
+        self.server = server
+        self.report_id = report_id
+
+    def _query(self, sql, params=()):
+        import psycopg
+
+        try:
+            return self.server.query(sql, params)
+        except psycopg.Error:
+            return None
+
+    def progress(self) -> Counter | None:
+        found = self._query(self.PROGRESS, (self.report_id,))
+        if found is None:
+            return None
+        counts = Counter({status: n for status, n, _ in found})
+        counts["rows"] = sum(counts.values())
+        counts[UNDISPATCHED] = sum(waiting for status, _, waiting in found if status == "pending")
+        return counts
+
+    def rows(self, status=None) -> list[tuple[int, str]] | None:
+        found = self._query(
+            "SELECT id, phone_number FROM broadcasts_monthlyreportbroadcast "
+            "WHERE monthly_report_id = %s AND (%s::text IS NULL OR status = %s) ORDER BY id",
+            (self.report_id, status, status),
+        )
+        return None if found is None else [tuple(row) for row in found]
+
+    def snapshot(self) -> Snapshot | None:
+        rows, alerts = self._query(self.ROWS, (self.report_id,)), self._query(self.ALERTS)
+        if rows is None or alerts is None:
+            return None
+        return Snapshot(rows=[Row(*row) for row in rows], alerts=[Alert(*a) for a in alerts])

@@ -1,0 +1,523 @@
+"""Faults in the middle of a broadcast, against real worker processes and the fake Fonnte.
+
+The issue: "A worker killed mid-send (kill -9), Redis restarted mid-broadcast, PostgreSQL
+briefly unreachable, Fonnte down for ten minutes: after recovery every row ends sent,
+failed or visibly unknown, no parent receives a message twice, and no row stays in
+flight forever."
+
+Each test sends one report to a class of :data:`N` parents, injects one fault while the
+broadcast is under way, lets the workers (``celery -A tkassalam worker -B``, recovery
+sweep every second, see ``support.FAULT_SETTINGS``) recover, and then checks, from the
+rows *and* from what the fake Fonnte accepted per phone number (:func:`verify`):
+
+- no row lost, none left pending/sending/retrying, and it stays so (no later sends);
+- no phone accepted twice; a ``sent`` row was accepted exactly once, with its id;
+  a ``failed`` row was never accepted; an ``unknown`` row was tried at most once
+  (accepted or not: the documented policy, an admin decides; never resent blindly);
+- every failed or unknown row was reported to every admin in a grouped alert.
+
+Figures of each test are printed at the end of the run ("fault tests: figures").
+"""
+
+import io
+import json
+import re
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from broadcasts.models import FINAL_STATUSES, BroadcastStatus
+from tests.faults.support import (
+    FAULT_SETTINGS,
+    UNDISPATCHED,
+    OrmProbe,
+    SqlProbe,
+    broker_label,
+    manage,
+    publishing_to,
+    redis_broker,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
+
+SENT, FAILED, UNKNOWN = BroadcastStatus.SENT, BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN
+SENDING, PENDING = BroadcastStatus.SENDING, BroadcastStatus.PENDING
+
+#: Parents in the class.
+N = 30
+#: Longest wait for the broadcast to settle after a fault (a passing test needs ~10 s).
+SETTLE_TIMEOUT = 40
+#: Longest wait for the moment to inject a fault.
+FAULT_MOMENT_TIMEOUT = 20
+#: Longer than two recovery sweeps (WHATSAPP_RECOVERY_INTERVAL = 1 s): nothing may move.
+QUIET = 2.5
+#: Users the ``admins`` fixture makes: alerted (superuser, group admin, group super_admin)...
+ADMINS = ("kepala", "tatausaha", "yayasan")
+#: ... and never alerted (staff without an admin group, an inactive superuser).
+BYSTANDERS = ("guru", "lama")
+
+
+def make_class(make_student, code: int, n: int = N):
+    """``n`` students with distinct valid numbers 0812<code><nnnnnn> (62812<code><nnnnnn>)."""
+    return [make_student(f"0812{code:02d}{i:06d}") for i in range(1, n + 1)]
+
+
+def handed_out(progress) -> bool:
+    """All N rows exist and the dispatcher published a task for each (none left waiting)."""
+    return bool(progress) and progress["rows"] == N and progress[UNDISPATCHED] == 0
+
+
+def settle(probe, expected: int = N, *, timeout: float = SETTLE_TIMEOUT):
+    """Wait until the report has ``expected`` rows, all final, every failed/unknown one alerted."""
+    last = []
+
+    def settled():
+        snap = probe.snapshot()
+        if snap is None:
+            return None
+        last[:] = [snap]
+        final = len(snap.rows) == expected and all(r.status in FINAL_STATUSES for r in snap.rows)
+        alerted = all(r.alerted for r in snap.rows if r.status != SENT)
+        return snap if final and alerted else None
+
+    def describe():
+        if not last:
+            return "the database does not answer"
+        snap = last[0]
+        not_alerted = sum(1 for r in snap.rows if r.status != SENT and not r.alerted)
+        return f"{len(snap.rows)} rows {dict(snap.statuses())}, {not_alerted} not alerted yet"
+
+    return wait_until(
+        settled,
+        timeout=timeout,
+        what=f"{expected} rows sent, failed or unknown, the failed and unknown ones alerted",
+        describe=describe,
+    )
+
+
+def stays_quiet(probe, fake, snap):
+    """Two more sweeps: no row changes, Fonnte gets no further request. Returns the snapshot."""
+    requests = len(fake.received)
+    time.sleep(QUIET)
+    later = probe.snapshot()
+    assert [(r.pk, r.status, r.attempts) for r in later.rows] == [
+        (r.pk, r.status, r.attempts) for r in snap.rows
+    ], "rows changed after the broadcast had settled"
+    assert len(fake.received) == requests, "Fonnte was called after every row had settled"
+    return later
+
+
+def verify(snap, fake, *, report_id, expected=N, allowed=FINAL_STATUSES, figures=None):
+    """The invariants every fault must leave intact; returns (and records) the figures."""
+    rows = snap.rows
+    statuses = snap.statuses()
+    accepted = fake.accepted_count_by_target()
+    requests = {}
+    for request in fake.received:
+        requests[request.target] = requests.get(request.target, 0) + 1
+
+    # None lost, none in flight, none in a status this fault may not produce.
+    assert len(rows) == expected, f"{expected - len(rows)} rows lost"
+    stuck = [r.pk for r in rows if r.status not in FINAL_STATUSES]
+    assert not stuck, f"rows still in flight: {stuck}"
+    assert set(statuses) <= set(allowed), dict(statuses)
+
+    # No parent twice; Fonnte reached only parents of this class.
+    assert fake.duplicates() == {}, f"parents who got the message twice: {fake.duplicates()}"
+    assert set(requests) <= {r.phone for r in rows}
+
+    # sent <=> accepted once; failed => never accepted; unknown => tried once at most.
+    accepted_unknown = 0
+    for row in rows:
+        if row.status == SENT:
+            (request,) = fake.sent_to(row.phone)
+            assert row.message_id == request.message_id, row
+        elif row.status == FAILED:
+            assert accepted.get(row.phone, 0) == 0, f"failed row #{row.pk} was accepted"
+        else:
+            assert requests.get(row.phone, 0) <= 1, f"unknown row #{row.pk} was sent again"
+            accepted_unknown += accepted.get(row.phone, 0)
+
+    # Every failed or unknown row: in a grouped alert to every admin, and to nobody else.
+    report_alerts = snap.report_alerts(report_id)
+    for row in rows:
+        if row.status in (FAILED, UNKNOWN):
+            assert row.alerted, f"row #{row.pk} ({row.status}) was never alerted"
+            for admin in ADMINS:
+                assert any(
+                    a.recipient == admin and f"{row.name} ({row.nis})" in a.body
+                    for a in report_alerts
+                ), f"{admin} was not told about row #{row.pk} ({row.status})"
+    assert not [a for a in snap.alerts if a.recipient in BYSTANDERS], "a non-admin was alerted"
+
+    counted = {
+        "rows": len(rows),
+        "sent": statuses[SENT],
+        "unknown": statuses[UNKNOWN],
+        "failed": statuses[FAILED],
+        "lost": expected - len(rows),
+        "stuck": len(stuck),
+        "accepted": sum(accepted.values()),
+        "requests": sum(requests.values()),
+        "accepted_but_unknown": accepted_unknown,
+        "duplicates": len(fake.duplicates()),
+        "alerts_per_admin": max(
+            (sum(a.recipient == admin for a in report_alerts) for admin in ADMINS), default=0
+        ),
+    }
+    if figures is not None:
+        figures.update(counted)
+    return counted
+
+
+def log_count(workers, pattern: str) -> int:
+    return sum(len(re.findall(pattern, worker.log())) for worker in workers.started)
+
+
+def republished(workers) -> int:
+    """Tasks the recovery sweep published again (lost with a worker or the broker)."""
+    return sum(
+        int(n)
+        for worker in workers.started
+        for n in re.findall(r"Republished (\d+) broadcast tasks", worker.log())
+    )
+
+
+def settled_by_sweep(workers) -> int:
+    """Rows the recovery sweep found stuck in ``sending`` and made ``unknown``."""
+    return sum(
+        int(n)
+        for worker in workers.started
+        for n in re.findall(r"(\d+) broadcasts were stuck in sending", worker.log())
+    )
+
+
+def skipped(workers, pk) -> int:
+    """Deliveries of row ``pk``'s task that the claim refused (a copy, a redelivery)."""
+    return log_count(workers, rf"WhatsApp skipped, row not claimable \[broadcast={pk}\]")
+
+
+# --- 1. A worker killed mid-send ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("victim", ["worker", "pool-process"])
+def test_worker_killed_mid_send(
+    victim,
+    fault_broker,
+    fault_workers,
+    fake,
+    school_admins,
+    report,
+    make_student,
+    click_send,
+    figures,
+):
+    """``kill -9`` while messages are in flight: those end unknown, never resent; the rest sent.
+
+    ``worker``: the whole worker (main process, pool processes, embedded beat) is killed
+    and a fresh one started; what the dead one held is lost (filesystem broker) or stays
+    unacknowledged for the visibility timeout (Redis): the sweep republishes the rows
+    still pending and gives up on the rows left ``sending``.
+
+    ``pool-process``: only the pool processes that are talking to Fonnte die (the OOM
+    killer's way); the main process hands their tasks back to the broker
+    (``task_reject_on_worker_lost``), the redelivered task finds its row ``sending`` and
+    sends nothing: the claim is what keeps that parent from a second message. (Celery
+    notices the loss only after ``worker_lost_wait``, 10 s: this variant is the slowest.)
+    """
+    if victim == "pool-process" and not Path("/proc/net/tcp").exists():
+        pytest.skip("finds the pool processes talking to Fonnte through /proc (Linux only)")
+    make_class(make_student, code=11 if victim == "worker" else 12)
+    probe = OrmProbe(report.pk)
+    fake.latency = 1.0  # every send is in flight for a second
+    first = fault_workers.start("first", fault_broker)
+    with publishing_to(fault_broker):
+        click_send(report)
+
+    def in_flight():
+        """Once every row was handed out: rows whose request Fonnte has, answer pending."""
+        if not handed_out(probe.progress()):
+            return None
+        arrived = {r.target for r in fake.received}
+        return [pk for pk, phone in probe.rows(SENDING) if phone in arrived]
+
+    wait_until(in_flight, timeout=FAULT_MOMENT_TIMEOUT, what="a message in flight")
+    if victim == "worker":
+        fault_workers.kill(first)
+        # Nobody else writes these rows now: exactly the sends the worker died in.
+        killed = {pk for pk, _ in probe.rows(SENDING)}
+        fault_workers.start("second", fault_broker)
+    else:
+        victims = fault_workers.kill_pool_processes(first, talking_to=fake.port)
+        assert victims, "no pool process was talking to Fonnte"
+        # A superset: sends of surviving processes are among them, and will finish.
+        killed = {pk for pk, _ in probe.rows(SENDING)}
+    assert killed
+
+    snap = stays_quiet(probe, fake, settle(probe))
+    verify(snap, fake, report_id=report.pk, allowed=(SENT, UNKNOWN), figures=figures)
+    unknown = {r.pk for r in snap.with_status(UNKNOWN)}
+    if victim == "worker":
+        assert unknown == killed
+    else:
+        assert unknown, "a pool process died mid-send, yet no row is unknown"
+        assert unknown <= killed
+        assert len(unknown) <= len(victims)
+        for pk in unknown:
+            # The killed task came back (reject_on_worker_lost) and the claim refused it.
+            assert skipped(fault_workers, pk) >= 1, f"row #{pk}'s task was not redelivered"
+    for row in snap.with_status(UNKNOWN):
+        assert row.attempts == 1
+    # The stuck rows were found by the periodic sweep (not by a task: theirs died).
+    assert settled_by_sweep(fault_workers) == len(unknown)
+
+    figures.update(
+        broker=broker_label(fault_broker),
+        kills=fault_workers.kills,
+        workers_started=len(fault_workers.started),
+        in_flight_at_kill=len(killed),
+        settled_by_sweep=settled_by_sweep(fault_workers),
+        republished=republished(fault_workers),
+        redeliveries_refused=sum(skipped(fault_workers, pk) for pk in killed),
+    )
+
+
+# --- 2. Redis restarted mid-broadcast -----------------------------------------------------
+
+
+def test_redis_restarted_mid_broadcast(
+    private_redis,
+    tmp_path,
+    fault_workers,
+    fake,
+    school_admins,
+    report,
+    make_student,
+    click_send,
+    figures,
+):
+    """A Redis without persistence killed and restarted: its messages are gone.
+
+    The rows are not: the sweep republishes the tasks of rows still pending once the
+    queue is empty, and every parent gets exactly one message.
+    """
+    broker = redis_broker(private_redis.url, f"faults-{uuid.uuid4().hex}", cwd=tmp_path)
+    make_class(make_student, code=21)
+    probe = OrmProbe(report.pk)
+    fake.latency = 0.7  # 30 messages take ~5 s on 4 processes: the queue is not drained
+    fault_workers.start("only", broker)
+    with publishing_to(broker):
+        click_send(report)
+
+    def mid_broadcast():
+        progress = probe.progress()
+        return handed_out(progress) and progress[SENT] >= 3 and progress[PENDING] >= 10
+
+    wait_until(mid_broadcast, timeout=FAULT_MOMENT_TIMEOUT, what="the broadcast under way")
+    redis = private_redis.client()
+    queued, unacked = redis.llen(broker.queue), redis.hlen("unacked")
+    pending_at_restart = probe.progress()[PENDING]
+    private_redis.restart(down_for=1.0)
+
+    snap = stays_quiet(probe, fake, settle(probe))
+    verify(snap, fake, report_id=report.pk, allowed=(SENT,), figures=figures)
+    assert queued + unacked > 0, "nothing was in Redis when it restarted: no fault injected"
+    figures.update(
+        broker="private-redis",
+        redis_restarts=private_redis.restarts,
+        messages_lost=queued + unacked,
+        pending_at_restart=pending_at_restart,
+        republished=republished(fault_workers),
+    )
+
+
+# --- 3. PostgreSQL briefly unreachable ------------------------------------------------
+
+#: Run in ``manage.py shell`` against the private PostgreSQL: the school, its admins, and
+#: the click (the service the admin action calls), which publishes the dispatch task.
+CREATE_BROADCAST = """
+import json
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from broadcasts.services import broadcast_create_for_report
+from reports.models import MonthlyReport
+from students.models import Classroom, Student
+
+User = get_user_model()
+boss = User.objects.create_superuser("kepala", "kepala@example.com", "pw")
+for name, group in (("tatausaha", "admin"), ("yayasan", "super_admin")):
+    user = User.objects.create_user(name, f"{name}@example.com", "pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+User.objects.create_user("guru", "guru@example.com", "pw", is_staff=True)
+User.objects.create_superuser("lama", "lama@example.com", "pw", is_active=False)
+room = Classroom.objects.create(name="TK B Mawar")
+for i in range(1, %(n)d + 1):
+    Student.objects.create(
+        nis=f"P{i:05d}", full_name=f"Siswa {i}", classroom=room, parent_name="Ibu Siti",
+        parent_phone=f"0812%(code)02d{i:06d}",
+    )
+report = MonthlyReport.objects.create(classroom=room, month=11, year=2026)
+outcome = broadcast_create_for_report(monthly_report=report, requested_by=boss)
+print("RESULT " + json.dumps({"report": report.pk, "created": outcome.created}))
+"""
+
+
+def test_postgres_unreachable_mid_broadcast(
+    private_postgres, fault_broker, fault_workers, fake, figures
+):
+    """A PostgreSQL of the test's own stopped (``-m immediate``) for 4 s mid-broadcast.
+
+    Sends whose "mark sent" hit the outage end ``unknown`` (the message left; the sweep
+    gives up on the row, never resends it). Tasks that could not claim their row retry
+    (autoretry on OperationalError, WHATSAPP_MAX_ATTEMPTS - 1 times, 1 s apart here) or
+    are republished by the sweep. A task whose retries all met the outage has its row
+    failed by the on-failure handler ("Unexpected error: OperationalError"): visible,
+    alerted, and never sent, so resending it is safe; :func:`verify` checks that.
+    Runs whatever DATABASE_URL says: it never uses the test database.
+    """
+    pg = private_postgres
+    # --skip-checks: FAULT_SETTINGS fail broadcasts.E002 (see support.FAULT_SETTINGS).
+    manage(
+        fault_workers.env(fault_broker, database=pg.url), "migrate", "--noinput", "--skip-checks"
+    )
+    fake.latency = 0.8
+    fault_workers.start("only", fault_broker, database=pg.url)
+    output = manage(
+        fault_workers.env(fault_broker, database=pg.url),
+        "shell",
+        "-c",
+        CREATE_BROADCAST % {"n": N, "code": 31},
+    )
+    (line,) = [line for line in output.splitlines() if line.startswith("RESULT ")]
+    created = json.loads(line.removeprefix("RESULT "))
+    assert created["created"] == N
+    probe = SqlProbe(pg, created["report"])
+
+    def mid_broadcast():
+        progress = probe.progress()
+        if not handed_out(progress) or progress[SENT] < 4 or progress[PENDING] < 6:
+            return None
+        arrived = {r.target for r in fake.received}
+        return [pk for pk, phone in probe.rows(SENDING) or () if phone in arrived]
+
+    wait_until(mid_broadcast, timeout=FAULT_MOMENT_TIMEOUT, what="messages in flight")
+    pg.restart(down_for=4.0)
+
+    snap = stays_quiet(probe, fake, settle(probe))
+    verify(snap, fake, report_id=created["report"], figures=figures)
+    for row in snap.with_status(FAILED):
+        # Never claimed: its task used its retries on the outage (see the docstring).
+        assert row.attempts == 0, row
+        assert "OperationalError" in row.reason or "InterfaceError" in row.reason, row
+    figures.update(
+        broker=broker_label(fault_broker),
+        postgres_restarts=pg.restarts,
+        postgres_down_seconds=4.0,
+        settled_by_sweep=settled_by_sweep(fault_workers),
+        republished=republished(fault_workers),
+    )
+
+
+# --- 4. Fonnte down ---------------------------------------------------------------------
+
+
+def test_fonnte_down_shorter_than_the_retry_window(
+    fault_broker, fault_workers, fake, school_admins, report, make_student, click_send, figures
+):
+    """Fonnte answers 500 for 2.5 s; 3 attempts 2 s apart outlast it: every row ends sent."""
+    make_class(make_student, code=41)
+    probe = OrmProbe(report.pk)
+    retry_delay, outage = 2, 2.5
+    fake.default = "http_500"
+    fault_workers.start("only", fault_broker, WHATSAPP_RETRY_DELAY=str(retry_delay))
+    with publishing_to(fault_broker):
+        click_send(report)
+    wait_until(lambda: fake.received, timeout=FAULT_MOMENT_TIMEOUT, what="a first request")
+    time.sleep(max(0.0, fake.received[0].at + outage - time.monotonic()))
+    fake.default = "ok"
+
+    snap = stays_quiet(probe, fake, settle(probe))
+    verify(snap, fake, report_id=report.pk, allowed=(SENT,), figures=figures)
+    hit = 0
+    for row in snap.rows:
+        outcomes = [r.outcome for r in fake.received if r.target == row.phone]
+        assert outcomes == ["http_500"] * (len(outcomes) - 1) + ["ok"], (row, outcomes)
+        assert row.attempts == len(outcomes), (row, outcomes)
+        hit += row.attempts > 1
+    assert hit, "no row met the outage"
+    assert snap.alerts == [], "nothing failed, yet the admins were alerted"
+    attempts = int(FAULT_SETTINGS["WHATSAPP_MAX_ATTEMPTS"])
+    figures.update(
+        broker=broker_label(fault_broker),
+        outage_seconds=outage,
+        retry_window_seconds=(attempts - 1) * retry_delay,
+        rows_retried=hit,
+        most_attempts=max(r.attempts for r in snap.rows),
+    )
+
+
+def test_fonnte_down_longer_than_the_retry_window(
+    fault_broker, fault_workers, fake, school_admins, report, make_student, click_send, figures
+):
+    """Fonnte down past every attempt: all rows fail, each admin gets ONE alert listing them.
+
+    Once Fonnte is back, ``broadcast_retry --report`` sends them all, once each.
+    """
+    make_class(make_student, code=42)
+    probe = OrmProbe(report.pk)
+    attempts = int(FAULT_SETTINGS["WHATSAPP_MAX_ATTEMPTS"])
+    fake.default = "http_500"
+    fault_workers.start(
+        "only",
+        fault_broker,
+        WHATSAPP_RETRY_DELAY="1",
+        # Every row has failed by then (their last attempts come within ~2 s of each
+        # other); a second alert could come only after 10 minutes: one alert, grouped.
+        WHATSAPP_ALERT_DELAY="5",
+        WHATSAPP_ALERT_INTERVAL="600",
+    )
+    with publishing_to(fault_broker):
+        click_send(report)
+
+    failed = stays_quiet(probe, fake, settle(probe))
+    outage = time.monotonic() - fake.received[0].at
+    verify(failed, fake, report_id=report.pk, allowed=(FAILED,))
+    for row in failed.rows:
+        outcomes = [r.outcome for r in fake.received if r.target == row.phone]
+        assert outcomes == ["http_500"] * attempts, (row, outcomes)
+        assert row.attempts == attempts
+    report_alerts = failed.report_alerts(report.pk)
+    for admin in ADMINS:
+        (alert,) = [a for a in report_alerts if a.recipient == admin]
+        assert all(f"{row.name} ({row.nis})" in alert.body for row in failed.rows)
+    spike_alerts = [a for a in failed.alerts if a.key == "failure-spike"]
+    assert len(spike_alerts) <= len(ADMINS)
+    requests_while_down = len(fake.received)
+
+    # Fonnte is back; an operator resends the report's failed messages.
+    fake.default = "ok"
+    out = io.StringIO()
+    with publishing_to(fault_broker):
+        call_command("broadcast_retry", "--report", str(report.pk), stdout=out)
+    assert f"Put back {N} message(s)" in out.getvalue(), out.getvalue()
+
+    snap = stays_quiet(probe, fake, settle(probe))
+    verify(snap, fake, report_id=report.pk, allowed=(SENT,), figures=figures)
+    for row in snap.rows:
+        assert row.attempts == 1
+        assert [r.outcome for r in fake.received if r.target == row.phone] == (
+            ["http_500"] * attempts + ["ok"]
+        )
+    figures.update(
+        broker=broker_label(fault_broker),
+        outage_seconds=round(outage, 1),
+        retry_window_seconds=(attempts - 1) * 1,
+        failed_before_resend=len(failed.with_status(FAILED)),
+        requests_while_down=requests_while_down,
+        report_alerts_per_admin=len(report_alerts) // len(ADMINS),
+        spike_alerts_per_admin=len(spike_alerts) // len(ADMINS),
+    )
