@@ -91,7 +91,8 @@ def log_in(page):
     page.goto("/admin/login/")
     page.fill("#id_username", "kepala")
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    with page.expect_navigation():
+        page.click("input[type=submit]")
     page.wait_for_url(re.compile(r"/admin/$"))
 
 
@@ -167,8 +168,11 @@ def test_an_admin_imports_sends_watches_resends_and_reads_the_alert(
 
     # The alert about the failure: counted in the header, opened, then read.
     page.goto("/admin/")
-    page.click("a:has-text('Notifikasi (')")
-    page.click("#result_list tbody tr th a")
+    with page.expect_navigation():
+        page.click("a:has-text('Notifikasi (')")
+    with page.expect_navigation():
+        page.click("#result_list tbody tr th a")
+    page.wait_for_selector("#content form, #content .readonly")
     assert "Citra Lestari" in page.content()
     page.goto("/admin/")
     assert page.locator("a:has-text('Notifikasi (')").count() == 0
