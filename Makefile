@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format install migrate worker web messages clean
+.PHONY: run test lint format install migrate worker web messages bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ format: $(INSTALLED)
 messages: $(INSTALLED)
 	$(PY) manage.py makemessages -l id --no-location --ignore=tests --ignore=var --ignore=.venv --settings=tkassalam.settings.test
 	msgfmt --check -o tkassalam/locale/id/LC_MESSAGES/django.mo tkassalam/locale/id/LC_MESSAGES/django.po
+
+# Benchmarks (bench/README.md): PostgreSQL + Redis when they answer, else SQLite + the
+# embedded broker; prints the table and writes bench/results/latest.md. Not part of make test.
+bench: $(INSTALLED)
+	$(PY) bench/run.py --out bench/results/latest.md
 
 worker: $(INSTALLED) .env
 	$(BIN)/celery -A tkassalam worker --loglevel=INFO
