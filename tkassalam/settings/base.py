@@ -178,6 +178,8 @@ WHATSAPP_FAILURE_ALERT_WINDOW = env.int("WHATSAPP_FAILURE_ALERT_WINDOW", default
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 BROKER_DIR = Path(env.str("BROKER_DIR", default=str(BASE_DIR / "var" / "broker")))
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport with atomic writes (see tkassalam/embedded_broker.py).
+    CELERY_BROKER_TRANSPORT = "tkassalam.embedded_broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),

@@ -1,0 +1,50 @@
+"""The embedded broker never hands a consumer a half-written message."""
+
+import threading
+
+from kombu import Connection
+
+from tkassalam.embedded_broker import Transport
+
+
+def connection(folder):
+    return Connection(
+        "filesystem://",
+        transport=Transport,
+        transport_options={
+            "data_folder_in": str(folder),
+            "data_folder_out": str(folder),
+            "store_processed": False,
+        },
+    )
+
+
+def test_a_consumer_racing_a_producer_gets_every_message_whole(tmp_path):
+    total = 400
+    received, errors = [], []
+
+    def consume():
+        with connection(tmp_path) as conn:
+            queue = conn.SimpleQueue("race")
+            try:
+                while len(received) < total:
+                    message = queue.get(timeout=10)
+                    received.append(message.payload["n"])
+                    message.ack()
+            except Exception as err:  # the test reports whatever broke the consumer
+                errors.append(err)
+            finally:
+                queue.close()
+
+    reader = threading.Thread(target=consume)
+    reader.start()
+    with connection(tmp_path) as conn:
+        queue = conn.SimpleQueue("race")
+        for n in range(total):
+            queue.put({"n": n, "padding": "x" * 2000})
+        queue.close()
+    reader.join(timeout=60)
+
+    assert errors == []
+    assert sorted(received) == list(range(total))
+    assert not [name for name in (tmp_path).iterdir() if name.suffix == ".tmp"]
