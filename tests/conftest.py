@@ -117,6 +117,11 @@ def point_app_at(url: str, transport_options: dict | None = None) -> None:
     (as Celery does after a fork) makes the next publish use the new configuration.
     """
     celery_app.conf.broker_url = url
+    # The settings name the project's own transport for filesystem:// (it would win
+    # over any other URL's scheme); every other broker takes its transport from the URL.
+    celery_app.conf.broker_transport = (
+        "tkassalam.embedded_broker:Transport" if url.startswith("filesystem://") else None
+    )
     if transport_options is not None:
         celery_app.conf.broker_transport_options = transport_options
     kombu.pools.reset()

@@ -30,6 +30,28 @@ class Channel(filesystem.Channel):
         except OSError as exc:
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
+    def _queue_bind(self, exchange, routing_key, pattern, queue):
+        """Create a new exchange table whole; later changes are made under kombu's lock.
+
+        kombu creates the table file empty, then locks and writes it, so a process reading
+        it in between gets no JSON. Linking a complete file into place creates it at once,
+        and fails if another process created it first: then kombu's locked update runs.
+        """
+        table = self._exchange_file(exchange)
+        if not table.exists():
+            self.control_folder.mkdir(exist_ok=True)
+            entry = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+            partial = self.control_folder / f".{uuid.uuid4().hex}.tmp"
+            partial.write_bytes(str_to_bytes(dumps([entry])))
+            try:
+                os.link(partial, table)
+                return
+            except FileExistsError:
+                pass
+            finally:
+                partial.unlink(missing_ok=True)
+        super()._queue_bind(exchange, routing_key, pattern, queue)
+
 
 class Transport(filesystem.Transport):
     Channel = Channel
