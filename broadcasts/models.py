@@ -232,3 +232,23 @@ class FonnteDevice(models.Model):
 
     def __str__(self):
         return f"{self.device} · {self.get_status_display()}"
+
+
+class SendingPace(models.Model):
+    """The next free sending slot of the school's WhatsApp number, shared by every worker.
+
+    One row per device; workers reserve slots under a row lock (services.pacing), so the
+    pace holds however many worker processes and machines send.
+    """
+
+    device = models.CharField(_("device"), max_length=32, unique=True)
+    next_slot_at = models.DateTimeField(_("next free slot"), null=True, blank=True)
+    day = models.DateField(_("day"), null=True, blank=True)
+    sent_on_day = models.PositiveIntegerField(_("messages that day"), default=0)
+
+    class Meta:
+        verbose_name = _("sending pace")
+        verbose_name_plural = _("sending pace")
+
+    def __str__(self):
+        return f"{self.device} · {self.next_slot_at}"
