@@ -3,7 +3,7 @@
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from students.phones import InvalidPhoneNumber, normalize_phone
@@ -18,6 +18,15 @@ logger = logging.getLogger(__name__)
 
 #: How many task messages the dispatcher publishes per database round trip.
 DISPATCH_CHUNK = 1000
+
+
+def _insert_batch_size() -> int | None:
+    """Rows per INSERT: all at once on PostgreSQL, Django's own safe batches elsewhere."""
+    # PostgreSQL inserts the whole list as one INSERT … SELECT FROM UNNEST(…) with one
+    # parameter per column, so the statement count stays 1 however large the class.
+    # MySQL would build one statement with every row (over max_allowed_packet for a large
+    # school), and SQLite's variable limit makes Django batch anyway: keep 500 there.
+    return None if connection.vendor == "postgresql" else 500
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,9 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
         )
     with transaction.atomic():
         before = broadcast_status_counts(monthly_report=monthly_report)
-        MonthlyReportBroadcast.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+        MonthlyReportBroadcast.objects.bulk_create(
+            rows, batch_size=_insert_batch_size(), ignore_conflicts=True
+        )
         after = broadcast_status_counts(monthly_report=monthly_report)
         queue.dispatch_after_commit()
     created = sum(after.values()) - sum(before.values())
