@@ -4,6 +4,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from students.phones import InvalidPhoneNumber, normalize_phone
@@ -11,8 +12,14 @@ from students.phones import InvalidPhoneNumber, normalize_phone
 from .. import queue
 from ..exceptions import BroadcastArchived
 from ..messages import current_template, message_context, render_message
-from ..models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
+from ..models import (
+    CLAIMABLE_STATUSES,
+    BroadcastArchive,
+    BroadcastStatus,
+    MonthlyReportBroadcast,
+)
 from ..selectors import broadcast_status_counts, students_without_broadcast
+from .pacing import pacing_state
 
 logger = logging.getLogger(__name__)
 
@@ -109,11 +116,20 @@ def broadcast_dispatch_pending() -> int:
     unstamped for the next run. Two dispatchers racing publish a row twice at worst,
     and the claim in broadcast_send makes the second task a no-op.
     """
+    state = pacing_state()
+    if not state.open_now:
+        # Quiet hours, the daily cap or a disconnected device: the rows stay waiting,
+        # unstamped; the recovery sweep (every minute) or the connect webhook calls again.
+        logger.info("Dispatch held back: %s", state.waiting)
+        return 0
     published = 0
     while True:
         chunk = list(
-            MonthlyReportBroadcast.objects.pending()
-            .filter(enqueued_at__isnull=True)
+            MonthlyReportBroadcast.objects.filter(
+                Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()),
+                status__in=CLAIMABLE_STATUSES,
+                enqueued_at__isnull=True,
+            )
             .order_by("pk")
             .values_list("pk", "monthly_report_id")[:DISPATCH_CHUNK]
         )

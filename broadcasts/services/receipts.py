@@ -157,8 +157,13 @@ def fonnte_device_record(
             row.refresh_from_db()
             if status == FonnteDevice.Status.DISCONNECTED:
                 _tell_admins_disconnected(row)
-            elif not created:
-                _tell_admins_reconnected(row)
+            else:
+                if not created:
+                    _tell_admins_reconnected(row)
+                # Sending resumes: the rows pacing held back while it was away go out.
+                from .. import queue  # noqa: PLC0415 (queue → tasks → services)
+
+                queue.dispatch_after_commit()
 
     log = "Fonnte device %(device)s: %(status)s" + ("" if moved else " (no change)")
     alarming = moved and status == FonnteDevice.Status.DISCONNECTED

@@ -7,7 +7,8 @@ from process_broadcasts). Nothing here ever resends a message that may have left
   that died or hung mid-send; the message may have reached Fonnte, so the row becomes
   ``unknown`` and the admins are told (the same policy as a read timeout);
 - a row ``pending`` never handed to the workers a minute after it was created (the
-  broker was down at the click, or the dispatcher died) is dispatched now;
+  broker was down at the click, or the dispatcher died) is dispatched now, and so is a
+  row that pacing parked (quiet hours, the daily cap, a busy pace) once its time came;
 - a row ``retrying`` long after its next attempt, or ``pending`` long after it was
   handed out while the queue is empty, lost its task message; its task is published
   again. That is safe: the claim lets only one task send, however many copies exist.
@@ -23,7 +24,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import queue
-from ..models import BroadcastAttempt, BroadcastStatus, MonthlyReportBroadcast
+from ..models import (
+    CLAIMABLE_STATUSES,
+    BroadcastAttempt,
+    BroadcastStatus,
+    MonthlyReportBroadcast,
+)
 from .alerts import broadcast_schedule_failure_alert
 from .creation import broadcast_dispatch_pending
 
@@ -115,12 +121,16 @@ DISPATCH_GRACE = timedelta(seconds=60)
 
 
 def _dispatch_rows_never_handed_out(now) -> int:
-    """Pending rows whose dispatch message was lost (broker down at the click, dispatcher died)."""
-    waiting = MonthlyReportBroadcast.objects.pending().filter(
-        enqueued_at__isnull=True, updated_at__lt=now - DISPATCH_GRACE
+    """Rows whose dispatch message was lost (broker down at the click, dispatcher died),
+    and rows that pacing parked (services.pacing) whose time has come."""
+    lost = Q(next_attempt_at__isnull=True, updated_at__lt=now - DISPATCH_GRACE)
+    parked = Q(next_attempt_at__lte=now)
+    waiting = MonthlyReportBroadcast.objects.filter(
+        lost | parked, status__in=CLAIMABLE_STATUSES, enqueued_at__isnull=True
     )
     if not waiting.exists():
         return 0
     count = broadcast_dispatch_pending()
-    logger.warning("Dispatched %d broadcasts whose dispatch message was lost", count)
+    if count:
+        logger.info("Dispatched %d waiting broadcasts", count)
     return count

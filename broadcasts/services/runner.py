@@ -7,8 +7,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..exceptions import BroadcastFailed, BroadcastRetry
-from ..models import BroadcastStatus, MonthlyReportBroadcast
+from ..models import CLAIMABLE_STATUSES, BroadcastStatus, MonthlyReportBroadcast
 from .alerts import broadcast_alert_failure_spike, broadcast_alert_failures
+from .pacing import pacing_state
 from .recovery import broadcast_recover
 from .sending import broadcast_handle_task_failure, broadcast_send
 
@@ -27,19 +28,22 @@ class RunResult:
 def broadcast_process_due(*, max_jobs: int) -> RunResult:
     """Send up to ``max_jobs`` due rows with the workers' own service, then send due alerts.
 
-    Due: pending rows, and retrying rows whose next attempt time has come. The same
+    Due: waiting rows whose next attempt time (a retry's, or pacing's) has come, or
+    that have none; each waits for its turn in the pace (services.pacing). The same
     claim as in the Celery task guards every row, so overlapping runs (or a run beside
     a worker) never send one message twice.
     """
     broadcast_recover()
-    due = list(
-        MonthlyReportBroadcast.objects.filter(
-            Q(status=BroadcastStatus.PENDING)
-            | Q(status=BroadcastStatus.RETRYING, next_attempt_at__lte=timezone.now())
+    due = []
+    if pacing_state().open_now:  # else quiet hours, the daily cap or the device: wait
+        due = list(
+            MonthlyReportBroadcast.objects.filter(
+                Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()),
+                status__in=CLAIMABLE_STATUSES,
+            )
+            .order_by("pk")
+            .values_list("pk", "monthly_report_id")[:max_jobs]
         )
-        .order_by("pk")
-        .values_list("pk", "monthly_report_id")[:max_jobs]
-    )
     outcomes = {"sent": 0, "retrying": 0, "failed": 0}
     for broadcast_id, monthly_report_id in due:
         outcomes[_send_one(broadcast_id, monthly_report_id)] += 1

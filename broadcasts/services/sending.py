@@ -2,6 +2,7 @@
 
 import logging
 from datetime import timedelta
+from time import sleep
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -27,6 +28,7 @@ from ..models import (
     MonthlyReportBroadcast,
 )
 from .alerts import broadcast_schedule_failure_alert
+from .pacing import Turn, current_pace, pacing_reserve_turn
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +40,12 @@ def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> None:
     """Claim the row, send it through the WhatsApp backend, record the outcome.
 
     Returns when the row was sent, or when there was nothing to do (already
-    handled, or gone). Raises BroadcastRetry for a passing failure with attempts
+    handled, or gone) or when the row's turn is not near and it was parked to wait
+    (services.pacing). Raises BroadcastRetry for a passing failure with attempts
     left, and BroadcastFailed when the row ended failed or unknown.
     """
+    if not _wait_for_turn(broadcast_id):
+        return
     now = timezone.now()
     claimed = MonthlyReportBroadcast.objects.filter(
         pk=broadcast_id,
@@ -98,6 +103,43 @@ def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> None:
         ) % {"reason": reason, "n": broadcast.retry_count}
         raise _finish(broadcast, BroadcastStatus.FAILED, reason, err.raw_response) from err
     _mark_sent(broadcast, result)
+
+
+def _wait_for_turn(broadcast_id) -> bool:
+    """Wait for this row's sending slot; False when the turn is far and the row was parked.
+
+    Before the claim, so that waiting neither uses an attempt nor leaves a row
+    "sending" that nothing is sending.
+    """
+    if (
+        current_pace().paced
+        and not MonthlyReportBroadcast.objects.filter(
+            pk=broadcast_id, status__in=CLAIMABLE_STATUSES
+        ).exists()
+    ):
+        return True  # the claim refuses it and says so; no slot is spent on it
+    turn = pacing_reserve_turn()
+    if not turn.reserved:
+        _park(broadcast_id, turn)
+        return False
+    wait = (turn.at - timezone.now()).total_seconds()
+    if wait > 0:
+        sleep(wait)
+    return True
+
+
+def _park(broadcast_id, turn: Turn) -> None:
+    """Leave a waiting row for the dispatcher to hand out again at ``turn.at`` (unknown: later)."""
+    parked = MonthlyReportBroadcast.objects.filter(
+        pk=broadcast_id, status__in=CLAIMABLE_STATUSES
+    ).update(enqueued_at=None, next_attempt_at=turn.at, updated_at=timezone.now())
+    if parked:
+        logger.info(
+            "WhatsApp waits [broadcast=%s]: %s, until %s",
+            broadcast_id,
+            turn.waiting,
+            turn.at.isoformat() if turn.at else "the device is back",
+        )
 
 
 def _log_context(broadcast, **more):

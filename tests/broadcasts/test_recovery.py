@@ -79,7 +79,10 @@ def test_an_overdue_retry_and_an_old_pending_row_are_republished_once(rows, publ
     settings.WHATSAPP_REQUEUE_AFTER = 900
     retrying, pending, recent = rows(3)
     MonthlyReportBroadcast.objects.filter(pk=retrying.pk).update(
-        status=BroadcastStatus.RETRYING, next_attempt_at=ago(901)
+        # Handed out long ago (a row pacing parked has no enqueued_at: the dispatcher's).
+        status=BroadcastStatus.RETRYING,
+        next_attempt_at=ago(901),
+        enqueued_at=ago(1000),
     )
     MonthlyReportBroadcast.objects.filter(pk=pending.pk).update(enqueued_at=ago(901))
     MonthlyReportBroadcast.objects.filter(pk=recent.pk).update(enqueued_at=ago(60))

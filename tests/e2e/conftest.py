@@ -59,6 +59,8 @@ WORKER_SETTINGS = {
     "WHATSAPP_MAX_ATTEMPTS": "3",
     "WHATSAPP_RETRY_DELAY": "1",
     "WHATSAPP_ALERT_DELAY": "1",
+    # No pace (a test of pacing sets its own): the tests' messages go out at once.
+    "WHATSAPP_MESSAGES_PER_MINUTE": "0",
     "ADMIN_EMAIL": ADMIN_EMAIL,
     # Alert emails are printed into the worker log, never sent (a developer's .env may
     # configure a real SMTP server; process environment wins over .env).

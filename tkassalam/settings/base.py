@@ -171,6 +171,17 @@ WHATSAPP_REQUEUE_AFTER = env.int("WHATSAPP_REQUEUE_AFTER", default=900)
 # (seconds), across all reports, send the admins one extra alert per window.
 WHATSAPP_FAILURE_ALERT_THRESHOLD = env.int("WHATSAPP_FAILURE_ALERT_THRESHOLD", default=10)
 WHATSAPP_FAILURE_ALERT_WINDOW = env.int("WHATSAPP_FAILURE_ALERT_WINDOW", default=3600)
+# Pacing (broadcasts.services.pacing): one pace for the school's WhatsApp number, shared
+# by every worker on every machine. At most this many messages a minute (30: the seed's
+# 2 seconds apart); 0 turns pacing off (tests, benchmarks).
+WHATSAPP_MESSAGES_PER_MINUTE = env.float("WHATSAPP_MESSAGES_PER_MINUTE", default=30.0)
+# Up to this many more seconds between two messages, at random: a less machine-like rhythm.
+WHATSAPP_PACE_JITTER = env.float("WHATSAPP_PACE_JITTER", default=0.5)
+# At most this many messages a day (TIME_ZONE's day); the rest wait for tomorrow. 0: no cap.
+WHATSAPP_DAILY_LIMIT = env.int("WHATSAPP_DAILY_LIMIT", default=0)
+# No message goes out in these hours (TIME_ZONE), e.g. "20:00-06:00"; those due then wait
+# until the window ends. Empty: off.
+WHATSAPP_QUIET_HOURS = env.str("WHATSAPP_QUIET_HOURS", default="")
 
 # --- Celery -----------------------------------------------------------------
 # Default: kombu's filesystem transport, a broker that needs no server

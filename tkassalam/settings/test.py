@@ -18,6 +18,9 @@ WHATSAPP_BACKEND = "locmem"
 FONNTE_API_TOKEN = "test-token-never-real"  # noqa: S105
 FONNTE_URL = "http://127.0.0.1:9/send"
 WHATSAPP_RETRY_DELAY = 0
+# No pace unless a test asks for one (tests/broadcasts/test_pacing.py).
+WHATSAPP_MESSAGES_PER_MINUTE = 0
+WHATSAPP_PACE_JITTER = 0
 WHATSAPP_ALERT_DELAY = 0
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
