@@ -161,7 +161,7 @@ def fonnte_device_record(
                 if not created:
                     _tell_admins_reconnected(row)
                 # Sending resumes: the rows pacing held back while it was away go out.
-                from .. import queue  # noqa: PLC0415 (queue → tasks → services)
+                from .. import queue  # here: queue imports tasks, which import services
 
                 queue.dispatch_after_commit()
 

@@ -44,7 +44,8 @@ def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> None:
     (services.pacing). Raises BroadcastRetry for a passing failure with attempts
     left, and BroadcastFailed when the row ended failed or unknown.
     """
-    if not _wait_for_turn(broadcast_id):
+    turn = _take_turn(broadcast_id)
+    if turn is None:
         return
     now = timezone.now()
     claimed = MonthlyReportBroadcast.objects.filter(
@@ -72,6 +73,7 @@ def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> None:
         reason = _("Invalid phone number: %(reason)s") % {"reason": err.reason}
         raise _finish(broadcast, BroadcastStatus.FAILED, reason) from err
 
+    _wait_for(turn)
     try:
         result = get_backend().send(phone=phone, message=broadcast.message)
     except RecipientRejected as err:
@@ -105,11 +107,12 @@ def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> None:
     _mark_sent(broadcast, result)
 
 
-def _wait_for_turn(broadcast_id) -> bool:
-    """Wait for this row's sending slot; False when the turn is far and the row was parked.
+def _take_turn(broadcast_id) -> Turn | None:
+    """Reserve this row's sending slot (services.pacing); None when the row was parked.
 
-    Before the claim, so that waiting neither uses an attempt nor leaves a row
-    "sending" that nothing is sending.
+    Before the claim, so that a row whose turn is far uses no attempt and is never left
+    "sending" while nothing sends it. The wait for a near slot comes after the claim,
+    right before the call (_wait_for), so the message leaves on time.
     """
     if (
         current_pace().paced
@@ -117,15 +120,18 @@ def _wait_for_turn(broadcast_id) -> bool:
             pk=broadcast_id, status__in=CLAIMABLE_STATUSES
         ).exists()
     ):
-        return True  # the claim refuses it and says so; no slot is spent on it
+        return Turn(reserved=True, at=None)  # the claim refuses it; no slot is spent on it
     turn = pacing_reserve_turn()
     if not turn.reserved:
         _park(broadcast_id, turn)
-        return False
-    wait = (turn.at - timezone.now()).total_seconds()
+        return None
+    return turn
+
+
+def _wait_for(turn: Turn) -> None:
+    wait = (turn.at - timezone.now()).total_seconds() if turn.at else 0
     if wait > 0:
         sleep(wait)
-    return True
 
 
 def _park(broadcast_id, turn: Turn) -> None:
