@@ -25,6 +25,8 @@ class BroadcastPlan:
     invalid_phone: list = field(default_factory=list)
     #: Students without any number: no row, no message.
     no_phone: list = field(default_factory=list)
+    #: Students whose number was checked and has no WhatsApp: no row, no message.
+    not_on_whatsapp: list = field(default_factory=list)
     #: Existing rows of this report, by status.
     existing: dict = field(default_factory=dict)
     #: The message rendered for one real recipient (None when there is none).
@@ -72,7 +74,15 @@ def students_without_broadcast(*, monthly_report):
     return (
         Student.objects.filter(classroom_id=monthly_report.classroom_id)
         .exclude(broadcasts__monthly_report=monthly_report)
-        .only("id", "nis", "full_name", "parent_name", "parent_phone", "classroom_id")
+        .only(
+            "id",
+            "nis",
+            "full_name",
+            "parent_name",
+            "parent_phone",
+            "whatsapp_registered",
+            "classroom_id",
+        )
         .order_by("full_name", "id")
     )
 
@@ -89,6 +99,9 @@ def broadcast_plan(*, monthly_report) -> BroadcastPlan:
     for student in students_without_broadcast(monthly_report=monthly_report):
         if not student.parent_phone.strip():
             plan.no_phone.append(student)
+            continue
+        if student.whatsapp_registered is False:
+            plan.not_on_whatsapp.append(student)
             continue
         plan.new_recipients += 1
         if not is_valid_phone(student.parent_phone):

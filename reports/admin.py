@@ -15,6 +15,7 @@ from broadcasts.selectors import (
     broadcast_resend_plan,
 )
 from broadcasts.services import broadcast_create_for_report, broadcast_retry
+from notifications.selectors import whatsapp_device_readiness
 
 from .models import MonthlyReport
 from .views import monthly_report_progress, progress_summary
@@ -41,10 +42,13 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
             modeladmin.log_change(request, report, message)
             modeladmin.message_user(request, message, messages.SUCCESS)
         return None
+    plans = [broadcast_plan(monthly_report=report) for report in reports]
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": _("Send the WhatsApp notification?"),
-        "plans": [broadcast_plan(monthly_report=report) for report in reports],
+        "plans": plans,
+        # One short /device call: the quota is the device's, shared by all these reports.
+        "device": whatsapp_device_readiness(recipients=sum(plan.new_recipients for plan in plans)),
         "queryset": queryset,
         "opts": modeladmin.model._meta,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
@@ -95,6 +99,14 @@ _EARLIER_ROWS = [
         ngettext_lazy(
             "%(n)d student skipped: no phone number.",
             "%(n)d students skipped: no phone number.",
+            "n",
+        ),
+    ),
+    (
+        "skipped_not_on_whatsapp",
+        ngettext_lazy(
+            "%(n)d student skipped: the number is not on WhatsApp.",
+            "%(n)d students skipped: the number is not on WhatsApp.",
             "n",
         ),
     ),

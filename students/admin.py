@@ -2,16 +2,22 @@ import contextlib
 import logging
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats import base_formats
 from import_export.forms import ConfirmImportForm, ImportForm
 
+from notifications.whatsapp import SenderRejected, WhatsAppError
+from notifications.whatsapp.base import VALIDATE_CHUNK
+
+from . import services
 from .forms import StudentForm
 from .models import Classroom, Student
 from .phones import is_valid_phone
@@ -51,8 +57,18 @@ class ClassroomAdmin(admin.ModelAdmin):
 @admin.register(Student)
 class StudentAdmin(ImportExportModelAdmin):
     form = StudentForm
-    list_display = ["nis", "full_name", "classroom", "parent_name", "parent_phone", "phone_ok"]
-    list_filter = ["classroom"]
+    list_display = [
+        "nis",
+        "full_name",
+        "classroom",
+        "parent_name",
+        "parent_phone",
+        "phone_ok",
+        "on_whatsapp",
+    ]
+    list_filter = ["classroom", "whatsapp_registered"]
+    readonly_fields = ["whatsapp_registered", "whatsapp_checked_at"]
+    actions = ["check_whatsapp_numbers"]
     search_fields = ["nis", "full_name", "parent_name", "parent_phone"]
     list_select_related = ["classroom"]
     list_per_page = 50
@@ -67,6 +83,93 @@ class StudentAdmin(ImportExportModelAdmin):
     @admin.display(description=_("WhatsApp number OK"), boolean=True)
     def phone_ok(self, obj):
         return is_valid_phone(obj.parent_phone) if obj.parent_phone else None
+
+    @admin.display(description=_("On WhatsApp"), ordering="whatsapp_registered")
+    def on_whatsapp(self, obj):
+        if not obj.parent_phone:
+            return "-"
+        if obj.whatsapp_registered is None:
+            return format_html('<span class="wa-unchecked">{}</span>', gettext("not checked"))
+        if obj.whatsapp_registered:
+            return gettext("yes")
+        # Flagged: this parent gets no message until the number is corrected.
+        return format_html(
+            '<strong class="wa-not-registered" style="color: var(--error-fg)">{}</strong>',
+            gettext("NOT on WhatsApp"),
+        )
+
+    @admin.action(description=_("Check WhatsApp numbers"), permissions=["change"])
+    def check_whatsapp_numbers(self, request, queryset):
+        """Ask Fonnte which selected numbers have WhatsApp: in the background with Celery."""
+        ids = list(queryset.exclude(parent_phone="").values_list("pk", flat=True))
+        if not ids:
+            self.message_user(
+                request, gettext("None of the selected students has a number."), messages.WARNING
+            )
+            return
+        if settings.WHATSAPP_RUNNER == "celery":
+            services.student_queue_whatsapp_check(student_ids=ids)
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)d number will be checked in the background: the “On WhatsApp” "
+                    "column shows the result in a minute.",
+                    "%(n)d numbers will be checked in the background: the “On WhatsApp” "
+                    "column shows the result in a minute.",
+                    len(ids),
+                )
+                % {"n": len(ids)},
+                messages.SUCCESS,
+            )
+            return
+        self._check_now(request, ids)
+
+    def _check_now(self, request, ids):
+        """Without workers (WHATSAPP_RUNNER=cron): check here, one Fonnte call at most."""
+        if len(ids) > VALIDATE_CHUNK:
+            self.message_user(
+                request,
+                gettext(
+                    "Select at most %(max)d students with a number, or let "
+                    "“manage.py check_whatsapp_numbers” check them all."
+                )
+                % {"max": VALIDATE_CHUNK},
+                messages.WARNING,
+            )
+            return
+        try:
+            outcome = services.student_check_whatsapp(student_ids=ids)
+        except services.WhatsAppCheckBusy:
+            self.message_user(
+                request,
+                gettext("Another WhatsApp number check is running. Try again in a minute."),
+                messages.WARNING,
+            )
+        except SenderRejected as err:
+            self.message_user(
+                request,
+                gettext(
+                    "Fonnte refused the check (%(reason)s): check FONNTE_API_TOKEN and the "
+                    "device in the Fonnte dashboard."
+                )
+                % {"reason": err.reason},
+                messages.ERROR,
+            )
+        except WhatsAppError as err:
+            self.message_user(
+                request,
+                gettext("The numbers could not be checked now (%(reason)s). Try again later.")
+                % {"reason": err.reason},
+                messages.ERROR,
+            )
+        else:
+            self.message_user(request, check_message(outcome), messages.SUCCESS)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # A new or changed number is unchecked (Student.save): check it after the commit.
+        if obj.parent_phone and obj.whatsapp_registered is None:
+            services.student_queue_whatsapp_check(student_ids=[obj.pk])
 
     # --- Import: who, and what a file with rows in error does ------------------------------
 
@@ -181,6 +284,18 @@ class StudentAdmin(ImportExportModelAdmin):
                     file_row(error.number),
                     exc_info=error.error,
                 )
+
+
+def check_message(outcome):
+    """What a finished check found, for the admin."""
+    return gettext(
+        "WhatsApp check finished: %(registered)d on WhatsApp, %(not_registered)d not on "
+        "WhatsApp, %(unknown)d not answered."
+    ) % {
+        "registered": outcome.registered,
+        "not_registered": outcome.not_registered,
+        "unknown": outcome.unknown,
+    }
 
 
 def preview_rows(result):

@@ -1,6 +1,11 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .phones import InvalidPhoneNumber, normalize_phone
+
+# Marks a student loaded without its number: whether it changed cannot be told.
+_NOT_LOADED = object()
+
 
 class Classroom(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
@@ -30,6 +35,19 @@ class Student(models.Model):
         blank=True,
         help_text=_("Indonesian mobile number, e.g. 0812-3456-7890. Leave empty if there is none."),
     )
+    # What Fonnte's /validate said of parent_phone: None until checked (or since the
+    # number changed). Written only by students.services.student_check_whatsapp.
+    whatsapp_registered = models.BooleanField(
+        _("on WhatsApp"),
+        null=True,
+        blank=True,
+        default=None,
+        editable=False,
+        help_text=_("Empty: not checked yet. No: the number has no WhatsApp and gets no message."),
+    )
+    whatsapp_checked_at = models.DateTimeField(
+        _("WhatsApp checked at"), null=True, blank=True, editable=False
+    )
 
     class Meta:
         ordering = ["classroom__name", "full_name"]
@@ -38,3 +56,62 @@ class Student(models.Model):
 
     def __str__(self):
         return f"{self.full_name} ({self.nis})"
+
+    def save(self, *args, **kwargs):
+        # A check answers for one number only: a new number is unchecked, wherever it
+        # was changed (admin form, import, shell). queryset.update() bypasses this.
+        loaded = getattr(self, "_loaded_parent_phone", _NOT_LOADED)
+        if self._state.adding or (
+            loaded is not _NOT_LOADED and _number(loaded) != _number(self.parent_phone)
+        ):
+            self.whatsapp_registered = None
+            self.whatsapp_checked_at = None
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None and "parent_phone" in update_fields:
+                kwargs["update_fields"] = {
+                    *update_fields,
+                    "whatsapp_registered",
+                    "whatsapp_checked_at",
+                }
+        super().save(*args, **kwargs)
+        self._loaded_parent_phone = self.parent_phone
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._remember_parent_phone()
+        return instance
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._remember_parent_phone()
+
+    def _remember_parent_phone(self):
+        if "parent_phone" in self.__dict__:  # not deferred
+            self._loaded_parent_phone = self.parent_phone
+
+
+def _number(phone):
+    """The number a check answers for: ``0812-…`` and ``62812…`` are the same one."""
+    try:
+        return normalize_phone(phone or "")
+    except InvalidPhoneNumber:
+        return (phone or "").strip()
+
+
+class WhatsAppCheckLease(models.Model):
+    """One row: only the holder of its unexpired lease may call Fonnte's /validate.
+
+    Fonnte asks for never two /validate calls at once; workers, the admin and cron
+    may all want to check numbers, in different processes and on different machines.
+    """
+
+    holder = models.CharField(_("holder"), max_length=64, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("WhatsApp number check lease")
+        verbose_name_plural = _("WhatsApp number check leases")
+
+    def __str__(self):
+        return self.holder or "-"

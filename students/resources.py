@@ -8,6 +8,7 @@ from import_export.results import RowResult
 
 from .models import Classroom, Student
 from .phones import InvalidPhoneNumber, normalize_phone
+from .services import student_queue_whatsapp_check
 
 COLUMNS = ("nis", "full_name", "classroom", "parent_name", "parent_phone")
 
@@ -121,9 +122,27 @@ class StudentResource(resources.ModelResource):
     def get_queryset(self):
         return super().get_queryset().select_related("classroom")
 
+    def after_save_instance(self, instance, row, **kwargs):
+        if instance.parent_phone and instance.whatsapp_registered is None:
+            self._to_check.add(instance.pk)
+
+    def after_import(self, dataset, result, **kwargs):
+        """Queue the WhatsApp check of new and changed numbers; it runs after the commit.
+
+        Fonnte is never called here: a rolled-back import (or the preview's dry run)
+        queues nothing, and a slow Fonnte cannot slow the import.
+        """
+        if kwargs.get("dry_run") or not self._to_check:
+            return
+        ids = Student.objects.filter(
+            pk__in=self._to_check, whatsapp_registered__isnull=True
+        ).exclude(parent_phone="")
+        student_queue_whatsapp_check(student_ids=list(ids.values_list("pk", flat=True)))
+
     def before_import(self, dataset, **kwargs):
         """Accept headings as typed ("NIS ", "Full_Name"); require the NIS column."""
         self._nis_rows = {}
+        self._to_check = set()
         dataset.headers = [
             str(header).strip().lower() if header is not None else ""
             for header in dataset.headers or []

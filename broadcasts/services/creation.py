@@ -46,6 +46,8 @@ class BroadcastCreation:
     under_way: int
     not_delivered: int
     skipped_no_phone: int
+    #: Students whose number was checked and has no WhatsApp: no row, no message.
+    skipped_not_on_whatsapp: int = 0
 
 
 def broadcast_create_for_report(*, monthly_report, requested_by=None) -> BroadcastCreation:
@@ -57,12 +59,16 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
     """
     if BroadcastArchive.objects.filter(monthly_report=monthly_report).exists():
         raise BroadcastArchived(monthly_report.pk)
-    rows, skipped = [], 0
+    rows, skipped, not_on_whatsapp = [], 0, 0
     template = current_template()
     for student in students_without_broadcast(monthly_report=monthly_report):
         raw_phone = student.parent_phone.strip()
         if not raw_phone:
             skipped += 1
+            continue
+        if student.whatsapp_registered is False:
+            # Fonnte's /validate said so: /send would accept it and never deliver.
+            not_on_whatsapp += 1
             continue
         try:
             phone = normalize_phone(raw_phone)
@@ -104,11 +110,14 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
         not_delivered=before.get(BroadcastStatus.FAILED, 0)
         + before.get(BroadcastStatus.UNKNOWN, 0),
         skipped_no_phone=skipped,
+        skipped_not_on_whatsapp=not_on_whatsapp,
     )
 
 
 def broadcast_dispatch_pending() -> int:
-    """Publish one send task per pending row not handed to the workers yet; return how many.
+    """Publish one send task per waiting row not handed to the workers yet; return how many.
+
+    Waiting: pending, or parked by pacing (services.pacing) and due again.
 
     Runs in a worker (tasks.dispatch_pending_broadcasts), so the admin's click costs
     one broker message however large the class. A row is stamped ``enqueued_at``

@@ -1,5 +1,8 @@
 """WhatsApp client: pick the configured backend with ``get_backend()`` and call ``send()``.
 
+Before a broadcast, ``device_status()`` reads the device's connection and quota and
+``validate_numbers()`` tells which numbers have WhatsApp.
+
 Like Django's ``EMAIL_BACKEND``, ``settings.WHATSAPP_BACKEND`` names the backend:
 ``"fonnte"`` (real messages), ``"console"`` (printed), ``"locmem"`` (kept in memory for
 tests) or a dotted path to a ``BaseBackend`` subclass.
@@ -13,7 +16,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from .base import BaseBackend, SendResult
+from .base import BaseBackend, DeviceState, DeviceStatus, SendResult, ValidationResult
 from .errors import (
     RETRYABLE_ERRORS,
     OutcomeUnknown,
@@ -27,11 +30,14 @@ __all__ = [
     "BACKEND_ALIASES",
     "RETRYABLE_ERRORS",
     "BaseBackend",
+    "DeviceState",
+    "DeviceStatus",
     "OutcomeUnknown",
     "RecipientRejected",
     "SendResult",
     "SenderRejected",
     "TemporaryFailure",
+    "ValidationResult",
     "WhatsAppError",
     "get_backend",
     "resolve_backend_class",

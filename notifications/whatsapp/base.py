@@ -21,3 +21,58 @@ class BaseBackend:
     def send(self, *, phone: str, message: str) -> SendResult:
         """Send ``message`` to ``phone``; return a SendResult or raise a WhatsAppError."""
         raise NotImplementedError("WhatsApp backends must implement send().")
+
+    def device_status(self, *, timeout: float | None = None) -> "DeviceStatus":
+        """The sending device's connection and quota, or a WhatsAppError."""
+        raise NotImplementedError("This WhatsApp backend cannot report its device.")
+
+    def validate_numbers(self, numbers) -> "ValidationResult":
+        """Which of these normalized numbers have WhatsApp, or a WhatsAppError.
+
+        Callers make sure no two checks run at once (Fonnte asks for that): see
+        ``students.services.student_check_whatsapp``.
+        """
+        raise NotImplementedError("This WhatsApp backend cannot check numbers.")
+
+
+#: Fonnte's ``/validate`` takes at most this many numbers a call
+#: (https://docs.fonnte.com/api-validate-number/); every backend splits longer lists.
+VALIDATE_CHUNK = 500
+
+
+class DeviceState:
+    """The sending device's connection as ``/device`` reports it (``unknown``: not readable)."""
+
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    """The sending device's health: connection, remaining quota, package."""
+
+    state: str  # One of DeviceState's values.
+    device: str = ""  # The device's own number, as the provider gives it.
+    quota: int | None = None  # Messages left; None when not given or not a whole number.
+    package: str = ""
+    expires: str = ""  # As the provider writes it; its format is undocumented.
+    raw_response: str = ""
+
+    @property
+    def connected(self) -> bool:
+        return self.state == DeviceState.CONNECTED
+
+    @property
+    def disconnected(self) -> bool:
+        return self.state == DeviceState.DISCONNECTED
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Which numbers have WhatsApp; ``unknown`` holds those the provider named in neither list."""
+
+    registered: frozenset[str] = frozenset()
+    not_registered: frozenset[str] = frozenset()
+    unknown: frozenset[str] = frozenset()
+    raw_responses: tuple[str, ...] = ()

@@ -6,7 +6,7 @@ import uuid
 
 from students.phones import mask_phone
 
-from .base import BaseBackend, SendResult
+from .base import BaseBackend, DeviceState, DeviceStatus, SendResult, ValidationResult
 
 
 class ConsoleBackend(BaseBackend):
@@ -38,3 +38,19 @@ class ConsoleBackend(BaseBackend):
             detail="Printed by the console backend; not sent.",
             raw_response="",
         )
+
+    def device_status(self, *, timeout: float | None = None) -> DeviceStatus:
+        """No device behind the console: its state is unknown, there is no quota."""
+        return DeviceStatus(state=DeviceState.UNKNOWN)
+
+    def validate_numbers(self, numbers) -> ValidationResult:
+        """Every number counts as on WhatsApp, so offline development skips nobody."""
+        wanted = frozenset(str(number).strip() for number in numbers if number)
+        stream = self._stream if self._stream is not None else sys.stdout
+        with self._lock:
+            stream.write(
+                f"----- WhatsApp (console backend) {len(wanted)} numbers counted as on"
+                " WhatsApp, not checked -----\n"
+            )
+            stream.flush()
+        return ValidationResult(registered=wanted)

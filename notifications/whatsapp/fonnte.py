@@ -7,7 +7,7 @@ alone never means "sent". See https://docs.fonnte.com/api-send-message/.
 import http.client
 import json
 import logging
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.core.exceptions import ImproperlyConfigured
@@ -16,7 +16,14 @@ from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
 
 from students.phones import mask_phone
 
-from .base import BaseBackend, SendResult
+from .base import (
+    VALIDATE_CHUNK,
+    BaseBackend,
+    DeviceState,
+    DeviceStatus,
+    SendResult,
+    ValidationResult,
+)
 from .errors import (
     OutcomeUnknown,
     RecipientRejected,
@@ -58,6 +65,10 @@ SENDER_REASONS = _reasons(
 # (including a disconnected device, whose exact text is undocumented) is temporary too.
 TEMPORARY_REASONS = _reasons("insufficient quota")
 
+# /device's "device_status" words (https://docs.fonnte.com/api-device-profile/); the
+# connect webhook uses the same two. Anything else is reported as unknown.
+DEVICE_STATES = {"connect": DeviceState.CONNECTED, "disconnect": DeviceState.DISCONNECTED}
+
 # HTTP codes that mean "this token/account is refused", whatever the body says.
 SENDER_HTTP_CODES = frozenset({401, 403})
 # A raw body kept for the admin is capped: a proxy's error page can be large.
@@ -95,6 +106,9 @@ class FonnteBackend(BaseBackend):
             )
         self._token = token
         self.url = url
+        # /device and /validate sit beside /send: FONNTE_URL's base names all three.
+        self.device_url = _sibling_url(url, "device")
+        self.validate_url = _sibling_url(url, "validate")
         self.connect_timeout = float(connect_timeout)
         self.read_timeout = float(read_timeout)
         # One session per backend: keeps the TLS connection to Fonnte open between
@@ -140,27 +154,129 @@ class FonnteBackend(BaseBackend):
         )
         return result
 
+    def device_status(self, *, timeout: float | None = None) -> DeviceStatus:
+        """POST /device: the device's connection, remaining quota and package.
+
+        ``timeout`` (seconds) caps both the connect and the read timeout, for a page
+        that must render quickly whatever Fonnte does.
+        """
+        try:
+            body, raw = self._read_only_call(self.device_url, {}, timeout=timeout)
+        except WhatsAppError as err:
+            logger.warning(
+                "Fonnte device status not read (%s): %s",
+                type(err).__name__,
+                err.reason,
+                extra={"status_code": err.status_code},
+            )
+            raise
+        state = DEVICE_STATES.get(_text(body.get("device_status")).casefold(), DeviceState.UNKNOWN)
+        return DeviceStatus(
+            state=state,
+            device=_text(body.get("device")),
+            quota=_whole_number(body.get("quota")),
+            package=_text(body.get("package")),
+            expires=_text(body.get("expired")),
+            raw_response=raw,
+        )
+
+    def validate_numbers(self, numbers) -> ValidationResult:
+        """POST /validate: which numbers have WhatsApp, VALIDATE_CHUNK numbers per call.
+
+        Longer lists are split and sent one call after the other, never in parallel
+        (Fonnte: "never two calls at once"); keeping two *processes* apart is the
+        caller's job (students.services holds a database lease). A failing call raises
+        its WhatsAppError and the numbers of earlier calls are not returned: check again.
+        """
+        wanted = list(dict.fromkeys(str(number).strip() for number in numbers if number))
+        registered, not_registered, raws = set(), set(), []
+        for start in range(0, len(wanted), VALIDATE_CHUNK):
+            chunk = wanted[start : start + VALIDATE_CHUNK]
+            data = {
+                "target": ",".join(chunk),
+                # Our numbers start with 62, never 0, so the rewrite never applies; the
+                # docs show /validate only with 62 (https://docs.fonnte.com/api-validate-number/).
+                "countryCode": "62",
+            }
+            try:
+                body, raw = self._read_only_call(self.validate_url, data)
+            except WhatsAppError as err:
+                logger.warning(
+                    "Fonnte number check of %d numbers failed (%s): %s",
+                    len(chunk),
+                    type(err).__name__,
+                    err.reason,
+                    extra={"numbers": len(chunk), "status_code": err.status_code},
+                )
+                raise
+            raws.append(raw)
+            asked = set(chunk)
+            registered |= asked & _numbers(body.get("registered"))
+            not_registered |= asked & _numbers(body.get("not_registered"))
+        # A number in both lists is not trusted either way.
+        both = registered & not_registered
+        registered -= both
+        not_registered -= both
+        result = ValidationResult(
+            registered=frozenset(registered),
+            not_registered=frozenset(not_registered),
+            unknown=frozenset(set(wanted) - registered - not_registered),
+            raw_responses=tuple(raws),
+        )
+        logger.info(
+            "Fonnte number check: %d on WhatsApp, %d not, %d unknown",
+            len(result.registered),
+            len(result.not_registered),
+            len(result.unknown),
+            extra={"calls": len(raws)},
+        )
+        return result
+
+    def _read_only_call(
+        self, url: str, data: dict[str, str], *, timeout: float | None = None
+    ) -> tuple[dict, str]:
+        """POST a question that changes nothing at Fonnte; return its checked body and raw text.
+
+        Nothing is sent to a parent, so an answer that never came is simply a passing
+        failure, never "outcome unknown".
+        """
+        timeouts = (self.connect_timeout, self.read_timeout)
+        if timeout is not None:
+            timeouts = (min(timeouts[0], timeout), min(timeouts[1], timeout))
+        try:
+            response = self._post(url, data, timeout=timeouts)
+        except OutcomeUnknown as err:
+            raise TemporaryFailure(
+                f"Fonnte did not answer within {timeouts[1]:g}s.",
+                raw_response=err.raw_response,
+                status_code=err.status_code,
+            ) from err
+        return self._checked_body(response)
+
     # --- HTTP ------------------------------------------------------------------
 
-    def _post(self, url: str, data: dict[str, str]) -> requests.Response:
+    def _post(
+        self, url: str, data: dict[str, str], *, timeout: tuple[float, float] | None = None
+    ) -> requests.Response:
         """The one place that talks HTTP: always with both timeouts, errors wrapped."""
+        connect_timeout, read_timeout = timeout or (self.connect_timeout, self.read_timeout)
         try:
             return self._session.post(
                 url,
                 data=data,
                 headers={"Authorization": self._token},  # raw token, no "Bearer"
-                timeout=(self.connect_timeout, self.read_timeout),
+                timeout=(connect_timeout, read_timeout),
                 # A redirect would turn the POST into a GET; treat it as a wrong FONNTE_URL.
                 allow_redirects=False,
             )
         except requests.ConnectTimeout as err:
             # Never connected, so nothing was sent.
             raise TemporaryFailure(
-                self._redact(f"Could not connect to Fonnte within {self.connect_timeout:g}s.")
+                self._redact(f"Could not connect to Fonnte within {connect_timeout:g}s.")
             ) from err
         except requests.ReadTimeout as err:
             raise OutcomeUnknown(
-                f"Fonnte did not answer within {self.read_timeout:g}s after the message was"
+                f"Fonnte did not answer within {read_timeout:g}s after the message was"
                 " sent; it may still have been queued."
             ) from err
         except requests.ConnectionError as err:
@@ -197,6 +313,16 @@ class FonnteBackend(BaseBackend):
 
     def _parse(self, response: requests.Response) -> SendResult:
         """Turn Fonnte's answer into a SendResult, or raise the matching WhatsAppError."""
+        body, raw = self._checked_body(response)
+        return SendResult(
+            message_id=_first_id(body.get("id")),
+            request_id=_text(body.get("requestid")),
+            detail=_text(body.get("detail")) or _reason(body),
+            raw_response=raw,
+        )
+
+    def _checked_body(self, response: requests.Response) -> tuple[dict, str]:
+        """The body of an answer with ``"status": true`` and the raw text, else a WhatsAppError."""
         code = response.status_code
         raw = self._redact(response.text)[:MAX_RAW_RESPONSE]
         body = _json_object(raw)
@@ -227,12 +353,7 @@ class FonnteBackend(BaseBackend):
 
         status = _flag(body.get("status"))
         if status is True:
-            return SendResult(
-                message_id=_first_id(body.get("id")),
-                request_id=_text(body.get("requestid")),
-                detail=_text(body.get("detail")) or reason,
-                raw_response=raw,
-            )
+            return body, raw
         if status is None:
             raise TemporaryFailure(
                 f"Fonnte answered HTTP {code} without a status.", raw_response=raw, status_code=code
@@ -259,6 +380,35 @@ def classify_reason(reason: str) -> type[WhatsAppError]:
         return SenderRejected
     # insufficient quota, a disconnected device, or anything new: try again later.
     return TemporaryFailure
+
+
+def _sibling_url(url: str, name: str) -> str:
+    """``…/send`` → ``…/<name>``: the endpoint beside the configured send URL."""
+    parts = urlsplit(url)
+    base = parts.path.rstrip("/").rpartition("/")[0]
+    return urlunsplit((parts.scheme, parts.netloc, f"{base}/{name}", parts.query, ""))
+
+
+def _whole_number(value) -> int | None:
+    """Fonnte sends the quota as a string ("78"); anything but a whole number gives None."""
+    text = _text(value)
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _numbers(value) -> set[str]:
+    """A list of numbers from /validate as digits with the country code (0812… → 62812…)."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple):
+        return set()
+    found = set()
+    for item in value:
+        digits = "".join(ch for ch in _text(item) if ch.isdigit())
+        if digits.startswith("0"):
+            digits = "62" + digits[1:]
+        if digits:
+            found.add(digits)
+    return found
 
 
 def _json_object(raw: str) -> dict | None:

@@ -4,7 +4,14 @@ import itertools
 import threading
 from dataclasses import dataclass
 
-from .base import BaseBackend, SendResult
+from .base import (
+    VALIDATE_CHUNK,
+    BaseBackend,
+    DeviceState,
+    DeviceStatus,
+    SendResult,
+    ValidationResult,
+)
 
 
 @dataclass(frozen=True)
@@ -18,6 +25,11 @@ class SentMessage:
 
 # Every message "sent" in this process, oldest first. Tests clear it themselves.
 outbox: list[SentMessage] = []
+
+# Numbers the locmem backend reports as not on WhatsApp; every other one is. Tests set it.
+not_on_whatsapp: set[str] = set()
+# Each /validate call the locmem backend answered: the numbers of one call, in order.
+validate_calls: list[tuple[str, ...]] = []
 
 # Ids keep counting after a test clears ``outbox``, so they stay unique in a process.
 _counter = itertools.count(1)
@@ -40,3 +52,16 @@ class LocmemBackend(BaseBackend):
             detail="Stored in notifications.whatsapp.locmem.outbox; not sent.",
             raw_response="",
         )
+
+    def device_status(self, *, timeout: float | None = None) -> DeviceStatus:
+        """No device behind the outbox: its state is unknown, there is no quota."""
+        return DeviceStatus(state=DeviceState.UNKNOWN)
+
+    def validate_numbers(self, numbers) -> ValidationResult:
+        """Numbers in ``not_on_whatsapp`` are not on WhatsApp, the rest are; calls are recorded."""
+        wanted = list(dict.fromkeys(str(number).strip() for number in numbers if number))
+        with _lock:
+            for start in range(0, len(wanted), VALIDATE_CHUNK):
+                validate_calls.append(tuple(wanted[start : start + VALIDATE_CHUNK]))
+            missing = frozenset(number for number in wanted if number in not_on_whatsapp)
+        return ValidationResult(registered=frozenset(wanted) - missing, not_registered=missing)
