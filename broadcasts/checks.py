@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 from kombu.exceptions import KombuError
 
 RUNNERS = ("celery", "cron")
@@ -104,3 +105,21 @@ def check_webhook_secret(app_configs=None, **kwargs):
             id="broadcasts.W003",
         )
     ]
+
+
+@register()
+def check_pacing_settings(app_configs=None, **kwargs):
+    """E004: the pace settings make sense (services.pacing reads them at every send)."""
+    from .services.pacing import current_pace  # the app registry is ready by now
+
+    try:
+        current_pace()
+    except ImproperlyConfigured as err:
+        return [
+            Error(
+                str(err),
+                hint="See WHATSAPP_MESSAGES_PER_MINUTE and the settings after it in .env.example.",
+                id="broadcasts.E004",
+            )
+        ]
+    return []

@@ -3,6 +3,8 @@ from django.contrib.admin import helpers
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
@@ -15,6 +17,7 @@ from broadcasts.selectors import (
     broadcast_resend_plan,
 )
 from broadcasts.services import broadcast_create_for_report, broadcast_retry
+from broadcasts.services.pacing import Waiting, pacing_state
 from notifications.selectors import whatsapp_device_readiness
 
 from .models import MonthlyReport
@@ -59,6 +62,31 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
     return TemplateResponse(
         request, "admin/reports/monthlyreport/send_whatsapp_confirmation.html", context
     )
+
+
+def _say_if_sending_is_held(request):
+    """Waiting messages are held back (services.pacing): say why and until when, at the top."""
+    state = pacing_state()
+    if state.open_now:
+        return
+    until = (
+        date_format(timezone.localtime(state.resumes_at), "SHORT_DATETIME_FORMAT")
+        if state.resumes_at
+        else ""
+    )
+    if state.waiting == Waiting.DISCONNECTED:
+        text = _(
+            "Sending is paused: Fonnte reports the school's WhatsApp device disconnected. "
+            "Waiting messages go out once it is connected again."
+        )
+    elif state.waiting == Waiting.QUIET_HOURS:
+        text = _("Quiet hours: waiting messages go out from %(time)s.") % {"time": until}
+    else:
+        text = _(
+            "Today's limit of %(n)d WhatsApp messages is reached: waiting messages go out "
+            "from %(time)s."
+        ) % {"n": state.daily_limit, "time": until}
+    messages.warning(request, text)
 
 
 def _archived_message(report):
@@ -215,6 +243,8 @@ class MonthlyReportAdmin(admin.ModelAdmin):
         return monthly_report_progress(request, model_admin=self)
 
     def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            _say_if_sending_is_held(request)
         response = super().changelist_view(request, extra_context)
         # The page's progress in one aggregate query, whatever the number of reports or
         # rows; attached before the (lazy) template renders the delivery column.
@@ -228,6 +258,8 @@ class MonthlyReportAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if change and obj is not None:
+            if request.method == "GET":
+                _say_if_sending_is_held(request)
             progress = broadcast_progress(monthly_report_ids=[obj.pk]).get(obj.pk, Progress())
             context["delivery_progress"] = self._progress_widget(obj, progress)
             context["can_resend_failed"] = bool(

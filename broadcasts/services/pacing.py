@@ -225,11 +225,16 @@ def pacing_state(*, now: datetime | None = None) -> PacingState:
     """Whether messages can go out now, and if not why and until when. Reads only."""
     now = now or timezone.now()
     pace = current_pace()
-    per_minute = float(settings.WHATSAPP_MESSAGES_PER_MINUTE)
-    row = SendingPace.objects.filter(device=DEVICE).first() or SendingPace(device=DEVICE)
-    today = now.astimezone(pace.zone).date()
-    sent_today = row.sent_on_day if row.day == today else 0
-    common = {"per_minute": per_minute, "daily_limit": pace.daily_limit, "sent_today": sent_today}
+    sent_today = 0
+    if pace.daily_limit:  # the count matters only under a cap
+        row = SendingPace.objects.filter(device=DEVICE).first()
+        if row is not None and row.day == now.astimezone(pace.zone).date():
+            sent_today = row.sent_on_day
+    common = {
+        "per_minute": float(settings.WHATSAPP_MESSAGES_PER_MINUTE),
+        "daily_limit": pace.daily_limit,
+        "sent_today": sent_today,
+    }
     if not fonnte_device_connected():
         return PacingState(False, Waiting.DISCONNECTED, None, **common)
     if pace.in_quiet_hours(now):

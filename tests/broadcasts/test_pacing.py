@@ -271,3 +271,43 @@ def test_a_disconnect_pauses_and_a_connect_resumes(
 @pytest.fixture(autouse=True)
 def _eager_dispatch(celery_eager):
     """The connect webhook's dispatch task runs in-process."""
+
+
+# --- What the admins see ------------------------------------------------------------------
+
+
+REPORT_PAGES = ("/admin/reports/monthlyreport/", "/admin/reports/monthlyreport/{pk}/change/")
+
+
+def held_notice(client, report, text):
+    return [text in client.get(url.format(pk=report.pk)).content.decode() for url in REPORT_PAGES]
+
+
+def test_the_report_pages_say_quiet_hours_hold_messages(pace, admin_client, report):
+    text = "Jam tenang: pesan yang menunggu akan dikirim mulai"
+    assert held_notice(admin_client, report, text) == [False, False]
+    pace.WHATSAPP_QUIET_HOURS = "00:00-23:59"
+    assert held_notice(admin_client, report, text) == [True, True]
+
+
+def test_the_report_pages_say_the_daily_limit_holds_messages(pace, admin_client, report):
+    pace.WHATSAPP_DAILY_LIMIT = 1
+    pacing_reserve_turn()  # today's one message
+    assert held_notice(admin_client, report, "Batas hari ini, 1 pesan WhatsApp") == [True, True]
+
+
+def test_the_report_pages_say_sending_is_paused_while_the_device_is_away(
+    pace, admin_client, report
+):
+    url = "/admin/reports/monthlyreport/"
+    assert "Pengiriman dijeda" not in admin_client.get(url).content.decode()
+    fonnte_device_record(device="6281200000000", status="disconnect", reason="", timestamp=1)
+    assert "Pengiriman dijeda" in admin_client.get(url).content.decode()
+
+
+def test_manage_py_check_names_malformed_pace_settings(pace):
+    from django.core.checks import run_checks
+
+    pace.WHATSAPP_QUIET_HOURS = "malam"
+    (error,) = [e for e in run_checks() if e.id == "broadcasts.E004"]
+    assert "20:00-06:00" in error.msg
