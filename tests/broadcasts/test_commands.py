@@ -180,7 +180,7 @@ def test_monitor_reads_a_fixed_number_of_queries(make_row, report, other_report,
     for _ in range(15):
         make_row("failed", monthly_report=other_report)
         make_row("pending")
-    assert queries() == few == 2
+    assert queries() == few == 3  # per report, overall, and the device for pacing
 
 
 def test_monitor_survives_an_unreachable_broker(every_status, broker_url, monkeypatch):
@@ -571,3 +571,17 @@ def test_send_test_names_a_missing_token(settings):
     settings.FONNTE_API_TOKEN = ""
     _, error = send_test("0812-3456-7890")
     assert error is not None and "FONNTE_API_TOKEN is empty" in error
+
+
+def test_monitor_says_whether_pacing_holds_messages(db, broker, settings):
+    broker(0)
+    assert "Pacing: sending (no pace)" in run("broadcast_monitor")  # the test settings
+    settings.WHATSAPP_MESSAGES_PER_MINUTE = 30
+    settings.WHATSAPP_QUIET_HOURS = "00:00-23:59"
+    assert "Pacing: held (quiet_hours until " in run("broadcast_monitor")
+    pacing = json.loads(run("broadcast_monitor", "--json"))["pacing"]
+    assert (pacing["sending"], pacing["held_by"], pacing["per_minute"]) == (
+        False,
+        "quiet_hours",
+        30.0,
+    )

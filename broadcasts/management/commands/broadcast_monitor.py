@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from broadcasts import operations
+from broadcasts.services.pacing import pacing_state
 
 
 def format_age(seconds: float) -> str:
@@ -56,14 +57,16 @@ class Command(BaseCommand):
         reports = operations.broadcast_status_counts_per_report(monthly_report_id=report)
         overall = operations.broadcast_status_counts_overall()
         broker = operations.broker_status()
+        pace = pacing_state(now=now)
         if options["json"]:
-            self._write_json(now, reports, overall, broker)
+            self._write_json(now, reports, overall, broker, pace)
         else:
             self._write_text(now, reports, overall, broker, report)
+            self._write_pace(pace)
 
     # --- JSON ---------------------------------------------------------------------
 
-    def _write_json(self, now, reports, overall, broker):
+    def _write_json(self, now, reports, overall, broker, pace):
         data = {
             "generated_at": timezone.localtime(now).isoformat(),
             "reports": [self._counts_json(now, counts) for counts in reports],
@@ -79,6 +82,16 @@ class Command(BaseCommand):
                 "count": len(broker.workers) if broker.workers_state == operations.OK else None,
                 "names": list(broker.workers),
                 "detail": broker.workers_detail,
+            },
+            "pacing": {
+                "sending": pace.open_now,
+                "held_by": pace.waiting or None,
+                "resumes_at": timezone.localtime(pace.resumes_at).isoformat()
+                if pace.resumes_at
+                else None,
+                "per_minute": pace.per_minute,
+                "daily_limit": pace.daily_limit,
+                "sent_today": pace.sent_today if pace.daily_limit else None,
             },
         }
         self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False))
@@ -134,6 +147,15 @@ class Command(BaseCommand):
                     f"Workers alive: {broker.workers_state} ({broker.workers_detail})"
                 )
             )
+
+    def _write_pace(self, pace):
+        rate = f"{pace.per_minute:g} a minute" if pace.per_minute else "no pace"
+        cap = f", {pace.sent_today} of {pace.daily_limit} today" if pace.daily_limit else ""
+        if pace.open_now:
+            self.stdout.write(self.style.SUCCESS(f"Pacing: sending ({rate}{cap})"))
+            return
+        until = f" until {local(pace.resumes_at)}" if pace.resumes_at else ""
+        self.stdout.write(self.style.WARNING(f"Pacing: held ({pace.waiting}{until}; {rate}{cap})"))
 
     def _write_counts(self, now, title, counts):
         self.stdout.write(f"\n{title}")
