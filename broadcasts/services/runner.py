@@ -23,6 +23,8 @@ class RunResult:
     retrying: int
     failed: int
     alerts: int
+    #: Skipped (handled meanwhile) or left waiting for a later turn in the pace.
+    waiting: int = 0
 
 
 def broadcast_process_due(*, max_jobs: int) -> RunResult:
@@ -44,7 +46,7 @@ def broadcast_process_due(*, max_jobs: int) -> RunResult:
             .order_by("pk")
             .values_list("pk", "monthly_report_id")[:max_jobs]
         )
-    outcomes = {"sent": 0, "retrying": 0, "failed": 0}
+    outcomes = {"sent": 0, "retrying": 0, "failed": 0, "waiting": 0}
     for broadcast_id, monthly_report_id in due:
         outcomes[_send_one(broadcast_id, monthly_report_id)] += 1
     alerts = _send_due_alerts()
@@ -54,7 +56,7 @@ def broadcast_process_due(*, max_jobs: int) -> RunResult:
 def _send_one(broadcast_id, monthly_report_id) -> str:
     """One row, handled exactly as tasks.send_monthly_report_whatsapp and its on_failure do."""
     try:
-        broadcast_send(broadcast_id=broadcast_id, monthly_report_id=monthly_report_id)
+        sent = broadcast_send(broadcast_id=broadcast_id, monthly_report_id=monthly_report_id)
     except BroadcastRetry:
         return "retrying"  # parked with next_attempt_at; a later run picks it up
     except BroadcastFailed as exc:
@@ -65,7 +67,7 @@ def _send_one(broadcast_id, monthly_report_id) -> str:
         # on-failure handler would, then let cron report the error.
         broadcast_handle_task_failure(broadcast_id=broadcast_id, exc=exc)
         raise
-    return "sent"
+    return "sent" if sent else "waiting"
 
 
 def _send_due_alerts() -> int:

@@ -36,17 +36,17 @@ logger = logging.getLogger(__name__)
 DATABASE_OUTAGE = (OperationalError, InterfaceError)
 
 
-def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> None:
+def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> bool:
     """Claim the row, send it through the WhatsApp backend, record the outcome.
 
-    Returns when the row was sent, or when there was nothing to do (already
+    Returns True when the row was sent; False when there was nothing to do (already
     handled, or gone) or when the row's turn is not near and it was parked to wait
     (services.pacing). Raises BroadcastRetry for a passing failure with attempts
     left, and BroadcastFailed when the row ended failed or unknown.
     """
     turn = _take_turn(broadcast_id)
     if turn is None:
-        return
+        return False
     now = timezone.now()
     claimed = MonthlyReportBroadcast.objects.filter(
         pk=broadcast_id,
@@ -62,7 +62,7 @@ def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> None:
     if not claimed:
         # Sent, being sent by another worker, final, or deleted: never send again.
         logger.info("WhatsApp skipped, row not claimable [broadcast=%s]", broadcast_id)
-        return
+        return False
     broadcast = MonthlyReportBroadcast.objects.select_related("student").get(pk=broadcast_id)
 
     if broadcast.monthly_report_id is None or broadcast.monthly_report_id != monthly_report_id:
@@ -105,6 +105,7 @@ def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> None:
         ) % {"reason": reason, "n": broadcast.retry_count}
         raise _finish(broadcast, BroadcastStatus.FAILED, reason, err.raw_response) from err
     _mark_sent(broadcast, result)
+    return True
 
 
 def _take_turn(broadcast_id) -> Turn | None:

@@ -60,7 +60,7 @@ def test_a_final_failure_alerts_the_admins_in_the_same_run(
 ):
     make_student("0812")
     broadcast_create_for_report(monthly_report=report)
-    assert "1 failed or unknown; 1 admin alert(s) sent" in process()
+    assert "1 failed or unknown, 0 left waiting; 1 admin alert(s) sent" in process()
     assert Notification.objects.filter(recipient=admins[0]).count() == 1
     assert len(fonnte.calls) == 0
 

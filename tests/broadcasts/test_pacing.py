@@ -311,3 +311,14 @@ def test_manage_py_check_names_malformed_pace_settings(pace):
     pace.WHATSAPP_QUIET_HOURS = "malam"
     (error,) = [e for e in run_checks() if e.id == "broadcasts.E004"]
     assert "20:00-06:00" in error.msg
+
+
+def test_the_cron_runner_counts_a_row_whose_turn_is_far_as_waiting(pace, rows, outbox, slept):
+    pace.WHATSAPP_RUNNER = "cron"
+    now = timezone.now()
+    for _ in range(8):  # other senders took the next 16 seconds
+        pacing_reserve_turn(now=now)
+    result = broadcast_process_due(max_jobs=5)
+    assert (result.processed, result.sent, result.waiting) == (3, 0, 3)
+    assert outbox == []
+    assert MonthlyReportBroadcast.objects.filter(next_attempt_at__isnull=False).count() == 3

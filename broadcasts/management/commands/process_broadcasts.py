@@ -34,6 +34,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Processed {result.processed}: {result.sent} sent, {result.retrying} to retry, "
-                f"{result.failed} failed or unknown; {result.alerts} admin alert(s) sent."
+                f"{result.failed} failed or unknown, {result.waiting} left waiting; "
+                f"{result.alerts} admin alert(s) sent."
             )
         )
