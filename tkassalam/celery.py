@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tkassalam.settings")
 
@@ -23,3 +24,18 @@ def _create_local_folders(sender, **kwargs):
         ]
     for folder in filter(None, folders):
         os.makedirs(folder, exist_ok=True)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(sender=None, **kwargs):
+    """Around each task, what Django does around each request: drop an old or broken connection.
+
+    CELERY_DB_REUSE_MAX keeps the connection between tasks; this still closes one older
+    than CONN_MAX_AGE or left unusable by an error, and has the next query health-check it.
+    """
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return  # an eager task runs inside the caller's request or transaction
+    from django.db import close_old_connections
+
+    close_old_connections()

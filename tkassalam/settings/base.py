@@ -218,6 +218,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One task at a time per process: a slow Fonnte call does not hold others back.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers keep their database connection between tasks (Celery's Django fixup otherwise
+# closes it around every task: one new connection per message); CONN_MAX_AGE and the
+# health check still drop an old or broken one before each task (tkassalam/celery.py).
+CELERY_DB_REUSE_MAX = 1000
 # A send is one HTTP call with its own timeouts; these only stop a hung process.
 CELERY_TASK_SOFT_TIME_LIMIT = env.int(
     "CELERY_TASK_SOFT_TIME_LIMIT", default=int(FONNTE_CONNECT_TIMEOUT + FONNTE_READ_TIMEOUT) + 30
