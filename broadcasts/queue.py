@@ -34,7 +34,10 @@ def publish_sends(rows) -> None:
     if not uses_celery():
         return
     task = tasks.send_monthly_report_whatsapp
-    with task.app.producer_or_acquire() as producer:
+    # batch(): on Redis the messages go out in pipelined round trips (one per 1,000), not one
+    # each; other transports publish at once. A failed flush raises before the caller stamps
+    # the rows, so they stay unstamped and the dispatcher or the recovery sweep sends them.
+    with task.app.producer_or_acquire() as producer, producer.batch():
         for broadcast_id, monthly_report_id in rows:
             task.apply_async(
                 kwargs={"monthly_report_id": monthly_report_id, "broadcast_id": broadcast_id},
