@@ -70,7 +70,7 @@ class MonthlyReportBroadcast(models.Model):
         max_length=10,
         choices=BroadcastStatus.choices,
         default=BroadcastStatus.PENDING,
-        db_index=True,
+        # Indexed by the composite indexes in Meta that start with it (no index of its own).
     )
     response = models.TextField(_("Fonnte response"), blank=True)
     error_message = models.TextField(_("error"), blank=True)
@@ -122,6 +122,10 @@ class MonthlyReportBroadcast(models.Model):
         indexes = [
             models.Index(fields=["monthly_report", "status"], name="broadcast_report_status"),
             models.Index(fields=["status", "updated_at"], name="broadcast_status_updated"),
+            # The admin's broadcast list, newest first, whole and filtered by status: its
+            # page is read from the index instead of sorting every row.
+            models.Index(fields=["-created_at", "-id"], name="broadcast_list_order"),
+            models.Index(fields=["status", "-created_at", "-id"], name="broadcast_list_status"),
             # The status webhook finds its row by Fonnte's message id.
             models.Index(fields=["fonnte_message_id"], name="broadcast_fonnte_message_id"),
         ]

@@ -12,6 +12,7 @@ URLS = [
     "/admin/broadcasts/monthlyreportbroadcast/",
     "/admin/broadcasts/monthlyreportbroadcast/?status__exact=failed",
     "/admin/broadcasts/monthlyreportbroadcast/?q=Siswa",
+    "/admin/broadcasts/monthlyreportbroadcast/?delivery_state=other",
     "/admin/reports/monthlyreport/",
 ]
 
@@ -52,3 +53,32 @@ def test_the_query_count_does_not_depend_on_the_number_of_rows(admin_client, cla
     many = queries(admin_client, url)
     assert many == few
     assert many <= 12
+
+
+def test_the_delivery_state_filter_lists_fixed_states_and_finds_the_rest(
+    admin_client, classroom, report
+):
+    fill(classroom, reports=0, per_report=4)
+    states = ["read", "", "delivered", "queued"]  # "queued": a state we do not rank
+    MonthlyReportBroadcast.objects.bulk_create(
+        MonthlyReportBroadcast(
+            monthly_report=report,
+            student=student,
+            phone_number="62812",
+            message="m",
+            delivery_state=state,
+        )
+        for student, state in zip(Student.objects.order_by("nis"), states, strict=True)
+    )
+    url = "/admin/broadcasts/monthlyreportbroadcast/"
+
+    def shown(value):
+        response = admin_client.get(url, {"delivery_state": value})
+        return sorted(row.delivery_state for row in response.context["cl"].result_list)
+
+    page = admin_client.get(url).content.decode()
+    assert "?delivery_state=delivered" in page
+    assert "=queued" not in page  # the values are not read from the rows
+    assert shown("read") == ["read"]
+    assert shown("none") == [""]
+    assert shown("other") == ["queued"]
