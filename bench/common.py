@@ -134,6 +134,8 @@ class Setup:
             "CELERY_QUEUE": self.queue,
             "WHATSAPP_RUNNER": "celery",
             "WHATSAPP_BACKEND": "fonnte",
+            # No deliberate pace per WhatsApp device: the send figures measure our overhead.
+            "WHATSAPP_MESSAGES_PER_MINUTE": "0",
             "FONNTE_API_TOKEN": FAKE_TOKEN,
             "FONNTE_URL": self.fake_url or "http://127.0.0.1:9/send",
             "SCHOOL_WEBSITE": SCHOOL_WEBSITE,

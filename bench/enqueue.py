@@ -317,7 +317,9 @@ def run(ctx) -> Section:
                 "queries": round(baselines[b]["queries"] + per_q * (n - b)),
             }
             extrapolated.add(n)
-    smallest = min(measured[n]["queries"] for n in measured)
+    # "Does not grow": no more statements than at the smallest size (which may hold one
+    # more, a per-process cache filled by the first click, e.g. the admin log's ContentType).
+    smallest = measured[min(measured)]["queries"]
     for n in ctx.sizes["enqueue"]:
         ours, base = measured[n], baselines.get(n)
         mark = " (extrapolated)" if n in extrapolated else ""
@@ -338,8 +340,8 @@ def run(ctx) -> Section:
                 str(ours["queries"]),
                 (f"{base['queries']:,}" + mark) if base else "—",
                 f"{fmt_ratio(base['queries'] / max(ours['queries'], 1))} fewer" if base else "—",
-                f"flat (= {smallest} at {min(measured):,})",
-                ours["queries"] == smallest,
+                f"flat (≤ {smallest} at {min(measured):,})",
+                ours["queries"] <= smallest,
             )
         )
         section.details.append(

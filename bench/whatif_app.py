@@ -8,6 +8,8 @@ the product; each variant is a change described in bench/README.md ("Proposed ch
   fixup closes every connection before and after each task unless ``CELERY_DB_REUSE_MAX``
   is set; with it set, Django's own per-request hygiene (``close_old_connections``: drop a
   broken connection, or one older than CONN_MAX_AGE) runs before each task instead.
+  Measured, then adopted: the product does this itself now (tkassalam/settings/base.py,
+  tkassalam/celery.py), so the variant changes nothing any more.
 - ``prefetch2``: ``worker_prefetch_multiplier = 2``, so the next message is already in the
   worker while one is being sent (hides the ack + fetch round trip to the broker).
 """
