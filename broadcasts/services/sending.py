@@ -5,8 +5,8 @@ from datetime import timedelta
 from time import sleep
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
-from django.db.models import F
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Exists, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -25,10 +25,12 @@ from ..models import (
     CLAIMABLE_STATUSES,
     BroadcastAttempt,
     BroadcastStatus,
+    FonnteDevice,
     MonthlyReportBroadcast,
 )
 from .alerts import broadcast_schedule_failure_alert
-from .pacing import Turn, current_pace, pacing_reserve_turn
+from .pacing import Turn, Waiting, current_pace, pacing_reserve_turn
+from .receipts import fonnte_device_connected
 
 logger = logging.getLogger(__name__)
 
@@ -48,18 +50,28 @@ def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> bool:
     if turn is None:
         return False
     now = timezone.now()
-    claimed = MonthlyReportBroadcast.objects.filter(
-        pk=broadcast_id,
-        status__in=CLAIMABLE_STATUSES,
-        retry_count__lt=settings.WHATSAPP_MAX_ATTEMPTS,
-    ).update(
-        status=BroadcastStatus.SENDING,
-        retry_count=F("retry_count") + 1,
-        claimed_at=now,
-        next_attempt_at=None,
-        updated_at=now,
+    claimed = (
+        MonthlyReportBroadcast.objects.filter(
+            pk=broadcast_id,
+            status__in=CLAIMABLE_STATUSES,
+            retry_count__lt=settings.WHATSAPP_MAX_ATTEMPTS,
+        )
+        .exclude(
+            # Fonnte said the device is disconnected: the row waits (see below).
+            Exists(FonnteDevice.objects.filter(status=FonnteDevice.Status.DISCONNECTED))
+        )
+        .update(
+            status=BroadcastStatus.SENDING,
+            retry_count=F("retry_count") + 1,
+            claimed_at=now,
+            next_attempt_at=None,
+            updated_at=now,
+        )
     )
     if not claimed:
+        if not fonnte_device_connected():
+            _park(broadcast_id, Turn(reserved=False, at=None, waiting=Waiting.DISCONNECTED))
+            return False
         # Sent, being sent by another worker, final, or deleted: never send again.
         logger.info("WhatsApp skipped, row not claimable [broadcast=%s]", broadcast_id)
         return False
@@ -113,14 +125,14 @@ def _take_turn(broadcast_id) -> Turn | None:
 
     Before the claim, so that a row whose turn is far uses no attempt and is never left
     "sending" while nothing sends it. The wait for a near slot comes after the claim,
-    right before the call (_wait_for), so the message leaves on time.
+    right before the call (_wait_for), so the message leaves on time. Without a pace
+    this costs no query: the claim itself refuses a row while the device is disconnected.
     """
-    if (
-        current_pace().paced
-        and not MonthlyReportBroadcast.objects.filter(
-            pk=broadcast_id, status__in=CLAIMABLE_STATUSES
-        ).exists()
-    ):
+    if not current_pace().paced:
+        return Turn(reserved=True, at=None)
+    if not MonthlyReportBroadcast.objects.filter(
+        pk=broadcast_id, status__in=CLAIMABLE_STATUSES
+    ).exists():
         return Turn(reserved=True, at=None)  # the claim refuses it; no slot is spent on it
     turn = pacing_reserve_turn()
     if not turn.reserved:
@@ -169,20 +181,23 @@ _LOG_FINISHED = "WhatsApp %(status)s " + _CONTEXT + ": %(reason)s"
 
 def _mark_sent(broadcast, result):
     now = timezone.now()
-    updated = MonthlyReportBroadcast.objects.filter(
-        # UNKNOWN too: if a sweep gave up on this row meanwhile, the answer is the truth.
-        pk=broadcast.pk,
-        status__in=(BroadcastStatus.SENDING, BroadcastStatus.UNKNOWN),
-    ).update(
-        status=BroadcastStatus.SENT,
-        sent_at=now,
-        fonnte_message_id=result.message_id[:64],
-        fonnte_request_id=result.request_id[:64],
-        response=result.raw_response,
-        error_message="",
-        updated_at=now,
-    )
-    _record_attempt(broadcast, BroadcastAttempt.Outcome.SENT, result.detail, result.raw_response)
+    with transaction.atomic():  # one commit for the row and its attempt
+        updated = MonthlyReportBroadcast.objects.filter(
+            # UNKNOWN too: if a sweep gave up on this row meanwhile, the answer is the truth.
+            pk=broadcast.pk,
+            status__in=(BroadcastStatus.SENDING, BroadcastStatus.UNKNOWN),
+        ).update(
+            status=BroadcastStatus.SENT,
+            sent_at=now,
+            fonnte_message_id=result.message_id[:64],
+            fonnte_request_id=result.request_id[:64],
+            response=result.raw_response,
+            error_message="",
+            updated_at=now,
+        )
+        _record_attempt(
+            broadcast, BroadcastAttempt.Outcome.SENT, result.detail, result.raw_response
+        )
     context = _log_context(broadcast, message_id=result.message_id)
     if updated:
         logger.info(_LOG_SENT, context, extra=context)
