@@ -1,3 +1,5 @@
+import math
+
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.loader import render_to_string
@@ -46,12 +48,14 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
             modeladmin.message_user(request, message, messages.SUCCESS)
         return None
     plans = [broadcast_plan(monthly_report=report) for report in reports]
+    recipients = sum(plan.new_recipients for plan in plans)
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": _("Send the WhatsApp notification?"),
         "plans": plans,
         # One short /device call: the quota is the device's, shared by all these reports.
-        "device": whatsapp_device_readiness(recipients=sum(plan.new_recipients for plan in plans)),
+        "device": whatsapp_device_readiness(recipients=recipients),
+        "pacing_note": _pacing_note(recipients),
         "queryset": queryset,
         "opts": modeladmin.model._meta,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
@@ -66,27 +70,51 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
 
 def _say_if_sending_is_held(request):
     """Waiting messages are held back (services.pacing): say why and until when, at the top."""
-    state = pacing_state()
+    if text := _held_text(pacing_state()):
+        messages.warning(request, text)
+
+
+def _held_text(state) -> str:
+    """Why and until when pacing holds waiting messages back; empty when it does not."""
     if state.open_now:
-        return
+        return ""
     until = (
         date_format(timezone.localtime(state.resumes_at), "SHORT_DATETIME_FORMAT")
         if state.resumes_at
         else ""
     )
     if state.waiting == Waiting.DISCONNECTED:
-        text = _(
+        return _(
             "Sending is paused: Fonnte reports the school's WhatsApp device disconnected. "
             "Waiting messages go out once it is connected again."
         )
-    elif state.waiting == Waiting.QUIET_HOURS:
-        text = _("Quiet hours: waiting messages go out from %(time)s.") % {"time": until}
-    else:
-        text = _(
-            "Today's limit of %(n)d WhatsApp messages is reached: waiting messages go out "
-            "from %(time)s."
-        ) % {"n": state.daily_limit, "time": until}
-    messages.warning(request, text)
+    if state.waiting == Waiting.QUIET_HOURS:
+        return _("Quiet hours: waiting messages go out from %(time)s.") % {"time": until}
+    return _(
+        "Today's limit of %(n)d WhatsApp messages is reached: waiting messages go out "
+        "from %(time)s."
+    ) % {"n": state.daily_limit, "time": until}
+
+
+def _pacing_note(recipients) -> str:
+    """For the confirmation page: how long the messages take at the pace, and any hold."""
+    state = pacing_state()
+    parts = []
+    if state.per_minute and recipients:
+        minutes = math.ceil(recipients / state.per_minute)
+        parts.append(
+            ngettext(
+                "Messages go out one by one, at most %(rate)s a minute, to protect the "
+                "school's number: these take about %(n)d minute.",
+                "Messages go out one by one, at most %(rate)s a minute, to protect the "
+                "school's number: these take about %(n)d minutes.",
+                minutes,
+            )
+            % {"rate": f"{state.per_minute:g}", "n": minutes}
+        )
+    if held := _held_text(state):
+        parts.append(held)
+    return " ".join(parts)
 
 
 def _archived_message(report):

@@ -322,3 +322,17 @@ def test_the_cron_runner_counts_a_row_whose_turn_is_far_as_waiting(pace, rows, o
     assert (result.processed, result.sent, result.waiting) == (3, 0, 3)
     assert outbox == []
     assert MonthlyReportBroadcast.objects.filter(next_attempt_at__isnull=False).count() == 3
+
+
+def test_the_confirmation_page_says_how_long_the_pace_takes(
+    pace, admin_client, report, make_student
+):
+    for i in range(45):
+        make_student(f"0812-3456-{i:04d}")
+    page = admin_client.post(
+        "/admin/reports/monthlyreport/",
+        {"action": "send_whatsapp_broadcast", "_selected_action": [report.pk], "index": 0},
+    ).content.decode()
+    # 45 messages at 30 a minute: about 2 minutes.
+    assert "paling banyak 30 per menit" in page
+    assert "sekitar 2 menit" in page
