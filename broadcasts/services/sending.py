@@ -18,7 +18,7 @@ from notifications.whatsapp import (
     TemporaryFailure,
     get_backend,
 )
-from students.phones import InvalidPhoneNumber, mask_phone, normalize_phone
+from students.phones import InvalidPhoneNumber, is_valid_phone, mask_phone, normalize_phone
 
 from ..exceptions import BroadcastFailed, BroadcastRetry
 from ..models import (
@@ -130,10 +130,14 @@ def _take_turn(broadcast_id) -> Turn | None:
     """
     if not current_pace().paced:
         return Turn(reserved=True, at=None)
-    if not MonthlyReportBroadcast.objects.filter(
-        pk=broadcast_id, status__in=CLAIMABLE_STATUSES
-    ).exists():
-        return Turn(reserved=True, at=None)  # the claim refuses it; no slot is spent on it
+    phone = (
+        MonthlyReportBroadcast.objects.filter(pk=broadcast_id, status__in=CLAIMABLE_STATUSES)
+        .values_list("phone_number", flat=True)
+        .first()
+    )
+    if phone is None or not is_valid_phone(phone):
+        # The claim refuses it, or it fails without a call: no slot is spent on it.
+        return Turn(reserved=True, at=None)
     turn = pacing_reserve_turn()
     if not turn.reserved:
         _park(broadcast_id, turn)

@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from broadcasts import queue
+from broadcasts.exceptions import BroadcastFailed
 from broadcasts.models import BroadcastStatus, FonnteDevice, MonthlyReportBroadcast
 from broadcasts.services import (
     broadcast_create_for_report,
@@ -336,3 +337,11 @@ def test_the_confirmation_page_says_how_long_the_pace_takes(
     # 45 messages at 30 a minute: about 2 minutes.
     assert "paling banyak 30 per menit" in page
     assert "sekitar 2 menit" in page
+
+
+def test_a_number_that_fails_without_a_call_takes_no_slot(pace, rows, outbox, slept):
+    MonthlyReportBroadcast.objects.filter(pk=rows[0].pk).update(phone_number="0812")
+    with pytest.raises(BroadcastFailed):
+        send(rows[0])
+    assert outbox == [] and slept == []
+    assert pacing_reserve_turn().at <= timezone.now()  # the next turn is still now
