@@ -155,11 +155,10 @@ def fonnte_device_record(
         )
         if moved:
             row.refresh_from_db()
-            if status == FonnteDevice.Status.DISCONNECTED:
-                _tell_admins_disconnected(row)
-            else:
-                if not created:
-                    _tell_admins_reconnected(row)
+            connected = status == FonnteDevice.Status.CONNECTED
+            if not (connected and created):  # a device first seen connected is no news
+                _tell_admins(row)
+            if connected:
                 # Sending resumes: the rows pacing held back while it was away go out.
                 from .. import queue  # here: queue imports tasks, which import services
 
@@ -194,36 +193,32 @@ def _event_time(timestamp) -> datetime:
     return now if when is None or when > now else when
 
 
-def _tell_admins_disconnected(device: FonnteDevice) -> None:
+def _tell_admins(device: FonnteDevice) -> None:
+    """One notification per admin that the device disconnected (an error) or is back."""
     # The admins read the school's language, whatever Fonnte's request asked for.
     with translation.override(settings.LANGUAGE_CODE):
-        notification_send_to_admins(
-            title=_("WhatsApp device disconnected: %(device)s")
-            % {"device": mask_phone(device.device)},
-            body=_(
+        masked = {"device": mask_phone(device.device)}
+        if device.status == FonnteDevice.Status.DISCONNECTED:
+            title = _("WhatsApp device disconnected: %(device)s") % masked
+            body = _(
                 "Fonnte reports that the school's WhatsApp number is disconnected "
                 "(%(reason)s). Messages to parents cannot be delivered until it is connected "
                 "again: open the Fonnte dashboard and scan the QR code with the school's phone."
-            )
-            % {"reason": device.reason or _("no reason given")},
-            link=reverse("admin:broadcasts_fonntedevice_changelist"),
-            level=Notification.Level.ERROR,
-            key=DISCONNECT_KEY,
-        )
-
-
-def _tell_admins_reconnected(device: FonnteDevice) -> None:
-    with translation.override(settings.LANGUAGE_CODE):
-        notification_send_to_admins(
-            title=_("WhatsApp device connected again: %(device)s")
-            % {"device": mask_phone(device.device)},
-            body=_(
+            ) % {"reason": device.reason or _("no reason given")}
+            level, key = Notification.Level.ERROR, DISCONNECT_KEY
+        else:
+            title = _("WhatsApp device connected again: %(device)s") % masked
+            body = _(
                 "Fonnte reports that the school's WhatsApp number is connected again. "
                 "Messages to parents can be delivered."
-            ),
+            )
+            level, key = Notification.Level.INFO, CONNECT_KEY
+        notification_send_to_admins(
+            title=title,
+            body=body,
             link=reverse("admin:broadcasts_fonntedevice_changelist"),
-            level=Notification.Level.INFO,
-            key=CONNECT_KEY,
+            level=level,
+            key=key,
         )
 
 
