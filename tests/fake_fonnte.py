@@ -400,6 +400,11 @@ class FakeFonnte:
         with self._lock:
             return list(self._received)
 
+    def received_count(self) -> int:
+        """How many requests to /send arrived so far (without copying them)."""
+        with self._lock:
+            return len(self._received)
+
     def sent_to(self, phone: str) -> list[Received]:
         """Requests to ``phone`` that Fonnte accepted (outcome ok, including hang)."""
         phone = str(phone)
@@ -715,8 +720,8 @@ class FakeFonnte:
         h.wfile.write(body)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run a FakeFonnte in the foreground until interrupted."""
+def main(argv: list[str] | None = None, *, fake_class: type[FakeFonnte] | None = None) -> None:
+    """Run a FakeFonnte (or ``fake_class``, a subclass) in the foreground until interrupted."""
     parser = argparse.ArgumentParser(description="Fake Fonnte WhatsApp API for tests")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--token", default="test-token")
@@ -726,7 +731,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--default", default=OK, choices=sorted(OUTCOMES))
     args = parser.parse_args(argv)
 
-    fake = FakeFonnte(token=args.token, latency=args.latency, port=args.port)
+    fake = (fake_class or FakeFonnte)(token=args.token, latency=args.latency, port=args.port)
     fake.hang_seconds = args.hang_seconds
     fake.quota = args.quota
     fake.default = args.default
