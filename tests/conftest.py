@@ -105,6 +105,22 @@ def celery_eager():
     celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
 
 
+def confirm_send(client, user, report):
+    """As ``user``, confirm the admin action "send the WhatsApp notification" for ``report``."""
+    client.force_login(user)
+    response = client.post(
+        "/admin/reports/monthlyreport/",
+        {
+            "action": "send_whatsapp_broadcast",
+            "_selected_action": [report.pk],
+            "index": 0,
+            "post": "yes",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    return response
+
+
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 
 

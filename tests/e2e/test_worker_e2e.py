@@ -15,6 +15,7 @@ from broadcasts import tasks
 from broadcasts.models import FINAL_STATUSES, BroadcastStatus, MonthlyReportBroadcast
 from notifications.models import Notification
 from students.phones import normalize_phone
+from tests.conftest import confirm_send
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -46,18 +47,7 @@ def click_send(client, superuser):
     """Confirm the admin action "send the WhatsApp notification" for a report."""
 
     def click(report):
-        client.force_login(superuser)
-        response = client.post(
-            "/admin/reports/monthlyreport/",
-            {
-                "action": "send_whatsapp_broadcast",
-                "_selected_action": [report.pk],
-                "index": 0,
-                "post": "yes",
-            },
-        )
-        assert response.status_code == 302, response.content[:2000]
-        return response
+        return confirm_send(client, superuser, report)
 
     return click
 

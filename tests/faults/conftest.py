@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import confirm_send
 from tests.e2e.conftest import WORKER_SETTINGS, _forget_bindings, _purge_redis
 from tests.fake_fonnte import FakeFonnte
 from tests.faults.support import (
@@ -95,18 +96,7 @@ def click_send(client, school_admins):
     """Confirm the admin action "send the WhatsApp notification" for a report, as an admin."""
 
     def click(report):
-        client.force_login(school_admins[0])
-        response = client.post(
-            "/admin/reports/monthlyreport/",
-            {
-                "action": "send_whatsapp_broadcast",
-                "_selected_action": [report.pk],
-                "index": 0,
-                "post": "yes",
-            },
-        )
-        assert response.status_code == 302, response.content[:2000]
-        return response
+        return confirm_send(client, school_admins[0], report)
 
     return click
 
