@@ -113,6 +113,25 @@ def filesystem_transport_options(broker_dir: Path) -> dict:
     }
 
 
+def filesystem_broker(folder: Path, queue: str) -> Broker:
+    """kombu's filesystem transport in ``folder``, as tkassalam/settings/base.py builds it."""
+    options = filesystem_transport_options(folder)
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
+        Path(options[key]).mkdir(parents=True, exist_ok=True)
+    return Broker(
+        url="filesystem://",
+        transport_options=options,
+        worker_env={
+            "CELERY_BROKER_URL": "filesystem://",
+            "BROKER_DIR": str(folder),
+            "CELERY_QUEUE": queue,
+        },
+        queue=queue,
+        # kombu's default control folder is relative to the current directory.
+        worker_cwd=folder,
+    )
+
+
 def _purge_redis(url: str, queue: str) -> None:
     """Empty our queue, and forget the unacked messages taken from it, in this Redis db.
 
@@ -170,22 +189,7 @@ def e2e_broker(tmp_path_factory):
         )
         _purge_redis(redis_url, queue)
     else:
-        broker_dir = tmp_path_factory.mktemp("broker")
-        options = filesystem_transport_options(broker_dir)
-        for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
-            Path(options[key]).mkdir(parents=True, exist_ok=True)
-        broker = Broker(
-            url="filesystem://",
-            transport_options=options,
-            worker_env={
-                "CELERY_BROKER_URL": "filesystem://",
-                "BROKER_DIR": str(broker_dir),
-                "CELERY_QUEUE": queue,
-            },
-            queue=queue,
-            # kombu's default control folder is relative to the current directory.
-            worker_cwd=broker_dir,
-        )
+        broker = filesystem_broker(tmp_path_factory.mktemp("broker"), queue)
 
     try:
         yield broker

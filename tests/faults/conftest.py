@@ -17,14 +17,18 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import confirm_send
-from tests.e2e.conftest import WORKER_SETTINGS, _forget_bindings, _purge_redis
+from tests.e2e.conftest import (
+    WORKER_SETTINGS,
+    _forget_bindings,
+    _purge_redis,
+    filesystem_broker,
+)
 from tests.fake_fonnte import FakeFonnte
 from tests.faults.support import (
     SETTINGS_CHECK,
     FaultWorkers,
     PrivatePostgres,
     PrivateRedis,
-    filesystem_broker,
     postgres_bindir,
     redis_broker,
     tail,

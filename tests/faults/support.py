@@ -50,7 +50,6 @@ from tests.e2e.conftest import (
     Broker,
     Worker,
     database_url,
-    filesystem_transport_options,
 )
 from tkassalam.celery import app as celery_app
 
@@ -129,25 +128,6 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 # --- Brokers ---------------------------------------------------------------------
-
-
-def filesystem_broker(folder: Path, queue: str) -> Broker:
-    """kombu's filesystem transport in ``folder``, as tkassalam/settings/base.py builds it."""
-    options = filesystem_transport_options(folder)
-    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
-        Path(options[key]).mkdir(parents=True, exist_ok=True)
-    return Broker(
-        url="filesystem://",
-        transport_options=options,
-        worker_env={
-            "CELERY_BROKER_URL": "filesystem://",
-            "BROKER_DIR": str(folder),
-            "CELERY_QUEUE": queue,
-        },
-        queue=queue,
-        # kombu's default control folder is relative to the current directory.
-        worker_cwd=folder,
-    )
 
 
 def redis_broker(url: str, queue: str, cwd: Path) -> Broker:
