@@ -7,6 +7,7 @@ alone never means "sent". See https://docs.fonnte.com/api-send-message/.
 import http.client
 import json
 import logging
+import os
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -114,7 +115,7 @@ class FonnteBackend(BaseBackend):
         # One session per backend: keeps the TLS connection to Fonnte open between
         # messages. requests does not retry by default, which is what we want: a
         # retried POST could reach the parent twice.
-        self._session = session if session is not None else requests.Session()
+        self._session = session if session is not None else _session_for(url)
 
     def __repr__(self):
         # Never the token.
@@ -380,6 +381,25 @@ def classify_reason(reason: str) -> type[WhatsAppError]:
         return SenderRejected
     # insufficient quota, a disconnected device, or anything new: try again later.
     return TemporaryFailure
+
+
+def _session_for(url: str) -> requests.Session:
+    """A session with the environment's proxy and CA settings for ``url``, read once.
+
+    By default requests reads them again for every request (``trust_env``): with a
+    worker's environment that costs more than the rest of our own work per message.
+    Same settings, read when the backend is built (a worker reads them at start-up):
+    HTTPS_PROXY / HTTP_PROXY / ALL_PROXY with NO_PROXY for FONNTE_URL's host (/device and
+    /validate share it), and REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE. It also keeps a
+    ~/.netrc entry from replacing the Authorization header that carries the token.
+    """
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+    return session
 
 
 def _sibling_url(url: str, name: str) -> str:

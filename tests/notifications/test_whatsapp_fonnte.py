@@ -404,6 +404,63 @@ def test_injected_session_is_used(mocked):
     assert mocked.calls[0].request.headers["X-Probe"] == "yes"
 
 
+def _spy_on_send_settings(monkeypatch):
+    """The proxies and CA setting each request really goes out with (after requests' merge)."""
+    seen = []
+    original_send = requests.Session.send
+
+    def spy(self, request, **kwargs):
+        seen.append({"proxies": dict(kwargs.get("proxies") or {}), "verify": kwargs.get("verify")})
+        return original_send(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", spy)
+    return seen
+
+
+def test_proxy_and_ca_bundle_come_from_the_environment_read_when_the_backend_is_built(
+    mocked, monkeypatch
+):
+    for name in ("NO_PROXY", "no_proxy", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.sekolah.test:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/sekolah-ca.pem")
+    backend = FonnteBackend(token=TOKEN, url=URL, connect_timeout=1.0, read_timeout=1.0)
+    # Read once: a later change of the environment does not reach a running worker.
+    monkeypatch.setenv("HTTPS_PROXY", "http://other-proxy.test:8080")
+    seen = _spy_on_send_settings(monkeypatch)
+    mocked.post(URL, json={"status": True, "id": ["1"]})
+
+    backend.send(phone=PHONE, message=MESSAGE)
+
+    assert seen[0]["proxies"].get("https") == "http://proxy.sekolah.test:3128"
+    assert seen[0]["verify"] == "/etc/ssl/sekolah-ca.pem"
+
+
+def test_no_proxy_for_the_fonnte_host_is_honoured(mocked, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.sekolah.test:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,.fonnte.test")
+    backend = FonnteBackend(token=TOKEN, url=URL, connect_timeout=1.0, read_timeout=1.0)
+    seen = _spy_on_send_settings(monkeypatch)
+    mocked.post(URL, json={"status": True, "id": ["1"]})
+
+    backend.send(phone=PHONE, message=MESSAGE)
+
+    assert "https" not in seen[0]["proxies"]
+
+
+def test_a_netrc_entry_for_the_host_does_not_replace_the_token(mocked, monkeypatch, tmp_path):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine api.fonnte.test login sekolah password rahasia\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    backend = FonnteBackend(token=TOKEN, url=URL, connect_timeout=1.0, read_timeout=1.0)
+    mocked.post(URL, json={"status": True, "id": ["1"]})
+
+    backend.send(phone=PHONE, message=MESSAGE)
+
+    assert mocked.calls[0].request.headers["Authorization"] == TOKEN
+
+
 @pytest.mark.parametrize(
     ("reason", "expected"),
     [
