@@ -177,7 +177,7 @@ def _log_context(broadcast, **more):
 
 
 _CONTEXT = "[broadcast=%(broadcast_id)s nis=%(nis)s phone=%(phone)s attempt=%(attempt)s]"
-_LOG_SENT = "WhatsApp sent " + _CONTEXT + " id=%(message_id)s"
+_LOG_SENT = "WhatsApp sent " + _CONTEXT + " id=%(message_id)s request=%(request_id)s"
 _LOG_SENT_LATE = "WhatsApp sent but the row had moved on " + _CONTEXT
 _LOG_RETRY = "WhatsApp will retry " + _CONTEXT + ": %(reason)s"
 _LOG_FINISHED = "WhatsApp %(status)s " + _CONTEXT + ": %(reason)s"
@@ -202,7 +202,9 @@ def _mark_sent(broadcast, result):
         _record_attempt(
             broadcast, BroadcastAttempt.Outcome.SENT, result.detail, result.raw_response
         )
-    context = _log_context(broadcast, message_id=result.message_id)
+    context = _log_context(
+        broadcast, message_id=result.message_id or "-", request_id=result.request_id or "-"
+    )
     if updated:
         logger.info(_LOG_SENT, context, extra=context)
     else:

@@ -146,7 +146,9 @@ class FonnteBackend(BaseBackend):
                 extra={"phone": masked, "status_code": err.status_code},
             )
             raise
-        logger.info(
+        # DEBUG: the caller logs the outcome with its own context (broadcasts: one INFO line
+        # per message, with the row, the NIS and these ids).
+        logger.debug(
             "WhatsApp message to %s accepted by Fonnte: id %s, request %s",
             masked,
             result.message_id or "-",

@@ -186,6 +186,16 @@ def test_logs_carry_ids_and_a_masked_phone_never_the_number_or_token(row, fonnte
     assert FONNTE_TEST_TOKEN not in row.response + row.error_message
 
 
+def test_a_sent_message_is_one_info_line_with_the_row_and_fonntes_ids(row, fonnte, caplog):
+    fonnte.post(FONNTE_TEST_URL, json=fonnte_ok(message_id="80367170"))
+    with caplog.at_level(logging.INFO):
+        send(row)
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert len(lines) == 1
+    assert f"broadcast={row.pk}" in lines[0]
+    assert "id=80367170 request=2937124" in lines[0]
+
+
 def test_a_database_outage_leaves_a_waiting_row_waiting_for_the_sweep(row):
     from django.db import OperationalError
 

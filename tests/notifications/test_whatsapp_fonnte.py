@@ -88,7 +88,7 @@ def test_success_returns_ids_and_raw_body_and_sends_the_documented_request(backe
     }
     assert request.req_kwargs["timeout"] == (3.0, 7.0)
     info = [r for r in logs.records if r.name == LOGGER]
-    assert [r.levelno for r in info] == [logging.INFO]
+    assert [r.levelno for r in info] == [logging.DEBUG]  # the caller logs the outcome at INFO
     assert MASKED in info[0].getMessage()
     assert "80367170" in info[0].getMessage()
 
