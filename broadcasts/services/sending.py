@@ -1,12 +1,13 @@
 """Sending one row: claim it, call the WhatsApp backend, record the outcome."""
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from time import sleep
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Exists, F
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -18,6 +19,7 @@ from notifications.whatsapp import (
     TemporaryFailure,
     get_backend,
 )
+from students.models import Student
 from students.phones import InvalidPhoneNumber, is_valid_phone, mask_phone, normalize_phone
 
 from ..exceptions import BroadcastFailed, BroadcastRetry
@@ -49,33 +51,14 @@ def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> bool:
     turn = _take_turn(broadcast_id)
     if turn is None:
         return False
-    now = timezone.now()
-    claimed = (
-        MonthlyReportBroadcast.objects.filter(
-            pk=broadcast_id,
-            status__in=CLAIMABLE_STATUSES,
-            retry_count__lt=settings.WHATSAPP_MAX_ATTEMPTS,
-        )
-        .exclude(
-            # Fonnte said the device is disconnected: the row waits (see below).
-            Exists(FonnteDevice.objects.filter(status=FonnteDevice.Status.DISCONNECTED))
-        )
-        .update(
-            status=BroadcastStatus.SENDING,
-            retry_count=F("retry_count") + 1,
-            claimed_at=now,
-            next_attempt_at=None,
-            updated_at=now,
-        )
-    )
-    if not claimed:
+    broadcast = _claim(broadcast_id)
+    if broadcast is None:
         if not fonnte_device_connected():
             _park(broadcast_id, Turn(reserved=False, at=None, waiting=Waiting.DISCONNECTED))
             return False
         # Sent, being sent by another worker, final, or deleted: never send again.
         logger.info("WhatsApp skipped, row not claimable [broadcast=%s]", broadcast_id)
         return False
-    broadcast = MonthlyReportBroadcast.objects.select_related("student").get(pk=broadcast_id)
 
     if broadcast.monthly_report_id is None or broadcast.monthly_report_id != monthly_report_id:
         raise _finish(broadcast, BroadcastStatus.FAILED, _("Monthly report not found."))
@@ -118,6 +101,59 @@ def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> bool:
         raise _finish(broadcast, BroadcastStatus.FAILED, reason, err.raw_response) from err
     _mark_sent(broadcast, result)
     return True
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row this worker claimed: what sending it and recording the outcome need."""
+
+    pk: int
+    monthly_report_id: int | None
+    phone_number: str
+    message: str
+    nis: str
+    retry_count: int  # attempts made, this one included
+    claimed_at: datetime
+
+
+#: The row's own columns a send needs (besides the student's NIS).
+_CLAIM_READS = ("monthly_report_id", "phone_number", "message", "retry_count")
+
+
+def _claim(broadcast_id) -> Claimed | None:
+    """Move the row to ``sending`` if it may be sent now, and read it; None when it may not.
+
+    The guarded update is the "never twice": of two workers holding the same task, one
+    claims the row and the other finds it no longer claimable. Where the database can,
+    the row is read by the update itself (one round trip per message instead of two).
+    """
+    now = timezone.now()
+    claimable = MonthlyReportBroadcast.objects.filter(
+        pk=broadcast_id,
+        status__in=CLAIMABLE_STATUSES,
+        retry_count__lt=settings.WHATSAPP_MAX_ATTEMPTS,
+    ).exclude(
+        # Fonnte said the device is disconnected: the row waits (broadcast_send parks it).
+        Exists(FonnteDevice.objects.filter(status=FonnteDevice.Status.DISCONNECTED))
+    )
+    changes = {
+        "status": BroadcastStatus.SENDING,
+        "retry_count": F("retry_count") + 1,
+        "claimed_at": now,
+        "next_attempt_at": None,
+        "updated_at": now,
+    }
+    student_nis = Subquery(Student.objects.filter(pk=OuterRef("student_id")).values("nis"))
+    rows = claimable.update_returning(
+        {**{name: name for name in _CLAIM_READS}, "nis": student_nis}, **changes
+    )
+    if rows is None:  # MySQL/MariaDB: update, then read
+        rows = []
+        if claimable.update(**changes):
+            rows = MonthlyReportBroadcast.objects.filter(pk=broadcast_id).values(
+                *_CLAIM_READS, nis=F("student__nis")
+            )
+    return Claimed(pk=broadcast_id, claimed_at=now, **rows[0]) if rows else None
 
 
 def _take_turn(broadcast_id) -> Turn | None:
@@ -169,7 +205,7 @@ def _log_context(broadcast, **more):
     """What every log line about a row carries: never the full number, never the token."""
     return {
         "broadcast_id": broadcast.pk,
-        "nis": broadcast.student.nis,
+        "nis": broadcast.nis,
         "phone": mask_phone(broadcast.phone_number),
         "attempt": broadcast.retry_count,
         **more,

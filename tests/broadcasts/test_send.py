@@ -13,6 +13,15 @@ from broadcasts.services import broadcast_create_for_report, broadcast_send
 from tests.conftest import FONNTE_TEST_TOKEN, FONNTE_TEST_URL, fonnte_ok
 
 
+@pytest.fixture(autouse=True, params=["one statement", "update then read"])
+def claim_path(request, monkeypatch):
+    """Every test runs both ways a row is claimed: UPDATE … RETURNING (PostgreSQL, SQLite)
+    and the update-then-read of databases without it (MySQL/MariaDB)."""
+    if request.param == "update then read":
+        monkeypatch.setattr("broadcasts.models._can_return_from_update", lambda connection: False)
+    return request.param
+
+
 @pytest.fixture
 def row(report, make_student):
     make_student("0812-3456-7890", name="Aisyah Putri")
@@ -194,6 +203,26 @@ def test_a_sent_message_is_one_info_line_with_the_row_and_fonntes_ids(row, fonnt
     assert len(lines) == 1
     assert f"broadcast={row.pk}" in lines[0]
     assert "id=80367170 request=2937124" in lines[0]
+
+
+def test_claiming_and_reading_the_row_is_one_statement_where_the_database_can(
+    row, fonnte, claim_path
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    fonnte.post(FONNTE_TEST_URL, json=fonnte_ok())
+    with CaptureQueriesContext(connection) as captured:
+        send(row)
+    statements = [q["sql"].split()[0].upper() for q in captured.captured_queries]
+    statements = [s for s in statements if s not in {"BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"}]
+    # The claim (and read), then the outcome: the row's update and its attempt line.
+    if claim_path == "one statement" and connection.vendor != "mysql":
+        assert statements == ["UPDATE", "UPDATE", "INSERT"]
+    else:
+        assert statements == ["UPDATE", "SELECT", "UPDATE", "INSERT"]
+    row.refresh_from_db()
+    assert row.status == BroadcastStatus.SENT
 
 
 def test_a_database_outage_leaves_a_waiting_row_waiting_for_the_sweep(row):
