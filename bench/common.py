@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.workers import NOT_INHERITED, worker_env
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PID = os.getpid()
@@ -35,18 +37,6 @@ REDIS_BASE = os.environ.get("BENCH_REDIS_BASE", "redis://127.0.0.1:6379")
 # test suite's (tests/matrix.py), 0 is everybody's default.
 REDIS_DBS = range(14, 0, -1)
 
-#: Variables of the calling shell that must not reach Django or the workers (prefixes).
-NOT_INHERITED = (
-    "DJANGO_",
-    "DATABASE_",
-    "CELERY_",
-    "BROKER_",
-    "WHATSAPP_",
-    "FONNTE_",
-    "EMAIL_",
-    "E2E_",
-    "TEST_",
-)
 FAKE_TOKEN = "bench-fake-fonnte-token"  # noqa: S105 - the fake server's token, not a secret
 SCHOOL_WEBSITE = "https://tkassalam.example.sch.id"
 
@@ -147,11 +137,7 @@ class Setup:
         return env
 
     def subprocess_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(NOT_INHERITED)}
-        env.update(self.settings_env())
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-        env["PYTHONUNBUFFERED"] = "1"
-        return env
+        return worker_env(self.settings_env())
 
 
 def choose(backend: str = "auto") -> Setup:

@@ -6,33 +6,18 @@ process group, which holds only what it started).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import requests
 
+from tests.workers import start_worker, stop_worker, wait_until_ready
+
 from .common import FAKE_TOKEN, PID, PYTHON, ROOT, Setup
 
 WORKER_START_TIMEOUT = 60
 STOP_TIMEOUT = 15
-
-
-def _stop(process: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> None:
-    """SIGTERM the main process (a worker's warm shutdown), then SIGKILL its group if needed."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=timeout)
-    # The group is the process's own session (start_new_session): only its children.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=timeout)
 
 
 class FakeServer:
@@ -84,7 +69,7 @@ class FakeServer:
         return received
 
     def stop(self) -> None:
-        _stop(self.process, timeout=5)
+        stop_worker(self.process, timeout=5)
         self._log.close()
 
 
@@ -102,42 +87,20 @@ class Workers:
         cwd = setup.broker_dir or setup.workdir
         for i in range(count):
             log_path = setup.workdir / f"worker-{tag}-{i}.log"
-            with log_path.open("wb") as log:
-                self.processes.append(
-                    subprocess.Popen(  # noqa: S603 - our interpreter running celery
-                        [
-                            PYTHON,
-                            "-m",
-                            "celery",
-                            "-A",
-                            app,
-                            "worker",
-                            "--loglevel=INFO",
-                            "--concurrency=1",
-                            "--pool=prefork",
-                            "--without-mingle",
-                            f"--hostname=bench{PID}-{tag}-{i}@%h",
-                        ],
-                        cwd=cwd,
-                        env=env,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
+            args = [
+                *("-A", app, "worker", "--loglevel=INFO", "--concurrency=1", "--pool=prefork"),
+                *("--without-mingle", f"--hostname=bench{PID}-{tag}-{i}@%h"),
+            ]
+            self.processes.append(start_worker(args, env=env, cwd=cwd, log_path=log_path))
             self.log_paths.append(log_path)
         self._wait_ready()
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + WORKER_START_TIMEOUT
         for process, log_path in zip(self.processes, self.log_paths, strict=True):
-            while " ready." not in log_path.read_text(errors="replace"):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
-                    self.stop()
-                    raise RuntimeError(f"A worker did not start:\n{tail}")
-                time.sleep(0.1)
+            problem = wait_until_ready(process, log_path, WORKER_START_TIMEOUT)
+            if problem:
+                self.stop()
+                raise RuntimeError(f"A worker {problem}")
 
     def pids(self) -> list[tuple[int, list[int]]]:
         """(main pid, pool child pids) of each worker."""
@@ -161,9 +124,9 @@ class Workers:
     def stop(self) -> None:
         for process in self.processes:
             if process.poll() is None:
-                process.terminate()
+                process.terminate()  # all at once: their warm shutdowns overlap
         for process in self.processes:
-            _stop(process)
+            stop_worker(process, STOP_TIMEOUT)
 
 
 def bare_loops(

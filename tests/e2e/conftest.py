@@ -24,10 +24,7 @@ import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
-import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +35,9 @@ from django.db import connection
 
 from tests.conftest import point_app_at
 from tests.fake_fonnte import FakeFonnte
+from tests.workers import start_worker, stop_worker, wait_until_ready, worker_env
 from tkassalam.celery import app as celery_app
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 FAKE_TOKEN = "e2e-fake-fonnte-token"
 ADMIN_EMAIL = "kepala.sekolah@example.com"
 WORKER_START_TIMEOUT = 30
@@ -67,18 +64,6 @@ WORKER_SETTINGS = {
     "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
     "LOG_LEVEL": "INFO",
 }
-#: Variables of the test process that must not reach the worker (prefixes).
-NOT_INHERITED = (
-    "DJANGO_",
-    "DATABASE_",
-    "CELERY_",
-    "BROKER_",
-    "WHATSAPP_",
-    "FONNTE_",
-    "EMAIL_",
-    "E2E_",
-    "TEST_",
-)
 #: Celery reads these from the environment in preference to its configuration.
 BROKER_ENV = ("CELERY_BROKER_URL", "CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL")
 #: Longer than any countdown the worker schedules (see broadcasts.checks, W002).
@@ -274,33 +259,6 @@ class Worker:
         return len(re.findall(pattern, self.log(since)))
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM the worker (warm shutdown), wait, then SIGKILL whatever is left of its group.
-
-    TERM goes to the main process only, as Celery documents: signalled too, the pool
-    processes die at once, the main process starts new ones and shuts down slowly.
-    """
-    if process.poll() is not None:
-        return  # already gone and reaped; its pool processes exit with it
-    process.terminate()
-    deadline = time.monotonic() + WORKER_STOP_TIMEOUT
-    while not _exited(process.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    # Not reaped yet, so the main process's pid (the group id) cannot have been reused:
-    # this reaches only the worker's own processes, if any are left.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=WORKER_STOP_TIMEOUT)
-
-
-def _exited(pid: int) -> bool:
-    """True once ``pid`` has exited, without reaping it (WNOWAIT)."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
-
-
 @pytest.fixture(scope="module")
 def worker(django_db_setup, e2e_broker, publisher, fake, tmp_path_factory):
     """One ``celery -A tkassalam worker`` (prefork, 2 processes) for the module."""
@@ -310,20 +268,16 @@ def worker(django_db_setup, e2e_broker, publisher, fake, tmp_path_factory):
     # The test process's own settings (DJANGO_SETTINGS_MODULE, DATABASE_URL, CELERY_*, …)
     # stay out: the worker gets only what is set here (and the project's .env, if any,
     # for anything not set here).
-    env = {k: v for k, v in os.environ.items() if not k.startswith(NOT_INHERITED)}
-    env.update(WORKER_SETTINGS)
-    env.update(e2e_broker.worker_env)
-    env.update(
-        SECRET_KEY=f"e2e-worker-{uuid.uuid4().hex}",
-        DATABASE_URL=database_url(connection.settings_dict),
-        FONNTE_URL=fake.send_url,
-        PYTHONPATH=os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")])),
-        PYTHONUNBUFFERED="1",
+    env = worker_env(
+        {
+            **WORKER_SETTINGS,
+            **e2e_broker.worker_env,
+            "SECRET_KEY": f"e2e-worker-{uuid.uuid4().hex}",
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "FONNTE_URL": fake.send_url,
+        }
     )
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
+    args = [
         "-A",
         "tkassalam",
         "worker",
@@ -337,36 +291,14 @@ def worker(django_db_setup, e2e_broker, publisher, fake, tmp_path_factory):
         "-n",
         f"e2e-{os.getpid()}@%h",
     ]
-    with log_path.open("wb") as log_file:
-        # Its own session: a Ctrl-C on pytest does not reach it half-way, and teardown
-        # can kill the whole process group (main + pool processes) if it hangs.
-        process = subprocess.Popen(
-            command,
-            cwd=e2e_broker.worker_cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    running = Worker(process=process, log_path=log_path, env=env)
+    process = start_worker(args, env=env, cwd=e2e_broker.worker_cwd, log_path=log_path)
     try:
-        deadline = time.monotonic() + WORKER_START_TIMEOUT
-        while " ready." not in running.log():
-            if process.poll() is not None:
-                pytest.fail(
-                    f"The worker exited with {process.returncode} before it was ready:\n"
-                    f"{running.log_tail()}"
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"The worker was not ready within {WORKER_START_TIMEOUT}s:\n"
-                    f"{running.log_tail()}"
-                )
-            time.sleep(0.1)
-        yield running
+        problem = wait_until_ready(process, log_path, WORKER_START_TIMEOUT)
+        if problem:
+            pytest.fail(f"The worker {problem}")
+        yield Worker(process=process, log_path=log_path, env=env)
     finally:
-        _stop(process)
+        stop_worker(process, WORKER_STOP_TIMEOUT)
 
 
 @pytest.fixture(autouse=True)

@@ -29,9 +29,9 @@ from tests.faults.support import (
     FaultWorkers,
     PrivatePostgres,
     PrivateRedis,
+    log_tail,
     postgres_bindir,
     redis_broker,
-    tail,
 )
 
 
@@ -191,7 +191,7 @@ def pytest_runtest_makereport(item, call):
         for name in ("private_redis", "private_postgres"):
             server = funcargs.get(name)
             if server is not None:
-                report.sections.append((f"{name} log (last lines)", tail(server.log_path, 30)))
+                report.sections.append((f"{name} log (last lines)", log_tail(server.log_path, 30)))
     return report
 
 

@@ -40,10 +40,7 @@ from django.db.models import Count
 
 from tests.conftest import point_app_at
 from tests.e2e.conftest import (
-    BASE_DIR,
     BROKER_ENV,
-    LOG_TAIL_LINES,
-    NOT_INHERITED,
     VISIBILITY_TIMEOUT,
     WORKER_SETTINGS,
     WORKER_START_TIMEOUT,
@@ -51,6 +48,7 @@ from tests.e2e.conftest import (
     Worker,
     database_url,
 )
+from tests.workers import BASE_DIR, log_tail, start_worker, wait_until_ready, worker_env
 from tkassalam.celery import app as celery_app
 
 #: The worker's settings on top of the end-to-end ones: the recovery sweep every second,
@@ -117,14 +115,6 @@ def _kill_group(process: subprocess.Popen) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
-
-
-def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
-    except OSError as err:
-        return f"({path}: {err})"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 # --- Brokers ---------------------------------------------------------------------
@@ -204,18 +194,16 @@ class FaultWorkers:
 
         Also what ``manage.py`` subprocesses of the test (migrate, shell) run with.
         """
-        env = {k: v for k, v in os.environ.items() if not k.startswith(NOT_INHERITED)}
-        env.update(FAULT_SETTINGS)
-        env.update(broker.worker_env)
-        env.update(
-            SECRET_KEY=f"faults-worker-{uuid.uuid4().hex}",
-            DATABASE_URL=database,
-            FONNTE_URL=self.fonnte_url,
-            PYTHONPATH=os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")])),
-            PYTHONUNBUFFERED="1",
+        return worker_env(
+            {
+                **FAULT_SETTINGS,
+                **broker.worker_env,
+                "SECRET_KEY": f"faults-worker-{uuid.uuid4().hex}",
+                "DATABASE_URL": database,
+                "FONNTE_URL": self.fonnte_url,
+                **settings,
+            }
         )
-        env.update(settings)
-        return env
 
     def start(
         self,
@@ -236,9 +224,6 @@ class FaultWorkers:
         )
         record_settings_check(env)
         command = [
-            sys.executable,
-            "-m",
-            "celery",
             "-A",
             "tkassalam",
             "worker",
@@ -252,16 +237,9 @@ class FaultWorkers:
             "INFO",
         ]
         worker = self._spawn(_Spec(name, command, broker.worker_cwd, env))
-        deadline = time.monotonic() + WORKER_START_TIMEOUT
-        while " ready." not in worker.log():
-            if worker.process.poll() is not None:
-                pytest.fail(
-                    f"Worker {name} exited with {worker.process.returncode} before it was "
-                    f"ready:\n{worker.log_tail()}"
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(f"Worker {name} not ready within {WORKER_START_TIMEOUT}s")
-            time.sleep(0.1)
+        problem = wait_until_ready(worker.process, worker.log_path, WORKER_START_TIMEOUT)
+        if problem:
+            pytest.fail(f"Worker {name} {problem}")
         if self._thread is None:
             self._thread = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
             self._thread.start()
@@ -276,17 +254,7 @@ class FaultWorkers:
             "-n",
             f"faults-{spec.name}-{os.getpid()}@%h",
         ]
-        with log_path.open("wb") as log_file:
-            # Its own session: the whole group (main, pool processes, beat) can be killed.
-            process = subprocess.Popen(
-                command,
-                cwd=spec.cwd,
-                env=spec.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = start_worker(command, env=spec.env, cwd=spec.cwd, log_path=log_path)
         worker = Worker(process=process, log_path=log_path, env=spec.env)
         with self._lock:
             self._specs[process.pid] = spec
@@ -448,7 +416,7 @@ class PrivateRedis:
 
         def answers():
             if self.process.poll() is not None:
-                pytest.fail(f"redis-server exited:\n{tail(self.log_path)}")
+                pytest.fail(f"redis-server exited:\n{log_tail(self.log_path)}")
             try:
                 return self.client().ping()
             except Exception:  # not up yet
@@ -523,7 +491,7 @@ class PrivatePostgres:
         if done.returncode:
             pytest.fail(
                 f"{tool} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}\n"
-                f"{tail(self.log_path, 20)}"
+                f"{log_tail(self.log_path, 20)}"
             )
 
     def init(self) -> None:
