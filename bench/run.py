@@ -51,8 +51,8 @@ def sizes(quick: bool, full_baseline: bool) -> dict:
         "latencies": (0.0, 0.05),
         # 0 ms: a fixed count (one worker: figure 4's 10,000); 50 ms: about the same time
         # per run whatever the number of processes.
-        "messages": lambda n, latency: 600 if latency == 0 else 100 * n,
-        "send_max": 1_000,
+        "messages": lambda n, latency: 600 if latency == 0 else 300 * n,
+        "send_max": 1_200,  # the largest batch: 300 messages for each of 4 processes
         "inprocess": 200,
         "admin_rows": 100_000,
         "admin_reports": 100,
