@@ -140,13 +140,24 @@ def _purge_redis(url: str, queue: str) -> None:
 
 
 def _forget_bindings(url: str, queue: str) -> None:
-    """Drop the routing table kombu kept for our queue's exchange (named after the queue)."""
+    """Drop the routing tables kombu kept for our queue and for our workers' mailboxes.
+
+    A worker binds its remote-control mailbox to the shared ``celery.pidbox`` exchange and
+    unbinds it when it stops warmly; a worker killed by a fault test never does. Only
+    this session's workers' bindings go (their names end in ``-<pid>@host``).
+    """
     from kombu import Connection
 
     with Connection(url) as conn:
         client = conn.default_channel.client
         client.delete(f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
         client.zrem("_kombu.binding_deadlines", queue)
+        mailboxes = "_kombu.binding.celery.pidbox"
+        ours = [m for m in client.smembers(mailboxes) if f"-{os.getpid()}@".encode() in m]
+        if ours:
+            client.srem(mailboxes, *ours)
+        if not client.exists(mailboxes):
+            client.zrem("_kombu.binding_deadlines", "celery.pidbox")
 
 
 @pytest.fixture(scope="session")
