@@ -7,7 +7,6 @@ alone never means "sent". See https://docs.fonnte.com/api-send-message/.
 import http.client
 import json
 import logging
-import os
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -396,10 +395,10 @@ def _session_for(url: str) -> requests.Session:
     ~/.netrc entry from replacing the Authorization header that carries the token.
     """
     session = requests.Session()
-    session.proxies.update(requests.utils.get_environ_proxies(url))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        session.verify = bundle
+    # What requests itself would merge into each request, asked once.
+    environment = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies.update(environment["proxies"])
+    session.verify = environment["verify"]
     session.trust_env = False
     return session
 
