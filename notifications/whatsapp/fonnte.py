@@ -387,8 +387,8 @@ def classify_reason(reason: str) -> type[WhatsAppError]:
 def _session_for(url: str) -> requests.Session:
     """A session with the environment's proxy and CA settings for ``url``, read once.
 
-    By default requests reads them again for every request (``trust_env``): with a
-    worker's environment that costs more than the rest of our own work per message.
+    By default requests reads them again for every request (``trust_env``): a few
+    hundred environment lookups per message in a worker (bench/README.md, item 7).
     Same settings, read when the backend is built (a worker reads them at start-up):
     HTTPS_PROXY / HTTP_PROXY / ALL_PROXY with NO_PROXY for FONNTE_URL's host (/device and
     /validate share it), and REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE. It also keeps a
