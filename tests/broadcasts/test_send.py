@@ -5,6 +5,8 @@ import logging
 
 import pytest
 import requests
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from broadcasts.exceptions import BroadcastFailed, BroadcastRetry
@@ -15,8 +17,7 @@ from tests.conftest import FONNTE_TEST_TOKEN, FONNTE_TEST_URL, fonnte_ok
 
 @pytest.fixture(autouse=True, params=["one statement", "update then read"])
 def claim_path(request, monkeypatch):
-    """Every test runs both ways a row is claimed: UPDATE … RETURNING (PostgreSQL, SQLite)
-    and the update-then-read of databases without it (MySQL/MariaDB)."""
+    """Every test runs both ways: UPDATE … RETURNING, and update-then-read (as on MySQL)."""
     if request.param == "update then read":
         monkeypatch.setattr("broadcasts.models._can_return_from_update", lambda connection: False)
     return request.param
@@ -208,9 +209,6 @@ def test_a_sent_message_is_one_info_line_with_the_row_and_fonntes_ids(row, fonnt
 def test_claiming_and_reading_the_row_is_one_statement_where_the_database_can(
     row, fonnte, claim_path
 ):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     fonnte.post(FONNTE_TEST_URL, json=fonnte_ok())
     with CaptureQueriesContext(connection) as captured:
         send(row)
