@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[1]
+#: How much of a worker's log a failure shows.
+LOG_TAIL_LINES = 80
 
 #: Variables of the calling process that must not reach a worker (prefixes): its own
 #: settings module, database, broker and test switches. A worker gets only what it is
@@ -99,7 +101,7 @@ def stop_worker(process: subprocess.Popen, timeout: float) -> None:
     process.wait(timeout=timeout)
 
 
-def log_tail(path: Path, lines: int = 80) -> str:
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(_read(path).splitlines()[-lines:])
 
 

@@ -35,14 +35,20 @@ from django.db import connection
 
 from tests.conftest import point_app_at
 from tests.fake_fonnte import FakeFonnte
-from tests.workers import start_worker, stop_worker, wait_until_ready, worker_env
+from tests.workers import (
+    LOG_TAIL_LINES,
+    log_tail,
+    start_worker,
+    stop_worker,
+    wait_until_ready,
+    worker_env,
+)
 from tkassalam.celery import app as celery_app
 
 FAKE_TOKEN = "e2e-fake-fonnte-token"
 ADMIN_EMAIL = "kepala.sekolah@example.com"
 WORKER_START_TIMEOUT = 30
 WORKER_STOP_TIMEOUT = 10
-LOG_TAIL_LINES = 80
 
 #: Settings of the worker besides the database and the broker (see tkassalam/settings/base.py).
 WORKER_SETTINGS = {
@@ -264,7 +270,7 @@ class Worker:
         return self.log_path.stat().st_size
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        return "\n".join(self.log().splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
     def count(self, pattern: str, since: int = 0) -> int:
         return len(re.findall(pattern, self.log(since)))
