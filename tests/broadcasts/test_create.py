@@ -43,6 +43,10 @@ def test_running_it_again_creates_nothing_and_reports_what_exists(report, make_s
     again = broadcast_create_for_report(monthly_report=report)
 
     assert MonthlyReportBroadcast.objects.count() == 2
+    # The manager's shortcuts, as an operator types them in `manage.py shell`.
+    assert MonthlyReportBroadcast.objects.pending().count() == 1
+    assert MonthlyReportBroadcast.objects.sent().count() == 1
+    assert MonthlyReportBroadcast.objects.failed().count() == 0
     assert (again.created, again.already_sent, again.under_way) == (0, 1, 1)
 
 

@@ -1,5 +1,9 @@
 """The Celery tasks, run eagerly: retry policy, the on-failure alert, grouping, dispatch."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core import mail
 
@@ -12,6 +16,7 @@ from broadcasts.services import (
 )
 from notifications.models import Notification
 from tests.conftest import FONNTE_TEST_URL, fonnte_ok
+from tests.workers import BASE_DIR
 
 
 @pytest.fixture
@@ -38,6 +43,58 @@ def test_retry_then_success(rows, fonnte, celery_eager):
     assert (row.status, row.retry_count) == (BroadcastStatus.SENT, 2)
     assert len(fonnte.calls) == 2
     assert not Notification.objects.exists()
+
+
+def test_retries_wait_the_retry_delay_and_stop_at_the_attempts_limit(
+    rows, fonnte, celery_eager, settings, monkeypatch
+):
+    task = tasks.send_monthly_report_whatsapp
+    # The task reads the settings once, at import; set both as a deployment would.
+    settings.WHATSAPP_RETRY_DELAY = 60
+    monkeypatch.setattr(task, "default_retry_delay", 60)
+    countdowns = []
+    original = task.signature_from_request
+
+    def record(request, args, kwargs, countdown=None, **options):
+        countdowns.append(countdown)
+        return original(request, args, kwargs, countdown=countdown, **options)
+
+    monkeypatch.setattr(task, "signature_from_request", record)
+    (row,) = rows()
+    fonnte.post(FONNTE_TEST_URL, status=500, json={"error": "boom"})
+    run(row)
+    row.refresh_from_db()
+    # Three tries in all, the second and third each queued 60 s after the one before
+    # (eager mode runs them at once); the third failure is final, not queued again.
+    assert len(fonnte.calls) == 3
+    assert countdowns == [60, 60]
+    assert (row.status, row.retry_count) == (BroadcastStatus.FAILED, 3)
+
+
+def test_the_defaults_are_three_tries_sixty_seconds_apart(tmp_path):
+    """What a school gets without setting anything: production settings, no .env read."""
+    code = (
+        "import environ; environ.Env.read_env = lambda *a, **k: None;"
+        "import django; django.setup();"
+        "from broadcasts.tasks import send_monthly_report_whatsapp as t;"
+        "print(t.max_retries, t.default_retry_delay, t.retry_backoff)"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "tkassalam.settings",
+        "SECRET_KEY": "only-for-this-test",
+        "HOME": str(tmp_path),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    # max_retries counts the tries after the first one.
+    assert out == ["2", "60", "False"]
 
 
 @pytest.fixture
@@ -89,6 +146,11 @@ def test_final_failure_after_three_tries_alerts_every_admin_within_a_minute(
         "yayasan@example.com",
     ]
     assert row.student.full_name in mail.outbox[0].body
+    assert str(row.monthly_report) in mail.outbox[0].subject
+    # The reason the admin reads: Fonnte's HTML 502, in the alert and the email alike.
+    assert "502" in row.error_message
+    assert row.error_message in note.body
+    assert row.error_message in mail.outbox[0].body
     row.refresh_from_db()
     assert row.failure_alerted_at is not None
 
