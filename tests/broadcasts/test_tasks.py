@@ -15,7 +15,7 @@ from broadcasts.services import (
     broadcast_retry,
 )
 from notifications.models import Notification
-from tests.conftest import FONNTE_TEST_URL, fonnte_ok
+from tests.conftest import FONNTE_TEST_TOKEN, FONNTE_TEST_URL, fonnte_ok
 from tests.workers import BASE_DIR
 
 
@@ -255,3 +255,44 @@ def test_unknown_rows_are_resent_only_when_asked(rows):
     MonthlyReportBroadcast.objects.filter(pk=row.pk).update(status=BroadcastStatus.UNKNOWN)
     assert broadcast_retry(broadcast_ids=[row.pk]) == 0
     assert broadcast_retry(broadcast_ids=[row.pk], include_unknown=True) == 1
+
+
+def test_the_token_fonnte_echoes_reaches_no_row_alert_or_admin_page(
+    rows,
+    fonnte,
+    celery_eager,
+    settings,
+    admins,
+    alert_queue,
+    client,
+    django_capture_on_commit_callbacks,
+):
+    settings.WHATSAPP_MAX_ATTEMPTS = 1
+    _, deliver = alert_queue
+    (row,) = rows()
+    fonnte.post(FONNTE_TEST_URL, json={"status": False, "reason": f"bad key {FONNTE_TEST_TOKEN}"})
+    run(row)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver() == 1
+    row.refresh_from_db()
+    note = Notification.objects.filter(recipient=admins[0]).get()
+
+    assert row.status == BroadcastStatus.FAILED
+    assert "[token]" in row.response
+    stored = [row.response, row.error_message, note.title, note.body, mail.outbox[0].body]
+    for detail, response in row.attempts.values_list("detail", "response"):
+        stored += [detail, response]
+    client.force_login(admins[0])
+    pages = [
+        "/admin/broadcasts/monthlyreportbroadcast/",
+        f"/admin/broadcasts/monthlyreportbroadcast/{row.pk}/change/",
+        "/admin/notifications/notification/",
+        f"/admin/notifications/notification/{note.pk}/change/",
+        "/admin/reports/monthlyreport/",
+        f"/admin/reports/monthlyreport/{row.monthly_report_id}/change/",
+    ]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        stored.append(response.content.decode())
+    assert all(FONNTE_TEST_TOKEN not in text for text in stored)
