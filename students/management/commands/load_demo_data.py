@@ -58,18 +58,24 @@ class Command(BaseCommand):
         )
 
     def _load_school(self):
-        if settings.WHATSAPP_BACKEND != "console":
-            # The demo numbers could belong to real people: never give them to a real sender.
+        # The demo numbers could belong to real people: never give them to a real sender.
+        with_students = settings.WHATSAPP_BACKEND == "console"
+        if not with_students:
             self.stdout.write(
                 self.style.WARNING(
-                    "WHATSAPP_BACKEND is not 'console': demo students not loaded, so no "
-                    "real number gets a demo message."
+                    "WHATSAPP_BACKEND is not 'console': classrooms and reports loaded, demo "
+                    "students not, so no real number gets a demo message. Add a student with "
+                    "your own number to try a real send."
                 )
             )
-            return
         today = timezone.localdate()
         for classroom_name, students in CLASSES.items():
             classroom, _ = Classroom.objects.get_or_create(name=classroom_name)
+            MonthlyReport.objects.get_or_create(
+                classroom=classroom, month=today.month, year=today.year
+            )
+            if not with_students:
+                continue
             for nis, full_name, parent_name, phone in students:
                 Student.objects.update_or_create(
                     nis=nis,
@@ -80,9 +86,6 @@ class Command(BaseCommand):
                         "parent_phone": phone,
                     },
                 )
-            MonthlyReport.objects.get_or_create(
-                classroom=classroom, month=today.month, year=today.year
-            )
 
     def _reset_admin(self):
         User = get_user_model()

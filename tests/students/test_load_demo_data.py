@@ -1,0 +1,73 @@
+"""`make run`'s demo school: what a newcomer finds in the admin, and what it never does."""
+
+import re
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from reports.models import MonthlyReport
+from students.models import Student
+from students.phones import is_valid_phone
+
+
+def load():
+    out = StringIO()
+    call_command("load_demo_data", stdout=out)
+    return out.getvalue()
+
+
+def printed_password(output):
+    return re.search(r"user: admin\s+password: (\S+)", output).group(1)
+
+
+@pytest.fixture
+def local(settings):
+    settings.DEBUG = True
+    settings.WHATSAPP_BACKEND = "console"
+
+
+def test_a_school_with_gaps_in_its_data_and_a_report_for_this_month(db, local, client):
+    output = load()
+
+    today = timezone.localdate()
+    reports = MonthlyReport.objects.filter(month=today.month, year=today.year)
+    assert reports.count() == 2
+    phones = list(Student.objects.values_list("parent_phone", flat=True))
+    assert len(phones) == 14
+    assert "" in phones  # a parent without a number: skipped, shown on the confirmation page
+    assert any(phone and not is_valid_phone(phone) for phone in phones)  # a wrong one
+    assert sum(is_valid_phone(phone) for phone in phones) >= 10
+    assert client.login(username="admin", password=printed_password(output))
+    assert client.get("/admin/reports/monthlyreport/").status_code == 200
+
+
+def test_running_it_again_adds_nothing_and_gives_a_new_password(db, local, client):
+    first = printed_password(load())
+    second = printed_password(load())
+
+    assert Student.objects.count() == 14
+    assert MonthlyReport.objects.count() == 2
+    assert get_user_model().objects.filter(username="admin").count() == 1
+    assert first != second
+    assert not client.login(username="admin", password=first)
+    assert client.login(username="admin", password=second)
+
+
+def test_refuses_without_debug(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG=true"):
+        load()
+    assert not MonthlyReport.objects.exists()
+
+
+def test_a_real_sender_gets_no_demo_numbers(db, local, settings):
+    settings.WHATSAPP_BACKEND = "fonnte"
+
+    output = load()
+
+    assert "demo students not" in output
+    assert not Student.objects.exists()
+    assert MonthlyReport.objects.count() == 2
