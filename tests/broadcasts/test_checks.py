@@ -1,5 +1,16 @@
-"""manage.py check [--deploy] names what is misconfigured in how broadcasts are run."""
+"""manage.py check [--deploy] names what is misconfigured in how broadcasts are run.
 
+Also the deploy checks the issue names that Django provides: a default SECRET_KEY, DEBUG on.
+"""
+
+import runpy
+import secrets
+
+import environ
+import pytest
+from django.core.checks import run_checks
+
+import tkassalam.settings.base
 from broadcasts.checks import check_broker, check_runner_settings
 
 
@@ -48,3 +59,52 @@ def test_deploy_check_skips_the_broker_in_cron_mode(broker_url, settings):
     settings.WHATSAPP_RUNNER = "cron"
     broker_url("redis://127.0.0.1:1/0")
     assert check_broker() == []
+
+
+# --- Django's deploy checks on the project's settings --------------------------------------
+
+
+def deploy_check_ids():
+    return {message.id for message in run_checks(include_deployment_checks=True)}
+
+
+def base_settings_without(monkeypatch, *names):
+    """The settings tkassalam/settings/base.py makes from an environment lacking ``names``."""
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    # A developer's .env (make run writes one with a random key) must not fill them in.
+    monkeypatch.setattr(environ.Env, "read_env", classmethod(lambda cls, *args, **kwargs: None))
+    return runpy.run_path(tkassalam.settings.base.__file__)
+
+
+def test_deploy_check_names_the_projects_default_secret_key(monkeypatch, settings):
+    settings.SECRET_KEY = base_settings_without(monkeypatch, "SECRET_KEY")["SECRET_KEY"]
+    assert "security.W009" in deploy_check_ids()
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "django-insecure-tests-only",  # what startproject writes, and our test settings
+        "change-me",
+        "x" * 60,  # long but with too few different characters
+    ],
+)
+def test_deploy_check_names_a_weak_secret_key(settings, key):
+    settings.SECRET_KEY = key
+    assert "security.W009" in deploy_check_ids()
+
+
+def test_deploy_check_names_debug_on(settings):
+    settings.DEBUG = True
+    assert "security.W018" in deploy_check_ids()
+
+
+def test_debug_is_off_unless_set(monkeypatch):
+    assert base_settings_without(monkeypatch, "DEBUG")["DEBUG"] is False
+
+
+def test_deploy_check_is_quiet_about_a_strong_key_with_debug_off(settings):
+    settings.SECRET_KEY = secrets.token_urlsafe(50)
+    settings.DEBUG = False
+    assert deploy_check_ids().isdisjoint({"security.W009", "security.W018"})
