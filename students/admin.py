@@ -1,4 +1,5 @@
 import contextlib
+import copy
 import logging
 
 from django import forms
@@ -8,11 +9,12 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats import base_formats
-from import_export.forms import ConfirmImportForm, ImportForm
+from import_export.forms import ConfirmImportForm, ImportForm, SelectableFieldsExportForm
 
 from notifications.whatsapp import SenderRejected, WhatsAppError
 from notifications.whatsapp.base import VALIDATE_CHUNK
@@ -48,6 +50,26 @@ class StudentConfirmImportForm(ConfirmImportForm):
     valid_rows_only = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
+class StudentExportForm(SelectableFieldsExportForm):
+    """The export's column choices named as on the student form, with the file's heading."""
+
+    def _get_field_label(self, resource, field_name):
+        # The library's label is the heading in title case ("Full Name"): English.
+        field = resource.fields.get(field_name)
+        model_field = resource._meta.model._meta.get_field(field.attribute)
+        return f"{capfirst(model_field.verbose_name)} ({field.column_name})"
+
+
+class WhatsAppCheckFilter(admin.BooleanFieldListFilter):
+    """Yes / No / not checked: an unchecked number is named as in the "On WhatsApp" column."""
+
+    def __init__(self, field, *args, **kwargs):
+        super().__init__(field, *args, **kwargs)
+        # Django names the null choice from the field's choices, else "Unknown".
+        self.field = copy.copy(field)
+        self.field.choices = [(None, capfirst(gettext("not checked")))]
+
+
 @admin.register(Classroom)
 class ClassroomAdmin(admin.ModelAdmin):
     list_display = ["name"]
@@ -66,7 +88,7 @@ class StudentAdmin(ImportExportModelAdmin):
         "phone_ok",
         "on_whatsapp",
     ]
-    list_filter = ["classroom", "whatsapp_registered"]
+    list_filter = ["classroom", ("whatsapp_registered", WhatsAppCheckFilter)]
     readonly_fields = ["whatsapp_registered", "whatsapp_checked_at"]
     actions = ["check_whatsapp_numbers"]
     search_fields = ["nis", "full_name", "parent_name", "parent_phone"]
@@ -77,6 +99,7 @@ class StudentAdmin(ImportExportModelAdmin):
     import_formats = [StudentCSV, base_formats.XLSX]
     export_formats = [base_formats.CSV, base_formats.XLSX]
     import_form_class = StudentImportForm
+    export_form_class = StudentExportForm
     confirm_form_class = StudentConfirmImportForm
     import_template_name = "admin/students/student/import.html"
 

@@ -108,6 +108,8 @@ class StudentResource(resources.ModelResource):
         import_order = COLUMNS
         export_order = COLUMNS
         import_id_fields = ("nis",)
+        # Shown by the library in its messages ("Select at least 1 field for …"), not the class.
+        name = Student._meta.verbose_name_plural
         # The model's own checks too: NIS required and at most 10 characters, name required.
         clean_model_instances = True
         # Only blank lines are skipped (skip_row); they need no line in the preview.

@@ -247,6 +247,25 @@ def test_the_list_flags_numbers_not_on_whatsapp_and_filters_them(admin_client, m
     assert [s.pk for s in flagged.context["cl"].result_list] == [off.pk]
 
 
+def test_the_filter_names_unchecked_numbers_as_the_column_does(admin_client, make_student):
+    checked = make_student("0812-3456-7890", name="Aisyah Putri")
+    unchecked = make_student("0813-1111-2222", name="Bima Saputra")
+    Student.objects.filter(pk=checked.pk).update(whatsapp_registered=True)
+
+    page = admin_client.get(CHANGELIST)
+    choices = [
+        choice["display"]
+        for spec in page.context["cl"].filter_specs
+        if spec.field_path == "whatsapp_registered"
+        for choice in spec.choices(page.context["cl"])
+    ]
+    only_unchecked = admin_client.get(CHANGELIST, {"whatsapp_registered__isnull": "True"})
+
+    assert choices == ["Semua", "Ya", "Tidak", "Belum diperiksa"]
+    assert "Tidak pasti" not in page.content.decode()
+    assert [s.pk for s in only_unchecked.context["cl"].result_list] == [unchecked.pk]
+
+
 def test_saving_a_student_with_a_new_number_queues_its_check(
     admin_client, classroom, delay, django_capture_on_commit_callbacks
 ):
