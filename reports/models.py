@@ -1,5 +1,6 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.dates import MONTHS
 from django.utils.translation import gettext_lazy as _
 
 from .months import month_name
@@ -12,8 +13,10 @@ class MonthlyReport(models.Model):
         related_name="monthly_reports",
         verbose_name=_("classroom"),
     )
+    # MONTHS: {1: "January", …}, translated by Django's own catalog ("Januari" in Indonesian),
+    # so the filters and the form name the month instead of showing "11".
     month = models.PositiveSmallIntegerField(
-        _("month"), validators=[MinValueValidator(1), MaxValueValidator(12)]
+        _("month"), choices=MONTHS, validators=[MinValueValidator(1), MaxValueValidator(12)]
     )
     year = models.PositiveSmallIntegerField(
         _("year"), validators=[MinValueValidator(2000), MaxValueValidator(2100)]

@@ -3,7 +3,7 @@
 import datetime
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from notifications.models import Notification
 
@@ -79,3 +79,29 @@ def test_admin_dates_have_indonesian_month_names(admin_client, admins):
 
     assert "17 Mei 2025, 10.00" in indonesian
     assert "May 17, 2025, 10 a.m." in english
+
+
+def month_filter(response, field_path):
+    """The choices' labels of the changelist filter on ``field_path``, as the page showed them."""
+    changelist = response.context["cl"]
+    specs = changelist.filter_specs
+    (spec,) = [spec for spec in specs if getattr(spec, "field_path", None) == field_path]
+    with translation.override(response.wsgi_request.LANGUAGE_CODE):
+        return [str(choice["display"]) for choice in spec.choices(changelist)]
+
+
+@pytest.mark.parametrize(
+    ("page", "field_path"),
+    [
+        ("/admin/reports/monthlyreport/", "month"),
+        ("/admin/broadcasts/monthlyreportbroadcast/", "monthly_report__month"),
+    ],
+)
+def test_the_month_filters_name_the_months(admin_client, report, page, field_path):
+    indonesian = month_filter(admin_client.get(page), field_path)
+    english = month_filter(admin_client.get(page, HTTP_ACCEPT_LANGUAGE="en"), field_path)
+
+    assert indonesian[:3] == ["Semua", "Januari", "Februari"]
+    assert indonesian[8:] == ["Agustus", "September", "Oktober", "November", "Desember"]
+    assert english[:3] == ["All", "January", "February"]
+    assert "11" not in indonesian + english
