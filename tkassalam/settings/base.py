@@ -227,7 +227,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int(
     "CELERY_TASK_SOFT_TIME_LIMIT", default=int(FONNTE_CONNECT_TIMEOUT + FONNTE_READ_TIMEOUT) + 30
 )
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=CELERY_TASK_SOFT_TIME_LIMIT + 30)
+# A worker started before Redis (after a reboot) keeps trying to connect instead of exiting.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Broker connection lost: let a running send finish (its redelivered message finds the row
+# claimed and sends nothing); cancelling it mid-call, Celery 6's default, leaves it unknown.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = False
 # celery beat (one process per deployment) runs the recovery sweep every
