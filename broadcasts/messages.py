@@ -50,13 +50,31 @@ PLACEHOLDERS = {
 
 
 def template_errors(text: str) -> list[str]:
-    """Why ``text`` cannot be used as a template: unknown placeholders, stray braces."""
+    """Why ``text`` cannot be used as a template: unknown placeholders, stray braces.
+
+    ``{0}``, ``{}``, ``{nama_siswa.x}`` and ``{nama_siswa[0]}`` are unknown names. A format
+    spec or conversion (``{nama_siswa:d}``, ``{nama_siswa!z}``) would fail or change the text
+    only when the message is rendered, for every parent: refused here instead.
+    """
     try:
         parsed = list(string.Formatter().parse(text))
     except ValueError:
         return [_("A { or } is not closed. Write {{ or }} for a brace in the text itself.")]
     fields = {field for _text, field, _spec, _conversion in parsed if field is not None}
     errors = []
+    formatted = sorted(
+        _as_written(field, spec, conversion)
+        for _text, field, spec, conversion in parsed
+        if field is not None and (spec or conversion)
+    )
+    if formatted:
+        errors.append(
+            _(
+                "A placeholder is only its name in braces, with nothing after a “:” or “!”: "
+                "%(placeholders)s. Write for example {nama_siswa}."
+            )
+            % {"placeholders": ", ".join(dict.fromkeys(formatted))}
+        )
     unknown = sorted(fields - PLACEHOLDERS.keys())
     if unknown:
         errors.append(
@@ -69,6 +87,13 @@ def template_errors(text: str) -> list[str]:
     if not text.strip():
         errors.append(_("The message is empty."))
     return errors
+
+
+def _as_written(field: str, spec: str, conversion: str | None) -> str:
+    """``{nama_siswa!r:>10}`` back from string.Formatter's parts, to name it in an error."""
+    conversion = f"!{conversion}" if conversion else ""
+    spec = f":{spec}" if spec else ""
+    return f"{{{field}{conversion}{spec}}}"
 
 
 def current_template() -> str:

@@ -1,6 +1,7 @@
 """The school's own wording: placeholders checked before anything is sent, preview, use."""
 
 import pytest
+from django.utils import translation
 
 from broadcasts.messages import DEFAULT_TEMPLATE, current_template, template_errors
 from broadcasts.models import MessageTemplate, MonthlyReportBroadcast
@@ -21,12 +22,44 @@ def test_the_seed_text_is_a_valid_template():
         ("Kurung {nama_siswa", "{{"),
         ("Kurung }", "{{"),
         ("   ", ""),
+        ("Halo {0}", "{0}"),
+        ("Halo {}", "{}"),
+        ("Halo {nama_siswa.upper}", "{nama_siswa.upper}"),
+        ("Halo {nama_siswa[0]}", "{nama_siswa[0]}"),
     ],
 )
 def test_a_misspelt_placeholder_or_stray_brace_is_an_error_that_names_it(text, expected):
     errors = template_errors(text)
     assert errors
     assert expected in " ".join(errors)
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    [
+        "{nama_siswa:d}",  # ValueError for a text when rendered
+        "{nama_siswa!z}",  # ValueError: unknown conversion
+        "{nama_siswa!r}",  # renders 'Aisyah' with quotes
+        "{nama_siswa:>{kelas}}",  # a nested placeholder as the width
+        "{bulan:%B}",
+        "{tahun:>30}",  # pads the year with spaces
+    ],
+)
+def test_a_format_spec_or_conversion_is_an_error_that_names_the_placeholder(placeholder):
+    with translation.override("id"):
+        errors = template_errors(f"Laporan {placeholder} sudah ada.")
+
+    assert len(errors) == 1
+    assert placeholder in errors[0]
+    assert "Placeholder hanya berisi namanya" in errors[0]
+
+
+def test_the_admin_form_refuses_a_format_spec(admin_client):
+    response = admin_client.post(ADD_URL, {"text": "Laporan {nama_siswa:d} sudah ada."})
+
+    form = response.context["adminform"].form
+    assert "{nama_siswa:d}" in str(form.errors["text"])
+    assert not MessageTemplate.objects.exists()
 
 
 def test_the_default_is_used_until_the_school_writes_its_own(db):
