@@ -7,6 +7,12 @@ broker of the end-to-end and fault tests. A server that does not answer is skipp
 with the reason printed. Exit status: 0 when every run passed (pytest's "no tests
 collected", exit 5, counts as passed).
 
+TEST_REQUIRE (comma-separated: postgres, mysql, redis, browser; .ci/run sets all four)
+turns those skips into failures, so CI cannot pass without them: here, a named server
+that does not answer (or a row TEST_MATRIX leaves out) fails the run; in the fault
+tests, a missing redis-server or initdb fails instead of skipping; "browser" is read by
+the browser tests. Unset (a newcomer's machine), everything missing is skipped.
+
 Override a server's address with TEST_POSTGRES_URL, TEST_MYSQL_URL or TEST_REDIS_URL;
 set TEST_MATRIX=sqlite to run only the first row.
 """
@@ -21,6 +27,21 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 RUN_ID = os.getpid()
+#: What TEST_REQUIRE may name.
+REQUIRABLE = ("postgres", "mysql", "redis", "browser")
+
+
+def required() -> set[str]:
+    """The names in TEST_REQUIRE; a name not in REQUIRABLE raises ValueError (a typo)."""
+    value = os.environ.get("TEST_REQUIRE", "")
+    names = {name.strip().lower() for name in value.split(",") if name.strip()}
+    unknown = names - set(REQUIRABLE)
+    if unknown:
+        raise ValueError(
+            f"TEST_REQUIRE={value!r}: unknown {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(REQUIRABLE)})"
+        )
+    return names
 
 
 @dataclass
@@ -29,6 +50,7 @@ class Run:
     env: dict = field(default_factory=dict)
     args: list = field(default_factory=list)
     server: str = ""  # URL whose host:port must answer
+    requires: str = ""  # its name in TEST_REQUIRE
 
     def reachable(self) -> str | None:
         """None when the run can go ahead, else why it cannot."""
@@ -50,8 +72,8 @@ def runs() -> list[Run]:
     redis = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     return [
         Run("SQLite + embedded broker"),
-        Run("PostgreSQL", env={"DATABASE_URL": postgres}, server=postgres),
-        Run("MariaDB/MySQL", env={"DATABASE_URL": mysql}, server=mysql),
+        Run("PostgreSQL", env={"DATABASE_URL": postgres}, server=postgres, requires="postgres"),
+        Run("MariaDB/MySQL", env={"DATABASE_URL": mysql}, server=mysql, requires="mysql"),
         # Production's pair when PostgreSQL answers, else SQLite with Redis.
         Run(
             "Redis broker (worker tests)",
@@ -59,6 +81,7 @@ def runs() -> list[Run]:
             | ({"DATABASE_URL": postgres} if Run("", server=postgres).reachable() is None else {}),
             args=["-m", "e2e"],
             server=redis,
+            requires="redis",
         ),
     ]
 
@@ -79,14 +102,30 @@ def counts(junit_path: str) -> tuple[int, int, int]:
 
 
 def main(argv: list[str]) -> int:
+    try:
+        must = required()
+    except ValueError as err:
+        print(err, file=sys.stderr)
+        return 2
     selected = runs()
+    summary, failed_runs = [], 0
     if os.environ.get("TEST_MATRIX") == "sqlite":
+        for run in selected[1:]:
+            if run.requires in must:
+                failed_runs += 1
+                summary.append(
+                    f"FAILED   {run.name}: left out by TEST_MATRIX=sqlite, "
+                    f"but TEST_REQUIRE names {run.requires}"
+                )
         selected = selected[:1]
     pytest = [sys.executable, "-m", "pytest", *argv]
-    summary, failed_runs = [], 0
     totals = [0, 0, 0]
     for run in selected:
         reason = run.reachable()
+        if reason and run.requires in must:
+            failed_runs += 1
+            summary.append(f"FAILED   {run.name}: {reason}, but TEST_REQUIRE names {run.requires}")
+            continue
         if reason:
             summary.append(f"SKIPPED  {run.name}: {reason}")
             continue
