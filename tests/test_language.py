@@ -1,9 +1,16 @@
 """Bahasa Indonesia by default, English on request, through the admin header's switcher."""
 
+import ast
+import dataclasses
 import datetime
+import gettext as gettext_module
+import re
+import struct
+from pathlib import Path
 
 import pytest
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from notifications.models import Notification
 
@@ -105,3 +112,126 @@ def test_the_month_filters_name_the_months(admin_client, report, page, field_pat
     assert indonesian[8:] == ["Agustus", "September", "Oktober", "November", "Desember"]
     assert english[:3] == ["All", "January", "February"]
     assert "11" not in indonesian + english
+
+
+# --- The committed catalog: complete, and compiled from the .po as it is -------------------
+
+CATALOG = Path(__file__).resolve().parent.parent / "tkassalam" / "locale" / "id" / "LC_MESSAGES"
+
+#: Django's own msgids that our templates use (base_site.html, the confirmation pages'
+#: breadcrumbs, the import page's). makemessages lists them; they stay empty here so that
+#: msgfmt leaves them out and Django's Indonesian catalog answers ("Beranda", …).
+DJANGO_OWNED = {"Home", "Django site admin", "Django administration"}
+
+
+@dataclasses.dataclass
+class PoEntry:
+    msgid: str = ""
+    msgid_plural: str = ""
+    msgctxt: str | None = None
+    msgstr: dict[int, str] = dataclasses.field(default_factory=dict)
+    flags: set[str] = dataclasses.field(default_factory=set)
+    obsolete: bool = False
+
+
+def read_po(path):
+    """The .po's entries, header first: just enough of the PO format for our catalog."""
+    entries, entry, target = [], PoEntry(), None
+
+    def finish():
+        nonlocal entry
+        if entry.msgstr:
+            entries.append(entry)
+        entry = PoEntry()
+
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            finish()
+            continue
+        if line.startswith("#~"):
+            entry.obsolete = True
+            line = line[2:].strip()
+            if not line:
+                continue
+        elif line.startswith("#,"):
+            entry.flags.update(flag.strip() for flag in line[2:].split(","))
+            continue
+        elif line.startswith("#"):
+            continue
+        keyword, _space, rest = line.partition(" ")
+        if line.startswith('"'):
+            keyword, rest = None, line
+        elif keyword.startswith("msgstr["):
+            target = ("msgstr", int(keyword[7:-1]))
+        elif keyword == "msgstr":
+            target = ("msgstr", 0)
+        else:
+            target = (keyword, None)
+        text = ast.literal_eval(rest)
+        name, index = target
+        if name == "msgstr":
+            entry.msgstr[index] = entry.msgstr.get(index, "") + text
+        else:
+            setattr(entry, name, (getattr(entry, name) or "") + text)
+    finish()
+    return entries
+
+
+@pytest.fixture(scope="module")
+def po_entries():
+    entries = read_po(CATALOG / "django.po")
+    assert entries[0].msgid == "" and "Language: id" in entries[0].msgstr[0]
+    return entries[1:]
+
+
+@pytest.fixture(scope="module")
+def mo():
+    with open(CATALOG / "django.mo", "rb") as compiled:
+        return gettext_module.GNUTranslations(compiled)
+
+
+def translated(entry):
+    return all(entry.msgstr.values())
+
+
+def test_every_msgid_is_translated_except_djangos_own(po_entries):
+    untranslated = {entry.msgid for entry in po_entries if not translated(entry)}
+
+    assert untranslated == DJANGO_OWNED
+    with translation.override("id"):
+        assert all(gettext(msgid) != msgid for msgid in DJANGO_OWNED)
+
+
+def test_no_entry_is_fuzzy_or_obsolete(po_entries):
+    assert [e.msgid for e in po_entries if "fuzzy" in e.flags or e.obsolete] == []
+
+
+def test_every_named_placeholder_has_the_python_format_flag(po_entries):
+    """msgfmt --check compares the placeholders of msgid and msgstr only with the flag."""
+    unflagged = [
+        entry.msgid
+        for entry in po_entries
+        if re.search(r"%\(\w+\)[sd]", entry.msgid) and "python-format" not in entry.flags
+    ]
+    assert unflagged == []
+
+
+def test_the_mo_is_compiled_from_the_po_as_committed(po_entries, mo):
+    """Edit the .po without recompiling and this fails: make messages recompiles."""
+    stale = []
+    for entry in (e for e in po_entries if translated(e) and not e.obsolete):
+        if entry.msgid_plural:
+            compiled = [mo.ngettext(entry.msgid, entry.msgid_plural, n) for n in (1, 2)]
+            expected = [entry.msgstr[0]] * 2  # nplurals=1: one form for every n
+        elif entry.msgctxt is not None:
+            compiled, expected = mo.pgettext(entry.msgctxt, entry.msgid), entry.msgstr[0]
+        else:
+            compiled, expected = mo.gettext(entry.msgid), entry.msgstr[0]
+        if compiled != expected:
+            stale.append(entry.msgid)
+
+    assert stale == []
+    # Nor any entry left in the .mo that the .po no longer has (GNU .mo header: count at 8).
+    count = struct.unpack("<I", (CATALOG / "django.mo").read_bytes()[8:12])[0]
+    header = 1
+    assert count == header + sum(1 for e in po_entries if translated(e) and not e.obsolete)
