@@ -3,7 +3,6 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.models import CHANGE, LogEntry
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -11,9 +10,9 @@ from django.utils.translation import ngettext
 
 from . import admin_devices  # noqa: F401  (registers FonnteDevice)
 from .messages import DEFAULT_TEMPLATE, PLACEHOLDERS, message_preview, template_errors
-from .models import BroadcastAttempt, MessageTemplate, MonthlyReportBroadcast
+from .models import BroadcastAttempt, BroadcastStatus, MessageTemplate, MonthlyReportBroadcast
 from .selectors import broadcast_retry_preview
-from .services import broadcast_retry
+from .services import broadcast_resend
 from .services.receipts import STATE_RANKS
 
 
@@ -151,34 +150,25 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
     def retry_failed(self, request, queryset):
         """Show which selected rows would be resent; on confirmation (``post=yes``) resend them."""
         if request.POST.get("post") != "yes":
-            context = {
-                **self.admin_site.each_context(request),
-                "title": _("Resend the selected failed messages?"),
-                "preview": broadcast_retry_preview(broadcasts=queryset),
-                # Echoed as posted, so confirming acts on the very same selection (and
-                # "select all" across pages does not become a thousand hidden fields).
-                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-                "select_across": request.POST.get("select_across", "0"),
-                "opts": self.model._meta,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                "action_name": "retry_failed",
-                "media": self.media,
-            }
-            request.current_app = self.admin_site.name
-            return TemplateResponse(
+            return self._resend_confirmation(
                 request,
-                "admin/broadcasts/monthlyreportbroadcast/retry_failed_confirmation.html",
-                context,
+                queryset,
+                status=BroadcastStatus.FAILED,
+                action_name="retry_failed",
+                title=_("Resend the selected failed messages?"),
+                template="retry_failed_confirmation.html",
             )
-        ids = list(queryset.values_list("pk", flat=True))
-        count = broadcast_retry(broadcast_ids=ids)
+        outcome = broadcast_resend(
+            broadcast_ids=queryset.values_list("pk", flat=True), requested_by=request.user
+        )
+        count = len(outcome.resent)
         message = ngettext(
             "%(n)d failed message will be sent again.",
             "%(n)d failed messages will be sent again.",
             count,
         ) % {"n": count}
-        self._log_resent(request, ids, message)
         self.message_user(request, message, messages.SUCCESS if count else messages.WARNING)
+        self._say_no_phone(request, outcome)
 
     @admin.action(
         description=_(
@@ -187,21 +177,63 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
         permissions=["resend"],
     )
     def resend_unknown(self, request, queryset):
-        ids = list(queryset.filter(status="unknown").values_list("pk", flat=True))
-        count = broadcast_retry(broadcast_ids=ids, include_unknown=True)
+        """Warn that the parent may already have it; on confirmation (``post=yes``) resend."""
+        if request.POST.get("post") != "yes":
+            return self._resend_confirmation(
+                request,
+                queryset,
+                status=BroadcastStatus.UNKNOWN,
+                action_name="resend_unknown",
+                title=_("Resend the selected messages with an unknown outcome?"),
+                template="resend_unknown_confirmation.html",
+            )
+        # Only the unknown ones: this action is no way around the failed rows' own.
+        outcome = broadcast_resend(
+            broadcast_ids=queryset.filter(status=BroadcastStatus.UNKNOWN).values_list(
+                "pk", flat=True
+            ),
+            include_unknown=True,
+            requested_by=request.user,
+        )
+        count = len(outcome.resent)
         message = ngettext(
             "%(n)d message with an unknown outcome will be sent again.",
             "%(n)d messages with an unknown outcome will be sent again.",
             count,
         ) % {"n": count}
-        self._log_resent(request, ids, message)
         self.message_user(request, message, messages.SUCCESS if count else messages.WARNING)
+        self._say_no_phone(request, outcome)
 
-    def _log_resent(self, request, ids, message):
-        """Who resent which rows, and when: each row's history (Django's admin log) keeps it."""
-        resent = MonthlyReportBroadcast.objects.pending().filter(pk__in=ids)
-        if resent.exists():
-            LogEntry.objects.log_actions(request.user.pk, resent, CHANGE, change_message=message)
+    def _resend_confirmation(self, request, queryset, *, status, action_name, title, template):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "preview": broadcast_retry_preview(broadcasts=queryset, status=status),
+            # Echoed as posted, so confirming acts on the very same selection (and
+            # "select all" across pages does not become a thousand hidden fields).
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_name": action_name,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, f"admin/broadcasts/monthlyreportbroadcast/{template}", context
+        )
+
+    def _say_no_phone(self, request, outcome):
+        if outcome.no_phone:
+            self.message_user(
+                request,
+                _(
+                    "Not resent, the student has no phone number: %(n)s. Add the parent's "
+                    "number in the student data, then resend."
+                )
+                % {"n": len(outcome.no_phone)},
+                messages.WARNING,
+            )
 
 
 class MessageTemplateForm(forms.ModelForm):

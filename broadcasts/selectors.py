@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from reports.models import MonthlyReport
@@ -56,6 +56,25 @@ class BroadcastPlan:
         return self.existing.get(BroadcastStatus.FAILED, 0) + self.existing.get(
             BroadcastStatus.UNKNOWN, 0
         )
+
+
+def student_has_phone() -> Exists:
+    """True for a row whose student has a phone number now (anything but blanks).
+
+    The SQL twin of creation's ``parent_phone.strip()`` test: a student without a number
+    gets no row, and a failed row whose student lost the number is not resent.
+    """
+    return Exists(Student.objects.filter(pk=OuterRef("student_id"), parent_phone__regex=r"\S"))
+
+
+def broadcasts_without_phone(*, broadcast_ids) -> list[int]:
+    """Of these rows, the ids of those whose student has no phone number now."""
+    return list(
+        MonthlyReportBroadcast.objects.filter(pk__in=list(broadcast_ids))
+        .filter(~student_has_phone())
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def broadcast_status_counts(*, monthly_report) -> dict[str, int]:
@@ -247,6 +266,15 @@ class ResendPlan:
     archived: bool = False
 
     @property
+    def no_phone(self) -> list:
+        """Failed rows whose student has no phone number now: confirming leaves them failed."""
+        return [row for row in self.failed if not row.student.parent_phone.strip()]
+
+    @property
+    def will_resend(self) -> int:
+        return len(self.failed) - len(self.no_phone)
+
+    @property
     def failed_shown(self) -> list:
         return self.failed[:RESEND_LIST_LIMIT]
 
@@ -281,6 +309,7 @@ def broadcast_resend_plan(*, monthly_reports) -> list[ResendPlan]:
             "student__id",
             "student__nis",
             "student__full_name",
+            "student__parent_phone",
         )
         .order_by("student__full_name", "pk")
     )
@@ -301,20 +330,33 @@ RETRY_LIST_LIMIT = 50
 
 @dataclass
 class RetryPreview:
-    """What "resend the selected failed messages" would do to a selection of rows."""
+    """What resending the selected rows of one status (failed, or unknown) would do."""
 
-    #: The selected failed rows (at most RETRY_LIST_LIMIT, student and report loaded).
-    failed_shown: list
+    #: The status this resend acts on.
+    status: str
+    #: The selected rows of that status (at most RETRY_LIST_LIMIT, student and report loaded).
+    shown: list
     #: The selection counted by status.
     counts: dict
+    #: Among the rows of that status, those whose student has no phone number now.
+    no_phone: int = 0
+
+    @property
+    def resendable(self) -> int:
+        return self.counts.get(self.status, 0)
+
+    @property
+    def will_resend(self) -> int:
+        """The rows of that status that confirming puts back to be sent."""
+        return self.resendable - self.no_phone
+
+    @property
+    def more(self) -> int:
+        return max(self.resendable - len(self.shown), 0)
 
     @property
     def failed(self) -> int:
         return self.counts.get(BroadcastStatus.FAILED, 0)
-
-    @property
-    def failed_more(self) -> int:
-        return max(self.failed - len(self.failed_shown), 0)
 
     @property
     def already_sent(self) -> int:
@@ -336,12 +378,14 @@ class RetryPreview:
         )
 
 
-def broadcast_retry_preview(*, broadcasts) -> RetryPreview:
-    """Count a selection of rows by status and list its failed ones: two queries."""
+def broadcast_retry_preview(*, broadcasts, status=BroadcastStatus.FAILED) -> RetryPreview:
+    """Count a selection of rows by status and list those of ``status``: three queries."""
     counts = dict(broadcasts.order_by().values_list("status").annotate(n=Count("id")))
-    failed_shown = list(
-        broadcasts.filter(status=BroadcastStatus.FAILED)
-        .select_related("student", "monthly_report__classroom")
-        .order_by("monthly_report_id", "student__full_name", "pk")[:RETRY_LIST_LIMIT]
+    resendable = broadcasts.filter(status=status)
+    shown = list(
+        resendable.select_related("student", "monthly_report__classroom").order_by(
+            "monthly_report_id", "student__full_name", "pk"
+        )[:RETRY_LIST_LIMIT]
     )
-    return RetryPreview(failed_shown=failed_shown, counts=counts)
+    no_phone = resendable.filter(~student_has_phone()).order_by().count()
+    return RetryPreview(status=status, shown=shown, counts=counts, no_phone=no_phone)

@@ -18,7 +18,7 @@ from broadcasts.selectors import (
     broadcast_progress,
     broadcast_resend_plan,
 )
-from broadcasts.services import broadcast_create_for_report, broadcast_retry
+from broadcasts.services import broadcast_create_for_report, broadcast_resend
 from broadcasts.services.pacing import Waiting, pacing_state
 from notifications.selectors import whatsapp_device_readiness
 
@@ -195,19 +195,21 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
     if request.POST.get("post") == "yes":
         for plan in plans:
             # The service re-checks each row's status: a row sent meanwhile stays untouched.
-            count = broadcast_retry(broadcast_ids=[row.pk for row in plan.failed])
-            message = _resend_message(plan, count)
-            if count:
+            outcome = broadcast_resend(
+                broadcast_ids=[row.pk for row in plan.failed], requested_by=request.user
+            )
+            message = _resend_message(plan, outcome)
+            if outcome.resent or outcome.no_phone:
                 modeladmin.log_change(request, plan.monthly_report, message)
             modeladmin.message_user(
-                request, message, messages.SUCCESS if count else messages.WARNING
+                request, message, messages.SUCCESS if outcome.resent else messages.WARNING
             )
         return None
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": _("Resend the failed WhatsApp messages?"),
         "plans": plans,
-        "failed_total": sum(len(plan.failed) for plan in plans),
+        "failed_total": sum(plan.will_resend for plan in plans),
         "broadcast_changelist_url": reverse(
             "admin:broadcasts_monthlyreportbroadcast_changelist",
             current_app=modeladmin.admin_site.name,
@@ -223,7 +225,8 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
     )
 
 
-def _resend_message(plan, count):
+def _resend_message(plan, outcome):
+    count = len(outcome.resent)
     if count:
         text = ngettext(
             "%(report)s: %(n)d failed message will be sent again.",
@@ -232,6 +235,11 @@ def _resend_message(plan, count):
         ) % {"report": plan.monthly_report, "n": count}
     else:
         text = _("%(report)s: no failed messages to resend.") % {"report": plan.monthly_report}
+    if outcome.no_phone:
+        text += " " + _(
+            "Not resent, the student has no phone number: %(n)s. Add the parent's number in "
+            "the student data, then resend."
+        ) % {"n": len(outcome.no_phone)}
     if plan.unknown:
         text += " " + ngettext(
             "%(n)d message with an unknown outcome was not resent: check it, then resend it "

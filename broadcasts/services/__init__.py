@@ -10,7 +10,7 @@ row and nothing happens. That, not the broker, is what makes "never twice" hold.
        └──admin retry─────│──▶ unknown                         (sent, no answer)
 
 creation: the admin's click; sending: one row per task; alerts: telling the admins;
-repair: putting failed rows back.
+repair: putting failed rows back, to the student's current number.
 """
 
 from .alerts import (
@@ -22,13 +22,14 @@ from .creation import BroadcastCreation, broadcast_create_for_report, broadcast_
 from .maintenance import broadcast_prune
 from .receipts import broadcast_record_status, fonnte_device_connected, fonnte_device_record
 from .recovery import Recovery, broadcast_recover
-from .repair import broadcast_retry
+from .repair import Resend, broadcast_resend, broadcast_retry
 from .runner import RunResult, broadcast_process_due
 from .sending import broadcast_handle_task_failure, broadcast_send
 
 __all__ = [
     "BroadcastCreation",
     "Recovery",
+    "Resend",
     "RunResult",
     "broadcast_alert_failure_spike",
     "broadcast_alert_failures",
@@ -39,6 +40,7 @@ __all__ = [
     "broadcast_prune",
     "broadcast_record_status",
     "broadcast_recover",
+    "broadcast_resend",
     "broadcast_retry",
     "broadcast_schedule_failure_alert",
     "broadcast_send",

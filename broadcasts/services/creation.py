@@ -50,6 +50,19 @@ class BroadcastCreation:
     skipped_not_on_whatsapp: int = 0
 
 
+def row_phone(raw_phone: str) -> tuple[str, bool]:
+    """The number a row keeps for ``raw_phone`` (a student's), and whether it is valid.
+
+    Valid numbers are normalized; an invalid one is kept as entered, so its row fails at
+    send time, visibly, and the admins hear of it. Creation and resending both use this.
+    """
+    raw_phone = raw_phone.strip()
+    try:
+        return normalize_phone(raw_phone)[:20], True
+    except InvalidPhoneNumber:
+        return raw_phone[:20], False
+
+
 def broadcast_create_for_report(*, monthly_report, requested_by=None) -> BroadcastCreation:
     """Create one pending row per student with a number, once; hand them to workers after commit.
 
@@ -70,17 +83,13 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
             # Fonnte's /validate said so: /send would accept it and never deliver.
             not_on_whatsapp += 1
             continue
-        try:
-            phone = normalize_phone(raw_phone)
-        except InvalidPhoneNumber:
-            # Kept as entered: the row fails at send time, visibly, and admins hear of it.
-            phone = raw_phone
+        phone, _valid = row_phone(raw_phone)
         context = message_context(student=student, monthly_report=monthly_report)
         rows.append(
             MonthlyReportBroadcast(
                 monthly_report=monthly_report,
                 student=student,
-                phone_number=phone[:20],
+                phone_number=phone,
                 message=render_message(context, template),
                 requested_by=requested_by,
             )

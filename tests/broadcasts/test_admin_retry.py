@@ -166,3 +166,188 @@ def test_resending_rows_records_who_did_it_on_each_row(
     assert list(LogEntry.objects.values_list("object_id", "user")) == [
         (str(failed.pk), admin_user.pk)
     ]
+
+
+# --- The student's current number -------------------------------------------------------------
+
+
+def test_a_resend_goes_to_the_number_corrected_in_the_student_admin(
+    admin_client, report, make_student, outbox, celery_eager, django_capture_on_commit_callbacks
+):
+    student = make_student("0812", name="Dewi Anggraini")
+    row = MonthlyReportBroadcast.objects.create(
+        monthly_report=report,
+        student=student,
+        phone_number="0812",
+        message="Laporan bulan ini telah tersedia.",
+        status="failed",
+        error_message="Nomor telepon tidak valid",
+    )
+    corrected = admin_client.post(
+        f"/admin/students/student/{student.pk}/change/",
+        {
+            "nis": student.nis,
+            "full_name": student.full_name,
+            "classroom": student.classroom_id,
+            "parent_name": student.parent_name,
+            "parent_phone": "0813-1111-2222",
+        },
+    )
+    assert corrected.status_code == 302
+
+    page = post_action(admin_client, [row]).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        post_action(admin_client, [row], post="yes")
+
+    assert "the number in the student data now" in page
+    assert [(m.phone, m.message) for m in outbox] == [
+        ("6281311112222", "Laporan bulan ini telah tersedia.")
+    ]
+    row.refresh_from_db()
+    assert (row.status, row.phone_number) == ("sent", "6281311112222")
+
+
+def test_a_student_without_a_number_now_stays_failed_and_the_admin_is_told(
+    admin_client, report, make_student, dispatch, django_capture_on_commit_callbacks
+):
+    from django.contrib.admin.models import LogEntry
+
+    student = make_student("", name="Eko Prasetyo")
+    row = MonthlyReportBroadcast.objects.create(
+        monthly_report=report, student=student, phone_number="0812", status="failed"
+    )
+
+    page = post_action(admin_client, [row]).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_action(admin_client, [row], post="yes")
+
+    assert "0 failed messages will be sent again" in page
+    assert "Not resent, the student has no phone number: 1." in page
+    assert 'value="Yes, resend"' not in page
+    row.refresh_from_db()
+    assert (row.status, row.phone_number) == ("failed", "0812")
+    # The row's record is in the school's language, whoever asked.
+    assert row.error_message.startswith("Tidak ada nomor telepon: tambahkan nomor orang tua")
+    dispatch.assert_not_called()
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "0 failed messages will be sent again." in shown
+    assert "Not resent, the student has no phone number: 1. Add the parent's number" in shown[1]
+    (entry,) = LogEntry.objects.all()
+    assert entry.object_id == str(row.pk)
+    assert "tidak punya nomor telepon" in entry.get_change_message()
+
+
+# --- Who resent what: exactly the rows changed ------------------------------------------------
+
+
+def test_the_history_names_only_the_rows_this_resend_changed(
+    admin_client, admin_user, rows, dispatch, django_capture_on_commit_callbacks
+):
+    from django.contrib.admin.models import LogEntry
+
+    # "pending" was already waiting: selected, now pending, but not changed by this resend.
+    with django_capture_on_commit_callbacks(execute=True):
+        post_action(admin_client, rows.values(), post="yes")
+
+    assert list(LogEntry.objects.values_list("object_id", "user", "change_message")) == [
+        (str(rows["failed"].pk), admin_user.pk, "Dikirim ulang dengan percobaan baru.")
+    ]
+
+
+def test_the_service_returns_exactly_the_rows_it_changed(report, rows, make_student, dispatch):
+    from broadcasts.services import broadcast_resend
+
+    no_phone = MonthlyReportBroadcast.objects.create(
+        monthly_report=report, student=make_student(""), phone_number="0812", status="failed"
+    )
+
+    outcome = broadcast_resend(broadcast_ids=[row.pk for row in rows.values()] + [no_phone.pk])
+    again = broadcast_resend(broadcast_ids=[rows["failed"].pk])
+
+    assert outcome.resent == (rows["failed"].pk,)
+    assert outcome.no_phone == (no_phone.pk,)
+    assert again.resent == ()  # pending now: a second click changes nothing
+
+
+def test_without_update_returning_the_locked_rows_are_the_ones_reported(
+    report, rows, make_student, dispatch
+):
+    """MySQL/MariaDB's path (no UPDATE … RETURNING), on any database."""
+    from broadcasts.models import MonthlyReportBroadcastQuerySet
+    from broadcasts.services import broadcast_resend
+    from students.models import Student
+
+    Student.objects.filter(pk=rows["failed"].student_id).update(parent_phone="0813 1111 2222")
+    with mock.patch.object(MonthlyReportBroadcastQuerySet, "update_returning", return_value=None):
+        outcome = broadcast_resend(broadcast_ids=[row.pk for row in rows.values()])
+
+    assert outcome.resent == (rows["failed"].pk,)
+    failed = MonthlyReportBroadcast.objects.get(pk=rows["failed"].pk)
+    assert (failed.status, failed.phone_number) == ("pending", "6281311112222")
+
+
+# --- Resending unknown rows: a confirmation that says the parent may have it -----------------
+
+
+def post_unknown(client, selected, **extra):
+    data = {"action": "resend_unknown", "_selected_action": [row.pk for row in selected], **extra}
+    return client.post(CHANGELIST, data, **EN)
+
+
+def test_resending_unknown_rows_first_warns_and_changes_nothing(admin_client, rows, dispatch):
+    response = post_unknown(admin_client, rows.values())
+
+    assert response.status_code == 200
+    assert response.templates[0].name.endswith("resend_unknown_confirmation.html")
+    page = response.content.decode()
+    assert "The parent may already have this message." in page
+    assert "gets it twice" in page
+    assert (
+        "Messages with an unknown outcome that will be sent again, with fresh attempts: 1." in page
+    )
+    assert "Citra Lestari" in page
+    assert "Failed messages: 1." in page  # not resent by this action
+    assert 'name="post" value="yes"' in page
+    assert 'name="action" value="resend_unknown"' in page
+    assert {name: status_of(row) for name, row in rows.items()} == {
+        "failed": "failed",
+        "sent": "sent",
+        "unknown": "unknown",
+        "pending": "pending",
+    }
+    dispatch.assert_not_called()
+
+
+def test_confirming_resends_the_unknown_rows_only(
+    admin_client, admin_user, rows, dispatch, django_capture_on_commit_callbacks
+):
+    from django.contrib.admin.models import LogEntry
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_unknown(admin_client, rows.values(), post="yes")
+
+    assert response.status_code == 302
+    assert {name: status_of(row) for name, row in rows.items()} == {
+        "failed": "failed",
+        "sent": "sent",
+        "unknown": "pending",
+        "pending": "pending",
+    }
+    dispatch.assert_called_once_with()
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "1 message with an unknown outcome will be sent again." in message
+    assert list(LogEntry.objects.values_list("object_id", "user")) == [
+        (str(rows["unknown"].pk), admin_user.pk)
+    ]
+
+
+def test_a_teacher_cannot_resend_unknown_rows(client, django_user_model, rows, dispatch):
+    teacher = django_user_model.objects.create_user("guru", password="pw", is_staff=True)
+    teacher.groups.add(Group.objects.get(name="guru"))
+    client.force_login(teacher)
+
+    post_unknown(client, rows.values())
+    post_unknown(client, rows.values(), post="yes")
+
+    assert status_of(rows["unknown"]) == "unknown"
+    dispatch.assert_not_called()

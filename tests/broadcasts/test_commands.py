@@ -309,7 +309,10 @@ def test_retry_by_ids_puts_failed_rows_back_and_skips_the_rest(
     assert (failed.status, failed.retry_count, failed.error_message) == ("pending", 0, "")
     assert MonthlyReportBroadcast.objects.values().get(pk=sent.pk) == sent_before
     assert MonthlyReportBroadcast.objects.get(pk=unknown.pk).status == "unknown"
-    assert f"Put back 1 message(s) to be sent with fresh attempts: #{failed.pk}." in out
+    assert (
+        f"Put back 1 message(s) to be sent with fresh attempts, each to its student's "
+        f"current number: #{failed.pk}."
+    ) in out
     assert (
         f"Skipped 2 id(s) that are not failed: #{sent.pk} (sent), #{unknown.pk} (unknown); "
         "unknown rows are resent only with --include-unknown." in out
@@ -342,7 +345,10 @@ def test_retry_report_resends_only_that_reports_failed_rows(
         out = run("broadcast_retry", "--report", str(report.pk))
     assert MonthlyReportBroadcast.objects.get(pk=mine.pk).status == "pending"
     assert MonthlyReportBroadcast.objects.get(pk=theirs.pk).status == "failed"
-    assert f"Put back 1 message(s) to be sent with fresh attempts: #{mine.pk}." in out
+    assert (
+        f"Put back 1 message(s) to be sent with fresh attempts, each to its student's "
+        f"current number: #{mine.pk}."
+    ) in out
     dispatch.assert_called_once_with()
 
 
@@ -358,6 +364,37 @@ def test_retry_resends_unknown_rows_only_when_asked(
         out = run("broadcast_retry", "--all", "--include-unknown")
     assert MonthlyReportBroadcast.objects.get(pk=unknown.pk).status == "pending"
     assert "1 of them had an unknown outcome: those parents may get the message twice." in out
+    dispatch.assert_called_once_with()
+
+
+def test_retry_sends_to_the_students_current_number_and_keeps_rows_without_one(
+    make_row, dispatch, django_capture_on_commit_callbacks
+):
+    from students.models import Student
+
+    corrected = make_row("failed", error="Nomor telepon tidak valid")
+    no_phone = make_row("failed", error="Nomor telepon tidak valid")
+    # As an import or the shell may leave it: not in the stored form yet.
+    Student.objects.filter(pk=corrected.student_id).update(parent_phone="0813-1111-2222")
+    Student.objects.filter(pk=no_phone.student_id).update(parent_phone="  ")
+
+    dry = run("broadcast_retry", str(corrected.pk), str(no_phone.pk), "--dry-run")
+    with django_capture_on_commit_callbacks(execute=True):
+        out = run("broadcast_retry", str(corrected.pk), str(no_phone.pk))
+
+    assert f"Dry run: would put back 1 message(s) to be sent: #{corrected.pk}." in dry
+    assert "Would keep 1 row(s) as they were" in dry and f"#{no_phone.pk}." in dry
+    corrected.refresh_from_db()
+    assert (corrected.status, corrected.phone_number) == ("pending", "6281311112222")
+    no_phone.refresh_from_db()
+    assert no_phone.status == "failed"
+    assert no_phone.error_message.startswith("Tidak ada nomor telepon")
+    assert f"current number: #{corrected.pk}." in out
+    assert (
+        f"Kept 1 row(s) as they were: the student has no phone number now; add it in the "
+        f"student data, then resend: #{no_phone.pk}." in out
+    )
+    assert "status changed meanwhile" not in out  # the kept row is not mistaken for a race
     dispatch.assert_called_once_with()
 
 

@@ -243,3 +243,27 @@ def test_the_unknown_link_opens_the_filtered_broadcast_list(admin_client, report
 
     assert response.status_code == 200
     assert list(response.context["cl"].result_list) == [mixed["unknown"]]
+
+
+def test_a_failed_row_whose_student_has_no_number_now_is_kept_and_named(
+    admin_client, report, mixed, dispatch, django_capture_on_commit_callbacks
+):
+    from students.models import Student
+
+    lost, corrected = mixed["failed"]
+    Student.objects.filter(pk=lost.student_id).update(parent_phone="")
+    Student.objects.filter(pk=corrected.student_id).update(parent_phone="0813-1111-2222")
+
+    page = post_action(admin_client, report).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_action(admin_client, report, post="yes")
+
+    assert "1 failed message will be sent again" in page
+    assert "Not resent, the student has no phone number: 1." in page
+    lost.refresh_from_db()
+    corrected.refresh_from_db()
+    assert (lost.status, lost.phone_number) == ("failed", "6281234567890")
+    assert (corrected.status, corrected.phone_number) == ("pending", "6281311112222")
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert f"{report}: 1 failed message will be sent again." in message
+    assert "Not resent, the student has no phone number: 1." in message

@@ -2,7 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from broadcasts import operations
 from broadcasts.models import BroadcastStatus
-from broadcasts.services import broadcast_retry
+from broadcasts.selectors import broadcasts_without_phone
+from broadcasts.services import broadcast_resend
 
 #: Rows handed to the service per call, so the id list stays within every database's limits.
 RETRY_BATCH = 1000
@@ -21,7 +22,9 @@ class Command(BaseCommand):
         "Send failed WhatsApp messages again: the rows go back to pending with fresh "
         "attempts and the workers pick them up. Choose exactly one of: row ids, --all (every "
         "failed row) or --report ID (that report's failed rows). A sent row is never sent "
-        "again; ids that are not failed, or do not exist, are skipped and counted. "
+        "again; ids that are not failed, or do not exist, are skipped and counted. Each row "
+        "goes to its student's current number; a row whose student has no number now is "
+        "left as it is and listed. "
         "--include-unknown also resends rows whose outcome is unknown: Fonnte may already "
         "have delivered those, so their parents may get the message twice."
     )
@@ -78,43 +81,52 @@ class Command(BaseCommand):
             pk: found[pk] for pk in requested if pk in found and found[pk] not in resendable
         }
 
-        if dry_run:
-            put_back = len(candidates)
-        else:
-            put_back = sum(
-                broadcast_retry(
-                    broadcast_ids=candidates[start : start + RETRY_BATCH],
-                    include_unknown=include_unknown,
-                )
-                for start in range(0, len(candidates), RETRY_BATCH)
-            )
+        resent, no_phone = [], []
+        for start in range(0, len(candidates), RETRY_BATCH):
+            batch = candidates[start : start + RETRY_BATCH]
+            if dry_run:
+                skipped = set(broadcasts_without_phone(broadcast_ids=batch))
+                resent += [pk for pk in batch if pk not in skipped]
+                no_phone += sorted(skipped)
+            else:
+                outcome = broadcast_resend(broadcast_ids=batch, include_unknown=include_unknown)
+                resent += outcome.resent
+                no_phone += outcome.no_phone
         if not requested:
             what = "failed or unknown" if include_unknown else "failed"
             self.stdout.write(self.style.WARNING(f"No {what} messages to resend."))
             return
-        self._report(put_back, candidates, found, not_resendable, missing, dry_run)
+        self._report(resent, no_phone, candidates, found, not_resendable, missing, dry_run)
 
-    def _report(self, put_back, candidates, found, not_resendable, missing, dry_run):
-        unknown = [pk for pk in candidates if found[pk] == BroadcastStatus.UNKNOWN]
+    def _report(self, resent, no_phone, candidates, found, not_resendable, missing, dry_run):
+        unknown = [pk for pk in resent if found[pk] == BroadcastStatus.UNKNOWN]
         if dry_run:
-            if candidates:
+            if resent:
                 self.stdout.write(
                     self.style.SUCCESS(
-                        f"Dry run: would put back {put_back} message(s) to be sent: "
-                        f"{id_list(candidates)}. Nothing changed."
+                        f"Dry run: would put back {len(resent)} message(s) to be sent: "
+                        f"{id_list(resent)}. Nothing changed."
                     )
                 )
             else:
                 self.stdout.write(self.style.WARNING("Dry run: nothing would be resent."))
-        elif put_back:
+        elif resent:
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Put back {put_back} message(s) to be sent with fresh attempts: "
-                    f"{id_list(candidates)}."
+                    f"Put back {len(resent)} message(s) to be sent with fresh attempts, each "
+                    f"to its student's current number: {id_list(resent)}."
                 )
             )
         else:
             self.stdout.write(self.style.WARNING("Nothing was put back to be sent."))
+        if no_phone:
+            kept = "Would keep" if dry_run else "Kept"
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{kept} {len(no_phone)} row(s) as they were: the student has no phone "
+                    f"number now; add it in the student data, then resend: {id_list(no_phone)}."
+                )
+            )
         if unknown:
             self.stdout.write(
                 self.style.WARNING(
@@ -124,7 +136,7 @@ class Command(BaseCommand):
             )
         # Rows that changed status between the read and the update (a worker or an
         # admin got there first) were skipped by the service's guarded update.
-        raced = len(candidates) - put_back
+        raced = len(candidates) - len(resent) - len(no_phone)
         if raced > 0:
             self.stdout.write(
                 self.style.WARNING(
