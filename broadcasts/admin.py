@@ -3,10 +3,13 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.db.models import Exists, OuterRef
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+
+from reports.models import MonthlyReport
 
 from . import admin_devices  # noqa: F401  (registers FonnteDevice)
 from .messages import DEFAULT_TEMPLATE, PLACEHOLDERS, message_preview, template_errors
@@ -65,6 +68,37 @@ class DeliveryStateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class MonthlyReportFilter(admin.SimpleListFilter):
+    """The reports that have rows, newest first; and the rows whose report was deleted.
+
+    Not the field's own filter: that lists every report, each naming its classroom with
+    a query of its own. Here one query, an EXISTS per report on the (report, status)
+    index, whatever the number of rows. The parameter is the field filter's, so links
+    such as the report page's "check the unknown ones" keep working.
+    """
+
+    title = _("monthly report")
+    parameter_name = "monthly_report__id__exact"
+    DELETED = "deleted"
+
+    def lookups(self, request, model_admin):
+        reports = MonthlyReport.objects.filter(
+            Exists(MonthlyReportBroadcast.objects.filter(monthly_report=OuterRef("pk")))
+        ).select_related("classroom")
+        return [
+            *((str(report.pk), str(report)) for report in reports),
+            (self.DELETED, _("report deleted")),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == self.DELETED:
+            return queryset.filter(monthly_report__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(monthly_report_id=int(value))
+        return queryset
+
+
 @admin.register(MonthlyReportBroadcast)
 class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
     list_display = [
@@ -80,6 +114,7 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
     list_filter = [
         "status",
         DeliveryStateFilter,
+        MonthlyReportFilter,
         "monthly_report__classroom",
         "monthly_report__year",
         "monthly_report__month",

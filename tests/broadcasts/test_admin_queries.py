@@ -13,6 +13,7 @@ URLS = [
     "/admin/broadcasts/monthlyreportbroadcast/?status__exact=failed",
     "/admin/broadcasts/monthlyreportbroadcast/?q=Siswa",
     "/admin/broadcasts/monthlyreportbroadcast/?delivery_state=other",
+    "/admin/broadcasts/monthlyreportbroadcast/?monthly_report__id__exact=deleted",
     "/admin/reports/monthlyreport/",
 ]
 

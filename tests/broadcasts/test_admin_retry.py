@@ -351,3 +351,32 @@ def test_a_teacher_cannot_resend_unknown_rows(client, django_user_model, rows, d
 
     assert status_of(rows["unknown"]) == "unknown"
     dispatch.assert_not_called()
+
+
+# --- The list filtered by report ---------------------------------------------------------------
+
+
+def test_the_list_filters_by_report_and_offers_only_reports_with_rows(
+    admin_client, rows, report, classroom, make_student
+):
+    from reports.models import MonthlyReport
+
+    other = MonthlyReport.objects.create(classroom=classroom, month=12, year=2026)
+    MonthlyReport.objects.create(classroom=classroom, month=1, year=2027)  # no rows
+    theirs = MonthlyReportBroadcast.objects.create(
+        monthly_report=other, student=make_student(), phone_number="62812", status="failed"
+    )
+    orphan = MonthlyReportBroadcast.objects.create(
+        monthly_report=None, student=make_student(), phone_number="62812", status="failed"
+    )
+
+    page = admin_client.get(CHANGELIST).content.decode()
+    mine = admin_client.get(CHANGELIST, {"monthly_report__id__exact": report.pk})
+    deleted = admin_client.get(CHANGELIST, {"monthly_report__id__exact": "deleted"})
+
+    assert f"?monthly_report__id__exact={report.pk}" in page
+    assert f"?monthly_report__id__exact={other.pk}" in page
+    assert "Januari 2027" not in page
+    assert set(mine.context["cl"].result_list) == set(rows.values())
+    assert theirs not in mine.context["cl"].result_list
+    assert list(deleted.context["cl"].result_list) == [orphan]
