@@ -36,6 +36,11 @@ class BroadcastPlan:
     archive: BroadcastArchive | None = None
 
     @property
+    def will_receive(self) -> int:
+        """Parents whose message goes to Fonnte: the new rows, less the invalid numbers."""
+        return self.new_recipients - len(self.invalid_phone)
+
+    @property
     def already_sent(self) -> int:
         return self.existing.get(BroadcastStatus.SENT, 0)
 

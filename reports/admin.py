@@ -48,7 +48,8 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
             modeladmin.message_user(request, message, messages.SUCCESS)
         return None
     plans = [broadcast_plan(monthly_report=report) for report in reports]
-    recipients = sum(plan.new_recipients for plan in plans)
+    # The quota and the pace concern the messages that reach Fonnte: invalid numbers do not.
+    recipients = sum(plan.will_receive for plan in plans)
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": _("Send the WhatsApp notification?"),
@@ -174,10 +175,19 @@ def _creation_message(report, outcome):
         ngettext(
             "%(report)s: %(n)d message queued.",
             "%(report)s: %(n)d messages queued.",
-            outcome.created,
+            outcome.queued,
         )
-        % {"report": report, "n": outcome.created}
+        % {"report": report, "n": outcome.queued}
     ]
+    if outcome.invalid_phone:
+        parts.append(
+            _(
+                "Will fail, the number is not a valid Indonesian mobile number: %(n)d. Their "
+                "messages are not sent and the admins are told; correct the numbers in the "
+                "student data, then resend the failed messages."
+            )
+            % {"n": outcome.invalid_phone}
+        )
     for field, text in _EARLIER_ROWS:
         if count := getattr(outcome, field):
             parts.append(text % {"n": count})

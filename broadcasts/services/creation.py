@@ -48,6 +48,13 @@ class BroadcastCreation:
     skipped_no_phone: int
     #: Students whose number was checked and has no WhatsApp: no row, no message.
     skipped_not_on_whatsapp: int = 0
+    #: Among the rows created, those whose number is invalid: they fail without a call.
+    invalid_phone: int = 0
+
+    @property
+    def queued(self) -> int:
+        """Rows created that will go to Fonnte: the parents who will receive the message."""
+        return self.created - self.invalid_phone
 
 
 def row_phone(raw_phone: str) -> tuple[str, bool]:
@@ -72,7 +79,7 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
     """
     if BroadcastArchive.objects.filter(monthly_report=monthly_report).exists():
         raise BroadcastArchived(monthly_report.pk)
-    rows, skipped, not_on_whatsapp = [], 0, 0
+    rows, skipped, not_on_whatsapp, invalid = [], 0, 0, 0
     template = current_template()
     for student in students_without_broadcast(monthly_report=monthly_report):
         raw_phone = student.parent_phone.strip()
@@ -83,7 +90,8 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
             # Fonnte's /validate said so: /send would accept it and never deliver.
             not_on_whatsapp += 1
             continue
-        phone, _valid = row_phone(raw_phone)
+        phone, valid = row_phone(raw_phone)
+        invalid += not valid
         context = message_context(student=student, monthly_report=monthly_report)
         rows.append(
             MonthlyReportBroadcast(
@@ -120,6 +128,8 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
         + before.get(BroadcastStatus.UNKNOWN, 0),
         skipped_no_phone=skipped,
         skipped_not_on_whatsapp=not_on_whatsapp,
+        # At most the rows created: a row another admin's click inserted first is not ours.
+        invalid_phone=min(invalid, created),
     )
 
 

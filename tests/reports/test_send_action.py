@@ -40,9 +40,13 @@ def test_the_confirmation_page_shows_counts_skips_and_a_real_message(
     assert response.status_code == 200
     assert response.templates[0].name.endswith("send_whatsapp_confirmation.html")
     page = response.content.decode()
-    assert "3 orang tua akan menerima pesan WhatsApp." in page
+    # Dewi's number (0812) is invalid: her row is created but fails, so she is not counted
+    # among those who receive it; she is counted and named apart.
+    assert "2 orang tua akan menerima pesan WhatsApp." in page
+    assert "Akan gagal, nomornya bukan nomor seluler Indonesia yang valid: 1." in page
     assert "Citra Lestari" in page and "tidak ada nomor telepon" in page
-    assert "Dewi Anggraini" in page  # invalid number: listed as a warning
+    invalid = page.split('class="wa-invalid"')[1].split("</ul>")[0]
+    assert "Dewi Anggraini" in invalid and "Aisyah Putri" not in invalid
     assert "Laporan bulan *November 2026* telah tersedia" in page
     assert 'name="post" value="yes"' in page
     assert not MonthlyReportBroadcast.objects.exists()
@@ -55,10 +59,12 @@ def test_confirming_creates_the_rows_and_hands_them_to_the_workers(
         response = post_action(admin_client, report, post="yes")
 
     assert response.status_code == 302
+    # Three rows, Dewi's invalid number included: it fails at send time, visibly.
     assert MonthlyReportBroadcast.objects.filter(status=BroadcastStatus.PENDING).count() == 3
     dispatch.assert_called_once_with()
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert "3 pesan masuk antrean" in message
+    assert "2 pesan masuk antrean" in message
+    assert "Akan gagal, nomornya bukan nomor seluler Indonesia yang valid: 1." in message
     assert "1 siswa dilewati: tidak ada nomor telepon" in message
 
 
@@ -135,6 +141,24 @@ def test_who_sent_and_when_is_kept_in_the_reports_history(
 
     entry = LogEntry.objects.get(object_id=str(report.pk))
     assert entry.user == admin_user
-    assert "3 pesan masuk antrean" in entry.get_change_message()
+    assert "2 pesan masuk antrean" in entry.get_change_message()
     history = admin_client.get(f"/admin/reports/monthlyreport/{report.pk}/history/")
-    assert "3 pesan masuk antrean" in history.content.decode()
+    assert "2 pesan masuk antrean" in history.content.decode()
+
+
+def test_a_class_with_only_invalid_numbers_receives_nothing_and_is_told_so(
+    admin_client, report, make_student, dispatch, django_capture_on_commit_callbacks
+):
+    make_student("0812", name="Dewi Anggraini")
+    make_student("12345", name="Eko Prasetyo")
+
+    page = post_action(admin_client, report).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_action(admin_client, report, post="yes")
+
+    assert "0 orang tua akan menerima pesan WhatsApp." in page
+    assert "Akan gagal, nomornya bukan nomor seluler Indonesia yang valid: 2." in page
+    assert MonthlyReportBroadcast.objects.count() == 2  # rows kept: the admins hear of them
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "0 pesan masuk antrean" in message
+    assert "valid: 2." in message

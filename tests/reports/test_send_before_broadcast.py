@@ -166,3 +166,15 @@ def test_the_console_or_locmem_backend_gives_a_neutral_note(admin_client, report
 
     assert "wa-device-unknown" in page
     assert "wa-warning wa-device" not in page and "wa-quota" not in page
+
+
+def test_the_quota_counts_only_the_messages_that_reach_fonnte(
+    admin_client, report, make_student, fonnte
+):
+    make_student("0812-3456-7890")
+    make_student("0812")  # invalid: its row fails without a call, so it uses no quota
+    fonnte.post(DEVICE_URL, json=device(quota="78"))
+
+    page = post_action(admin_client, report).content.decode()
+
+    assert "Sisa kuota Fonnte: 78; pesan yang akan dikirim: 1." in page
