@@ -111,6 +111,14 @@ def students_without_broadcast(*, monthly_report):
     )
 
 
+def report_has_broadcasts(*, monthly_report) -> bool:
+    """True once rows were created for the report (or archived after it was sent)."""
+    return (
+        MonthlyReportBroadcast.objects.filter(monthly_report=monthly_report).exists()
+        or BroadcastArchive.objects.filter(monthly_report=monthly_report).exists()
+    )
+
+
 def broadcast_plan(*, monthly_report) -> BroadcastPlan:
     """Who would get a message, who is skipped and why, and what the message says."""
     plan = BroadcastPlan(

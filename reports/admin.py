@@ -17,6 +17,7 @@ from broadcasts.selectors import (
     broadcast_plan,
     broadcast_progress,
     broadcast_resend_plan,
+    report_has_broadcasts,
 )
 from broadcasts.services import broadcast_create_for_report, broadcast_resend
 from broadcasts.services.pacing import Waiting, pacing_state
@@ -342,6 +343,14 @@ class MonthlyReportAdmin(admin.ModelAdmin):
             "admin:broadcasts_monthlyreportbroadcast_changelist", current_app=self.admin_site.name
         )
         return f"{url}?{urlencode({'monthly_report__id__exact': obj.pk, 'status__exact': status})}"
+
+    def get_readonly_fields(self, request, obj=None):
+        # Once messages about a report went out, its class and period are what parents
+        # were told: changing them would make the record say something else.
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and report_has_broadcasts(monthly_report=obj):
+            fields += [name for name in ("classroom", "month", "year") if name not in fields]
+        return fields
 
     def has_send_whatsapp_permission(self, request):
         return request.user.has_perm("reports.send_whatsapp_broadcast")

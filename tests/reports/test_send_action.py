@@ -162,3 +162,55 @@ def test_a_class_with_only_invalid_numbers_receives_nothing_and_is_told_so(
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert "0 pesan masuk antrean" in message
     assert "valid: 2." in message
+
+
+# --- A sent report keeps its class and period ------------------------------------------------
+
+
+def change_report(client, report, **changes):
+    data = {
+        "classroom": report.classroom_id,
+        "month": report.month,
+        "year": report.year,
+        **changes,
+    }
+    return client.post(f"{CHANGELIST}{report.pk}/change/", data)
+
+
+def test_class_and_period_are_editable_before_anything_was_sent(admin_client, report):
+    response = change_report(admin_client, report, month=10)
+
+    assert response.status_code == 302
+    report.refresh_from_db()
+    assert report.month == 10
+
+
+def test_class_and_period_are_read_only_once_the_report_has_messages(
+    admin_client, report, class_of_four, dispatch
+):
+    from students.models import Classroom
+
+    post_action(admin_client, report, post="yes")
+    other = Classroom.objects.create(name="TK B Mawar")
+
+    page = admin_client.get(f"{CHANGELIST}{report.pk}/change/").content.decode()
+    change_report(admin_client, report, classroom=other.pk, month=10, year=2027)
+
+    assert 'name="month"' not in page and 'name="classroom"' not in page
+    report.refresh_from_db()
+    assert (report.classroom_id, report.month, report.year) == (
+        class_of_four[0].classroom_id,
+        11,
+        2026,
+    )
+
+
+def test_an_archived_report_keeps_its_class_and_period_too(admin_client, report):
+    from broadcasts.models import BroadcastArchive
+
+    BroadcastArchive.objects.create(monthly_report=report, sent=3)
+
+    change_report(admin_client, report, month=10)
+
+    report.refresh_from_db()
+    assert report.month == 11
