@@ -54,9 +54,10 @@ sends answer ``insufficient quota``. ``latency`` (seconds, settable any time) is
 slept before answering every ``/send``, ``/device`` and ``/validate`` request.
 
 ``FakeFonnte(token, latency, port=0)`` binds 127.0.0.1 on a free port unless
-``port`` is given; ``connection_count`` counts TCP connections (keep-alive reuse
-shows as one connection for many requests). Bodies must carry Content-Length
-(chunked uploads are not supported).
+``port`` is given, and started again after ``stop()`` on the same port with what
+it recorded (a Fonnte that was unreachable and is back). ``connection_count``
+counts TCP connections (keep-alive reuse shows as one connection for many
+requests). Bodies must carry Content-Length (chunked uploads are not supported).
 
 Other endpoints: ``POST /device`` (``device_status``, ``quota``), ``POST
 /validate`` (``target=a,b,c``; numbers in the ``not_registered`` set are
@@ -313,11 +314,12 @@ class FakeFonnte:
     # -- lifecycle --------------------------------------------------------
 
     def start(self) -> FakeFonnte:
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
+        """Bind 127.0.0.1 (a free port, or the one it had before stop()) and serve in a thread."""
         if self._server is not None:
             raise RuntimeError("FakeFonnte is already running")
         self._stopping.clear()
         self._server = _Server(self, self._wanted_port)
+        self._wanted_port = self._server.server_port  # a restart comes back on this port
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},

@@ -155,6 +155,60 @@ def broker_label(broker: Broker) -> str:
     return "redis" if broker.is_redis else "filesystem"
 
 
+# --- Fonnte down --------------------------------------------------------------------
+
+#: The two ways Fonnte is down: it answers every send with HTTP 500, or nothing listens
+#: on its port (connection refused, the commonest meaning of "down").
+HTTP_500, REFUSED = "http_500", "refused"
+
+
+class FonnteDown:
+    """Takes the fake Fonnte down on entering, brings it back with :meth:`end` or on leaving.
+
+    ``refused``: the fake stops, and its port stays bound but not listening, so a connection
+    is refused at once, and no other socket (a client's ephemeral port) can take the port
+    before the fake listens there again: the workers know only that URL.
+    """
+
+    #: What a retry's reason (worker log, row's error_message) says, per kind.
+    REASONS = {HTTP_500: "HTTP 500", REFUSED: "Connection refused"}
+
+    def __init__(self, fake, kind: str):
+        if kind not in self.REASONS:
+            raise ValueError(f"unknown kind of outage {kind!r}")
+        self.fake, self.kind, self.reason = fake, kind, self.REASONS[kind]
+        self._port_holder: socket.socket | None = None
+        self.down = False
+
+    def __enter__(self) -> FonnteDown:
+        if self.kind == HTTP_500:
+            self.fake.default = HTTP_500
+        else:
+            port = self.fake.port
+            self.fake.stop()
+            holder = socket.socket()
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            holder.bind(("127.0.0.1", port))  # bound, never listening: connections refused
+            self._port_holder = holder
+        self.down = True
+        return self
+
+    def end(self) -> None:
+        """Fonnte is back: it accepts every send again (idempotent)."""
+        if not self.down:
+            return
+        if self.kind == HTTP_500:
+            self.fake.default = "ok"
+        else:
+            self._port_holder.close()
+            self._port_holder = None
+            self.fake.start()  # the same port (FakeFonnte.start after stop)
+        self.down = False
+
+    def __exit__(self, *exc_info) -> None:
+        self.end()
+
+
 # --- Workers ---------------------------------------------------------------------
 
 

@@ -32,7 +32,10 @@ from django.core.management import call_command
 from broadcasts.models import FINAL_STATUSES, BroadcastStatus
 from tests.faults.support import (
     FAULT_SETTINGS,
+    HTTP_500,
+    REFUSED,
     UNDISPATCHED,
+    FonnteDown,
     OrmProbe,
     SqlProbe,
     broker_label,
@@ -46,6 +49,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.django_db(transac
 
 SENT, FAILED, UNKNOWN = BroadcastStatus.SENT, BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN
 SENDING, PENDING = BroadcastStatus.SENDING, BroadcastStatus.PENDING
+RETRYING = BroadcastStatus.RETRYING
 
 #: Parents in the class.
 N = 30
@@ -423,36 +427,79 @@ def test_postgres_unreachable_mid_broadcast(
 
 
 # --- 4. Fonnte down ---------------------------------------------------------------------
+#
+# Down in two ways (support.FonnteDown): it answers every send with HTTP 500, or nothing
+# listens on its port (connection refused) until it listens there again. Both are "try
+# again later": WHATSAPP_MAX_ATTEMPTS tries in all, WHATSAPP_RETRY_DELAY apart, then failed.
+#
+# With the defaults (3 attempts, 60 s apart) a message is retried for about two minutes
+# (longer only while it waits for its turn in the pace), so a ten-minute outage fails
+# every row of the report; none is sent twice, none is left waiting. The admins get the
+# report's grouped alert WHATSAPP_ALERT_DELAY (30 s) after its first failure, listing
+# every row failed by then (rows that fail later come in the next one, at most every
+# WHATSAPP_ALERT_INTERVAL, 10 minutes), and one "many messages failed" alert once
+# WHATSAPP_FAILURE_ALERT_THRESHOLD (10) have failed. Once Fonnte is back, one click
+# (*Kirim ulang yang gagal*) or ``broadcast_retry --report N`` resends them, once each.
+#
+# The tests compress that time: attempts 1 or 2 s apart (a retry window of 2 or 4 s
+# instead of 2 minutes), no pace, an outage of 2.5 s (inside the window) or one that
+# lasts until every row has failed (past it), and a first alert 12 s after the first
+# failure, when all 30 rows have failed: one alert per admin lists them all.
 
 
+def retries_logged(workers, pk: int, reason: str) -> int:
+    """Attempts of row ``pk`` that a worker logged as "will retry" because of ``reason``."""
+    pattern = rf"WhatsApp will retry \[broadcast={pk} [^\]]*\]: [^\n]*{re.escape(reason)}"
+    return log_count(workers, pattern)
+
+
+@pytest.mark.parametrize("kind", [HTTP_500, REFUSED])
 def test_fonnte_down_shorter_than_the_retry_window(
-    fault_broker, fault_workers, fake, school_admins, report, make_student, click_send, figures
+    kind,
+    fault_broker,
+    fault_workers,
+    fake,
+    school_admins,
+    report,
+    make_student,
+    click_send,
+    figures,
 ):
-    """Fonnte answers 500 for 2.5 s; 3 attempts 2 s apart outlast it: every row ends sent."""
+    """Fonnte down for 2.5 s after the first failed attempt; 3 attempts 2 s apart outlast it.
+
+    Every row ends sent, once; the rows that met the outage were retried (see above).
+    """
     make_class(make_student, code=41)
     probe = OrmProbe(report.pk)
     retry_delay, outage = 2, 2.5
-    fake.default = "http_500"
-    fault_workers.start("only", fault_broker, WHATSAPP_RETRY_DELAY=str(retry_delay))
-    with publishing_to(fault_broker):
-        click_send(report)
-    wait_until(lambda: fake.received, timeout=FAULT_MOMENT_TIMEOUT, what="a first request")
-    time.sleep(max(0.0, fake.received[0].at + outage - time.monotonic()))
-    fake.default = "ok"
+    with FonnteDown(fake, kind) as down:
+        fault_workers.start("only", fault_broker, WHATSAPP_RETRY_DELAY=str(retry_delay))
+        with publishing_to(fault_broker):
+            click_send(report)
+        # Seen in the rows: a refused attempt never reaches the fake.
+        wait_until(
+            lambda: probe.progress()[RETRYING],
+            timeout=FAULT_MOMENT_TIMEOUT,
+            what="a first failed attempt",
+        )
+        time.sleep(outage)
+        down.end()
 
     snap = stays_quiet(probe, fake, settle(probe))
     verify(snap, fake, report_id=report.pk, allowed=(SENT,), figures=figures)
     hit = 0
     for row in snap.rows:
         outcomes = [r.outcome for r in fake.received if r.target == row.phone]
-        assert outcomes == ["http_500"] * (len(outcomes) - 1) + ["ok"], (row, outcomes)
-        assert row.attempts == len(outcomes), (row, outcomes)
+        reached_fonnte = row.attempts - 1 if kind == HTTP_500 else 0
+        assert outcomes == [HTTP_500] * reached_fonnte + ["ok"], (row, outcomes)
+        assert retries_logged(fault_workers, row.pk, down.reason) == row.attempts - 1, row
         hit += row.attempts > 1
     assert hit, "no row met the outage"
     assert snap.alerts == [], "nothing failed, yet the admins were alerted"
     attempts = int(FAULT_SETTINGS["WHATSAPP_MAX_ATTEMPTS"])
     figures.update(
         broker=broker_label(fault_broker),
+        outage=kind,
         outage_seconds=outage,
         retry_window_seconds=(attempts - 1) * retry_delay,
         rows_retried=hit,
@@ -460,47 +507,60 @@ def test_fonnte_down_shorter_than_the_retry_window(
     )
 
 
+@pytest.mark.parametrize("kind", [HTTP_500, REFUSED])
 def test_fonnte_down_longer_than_the_retry_window(
-    fault_broker, fault_workers, fake, school_admins, report, make_student, click_send, figures
+    kind,
+    fault_broker,
+    fault_workers,
+    fake,
+    school_admins,
+    report,
+    make_student,
+    click_send,
+    figures,
 ):
     """Fonnte down past every attempt: all rows fail, each admin gets ONE alert listing them.
 
-    Once Fonnte is back, ``broadcast_retry --report`` sends them all, once each.
+    And one "many messages failed" alert (30 failures, threshold 10). Once Fonnte is
+    back, ``broadcast_retry --report`` sends them all, once each (see above for what a
+    real ten-minute outage does with the default settings).
     """
     make_class(make_student, code=42)
     probe = OrmProbe(report.pk)
     attempts = int(FAULT_SETTINGS["WHATSAPP_MAX_ATTEMPTS"])
-    fake.default = "http_500"
-    fault_workers.start(
-        "only",
-        fault_broker,
-        WHATSAPP_RETRY_DELAY="1",
-        # Every row has failed by then (their last attempts come within seconds of each
-        # other, more on a busy CI machine); a second alert could come only after 10
-        # minutes: one alert, grouped.
-        WHATSAPP_ALERT_DELAY="12",
-        WHATSAPP_ALERT_INTERVAL="600",
-    )
-    with publishing_to(fault_broker):
-        click_send(report)
+    with FonnteDown(fake, kind) as down:
+        started = time.monotonic()
+        fault_workers.start(
+            "only",
+            fault_broker,
+            WHATSAPP_RETRY_DELAY="1",
+            # Every row has failed by then (their last attempts come within seconds of
+            # each other, more on a busy CI machine); a second alert could come only
+            # after 10 minutes: one alert, grouped.
+            WHATSAPP_ALERT_DELAY="12",
+            WHATSAPP_ALERT_INTERVAL="600",
+        )
+        with publishing_to(fault_broker):
+            click_send(report)
 
-    failed = stays_quiet(probe, fake, settle(probe))
-    outage = time.monotonic() - fake.received[0].at
-    verify(failed, fake, report_id=report.pk, allowed=(FAILED,))
-    for row in failed.rows:
-        outcomes = [r.outcome for r in fake.received if r.target == row.phone]
-        assert outcomes == ["http_500"] * attempts, (row, outcomes)
-        assert row.attempts == attempts
-    report_alerts = failed.report_alerts(report.pk)
-    for admin in ADMINS:
-        (alert,) = [a for a in report_alerts if a.recipient == admin]
-        assert all(f"{row.name} ({row.nis})" in alert.body for row in failed.rows)
-    spike_alerts = [a for a in failed.alerts if a.key == "failure-spike"]
-    assert len(spike_alerts) <= len(ADMINS)
-    requests_while_down = len(fake.received)
+        failed = stays_quiet(probe, fake, settle(probe))
+        outage = time.monotonic() - started
+        verify(failed, fake, report_id=report.pk, allowed=(FAILED,))
+        for row in failed.rows:
+            outcomes = [r.outcome for r in fake.received if r.target == row.phone]
+            assert outcomes == ([HTTP_500] * attempts if kind == HTTP_500 else []), row
+            assert row.attempts == attempts
+            assert down.reason in row.reason, row
+            assert retries_logged(fault_workers, row.pk, down.reason) == attempts - 1, row
+        report_alerts = failed.report_alerts(report.pk)
+        for admin in ADMINS:
+            (alert,) = [a for a in report_alerts if a.recipient == admin]
+            assert all(f"{row.name} ({row.nis})" in alert.body for row in failed.rows)
+        spike_alerts = [a for a in failed.alerts if a.key == "failure-spike"]
+        assert sorted(a.recipient for a in spike_alerts) == sorted(ADMINS), spike_alerts
+        requests_while_down = len(fake.received)
 
     # Fonnte is back; an operator resends the report's failed messages.
-    fake.default = "ok"
     out = io.StringIO()
     with publishing_to(fault_broker):
         call_command("broadcast_retry", "--report", str(report.pk), stdout=out)
@@ -510,11 +570,11 @@ def test_fonnte_down_longer_than_the_retry_window(
     verify(snap, fake, report_id=report.pk, allowed=(SENT,), figures=figures)
     for row in snap.rows:
         assert row.attempts == 1
-        assert [r.outcome for r in fake.received if r.target == row.phone] == (
-            ["http_500"] * attempts + ["ok"]
-        )
+        outcomes = [r.outcome for r in fake.received if r.target == row.phone]
+        assert outcomes == ([HTTP_500] * attempts if kind == HTTP_500 else []) + ["ok"]
     figures.update(
         broker=broker_label(fault_broker),
+        outage=kind,
         outage_seconds=round(outage, 1),
         retry_window_seconds=(attempts - 1) * 1,
         failed_before_resend=len(failed.with_status(FAILED)),
