@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import F
 from django.db.models.sql import UpdateQuery
@@ -62,7 +63,10 @@ class MonthlyReportBroadcastQuerySet(models.QuerySet):
         query = self.query.chain(UpdateQuery)
         query.add_update_values(values)
         compiler = query.get_compiler(self.db)
-        update_sql, params = compiler.as_sql()
+        try:
+            update_sql, params = compiler.as_sql()
+        except EmptyResultSet:  # e.g. pk__in=[]: no row can match, nothing to run
+            return []
         columns, column_params = [], []
         for expression in returning.values():
             if isinstance(expression, str):

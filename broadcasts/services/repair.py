@@ -41,10 +41,7 @@ def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_
     statuses = [BroadcastStatus.FAILED]
     if include_unknown:
         statuses.append(BroadcastStatus.UNKNOWN)
-    ids = list(broadcast_ids)
-    if not ids:
-        return Resend()
-    selected = MonthlyReportBroadcast.objects.filter(pk__in=ids, status__in=statuses)
+    selected = MonthlyReportBroadcast.objects.filter(pk__in=broadcast_ids, status__in=statuses)
     now = timezone.now()
     with transaction.atomic():
         resent = _update_returning(

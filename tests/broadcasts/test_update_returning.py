@@ -51,6 +51,16 @@ def test_a_guard_that_matches_nothing_updates_and_returns_nothing(rows):
 
 
 @needs_returning
+def test_a_filter_no_row_can_match_runs_nothing(rows, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        result = MonthlyReportBroadcast.objects.filter(pk__in=[]).update_returning(
+            {"pk": "pk"}, status=BroadcastStatus.FAILED
+        )
+
+    assert result == []
+
+
+@needs_returning
 def test_every_updated_row_is_returned(rows):
     result = MonthlyReportBroadcast.objects.all().update_returning(
         {"pk": "pk"}, status=BroadcastStatus.SENDING
