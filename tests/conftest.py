@@ -6,7 +6,9 @@ import uuid
 import kombu.pools
 import pytest
 import responses
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Group
+from django.utils import translation
 from kombu import Queue
 
 from notifications.whatsapp import locmem
@@ -16,6 +18,15 @@ from tkassalam.celery import app as celery_app
 
 FONNTE_TEST_URL = "https://fonnte.test/send"
 FONNTE_TEST_TOKEN = "secret-token-123456"
+
+
+@pytest.fixture(autouse=True)
+def _school_language():
+    """Each test starts in the school's language: a request in English (the test client
+    keeps the last request's language active) must not change the next test's texts."""
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
