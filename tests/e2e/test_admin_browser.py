@@ -21,6 +21,7 @@ from django.contrib.auth import get_user_model
 from broadcasts.models import MonthlyReportBroadcast
 from reports.models import MonthlyReport
 from students.models import Classroom, Student
+from tests.matrix import required
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -53,13 +54,10 @@ A006,Fajar Ramadhan,TK A Melati,Bapak Dedi,6281210000006
 
 
 def browser_missing(what: str):
-    """Skip for a newcomer without ``what``; fail where ``TEST_REQUIRE`` names ``browser``."""
-    required = os.environ.get("TEST_REQUIRE", "")
-    if "browser" in {name.strip() for name in required.split(",")}:
-        pytest.fail(
-            f"TEST_REQUIRE={required!r} requires the browser tests, but {what}", pytrace=False
-        )
-    pytest.skip(f"browser tests: {what} (set TEST_REQUIRE=browser to fail instead)")
+    """Skip for a newcomer without ``what``; fail where ``TEST_REQUIRE`` names ``browser`` (CI)."""
+    if "browser" in required():
+        pytest.fail(f"{what}; TEST_REQUIRE names 'browser', so this fails", pytrace=False)
+    pytest.skip(f"browser tests: {what} (TEST_REQUIRE=browser makes this a failure)")
 
 
 @pytest.fixture(scope="module")
