@@ -14,10 +14,18 @@ from kombu import Queue
 from notifications.whatsapp import locmem
 from reports.models import MonthlyReport
 from students.models import Classroom, Student
+from tests.matrix import required
 from tkassalam.celery import app as celery_app
 
 FONNTE_TEST_URL = "https://fonnte.test/send"
 FONNTE_TEST_TOKEN = "secret-token-123456"
+
+
+def skip_unless_required(name, reason):
+    """Skip on a machine without ``name`` (a newcomer's); fail where TEST_REQUIRE names it (CI)."""
+    if name in required():
+        pytest.fail(f"{reason}; TEST_REQUIRE names {name!r}, so this fails", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)
@@ -179,7 +187,7 @@ def redis_broker(broker_url, private_queue):
     try:
         socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
     except OSError:
-        pytest.skip("needs Redis on 127.0.0.1:6379 (not running here)")
+        skip_unless_required("redis", "needs Redis on 127.0.0.1:6379 (not running here)")
     broker_url(REDIS_TEST_URL)
     yield private_queue
     with celery_app.connection_for_write() as connection:

@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from broadcasts.models import MonthlyReportBroadcast
 from reports.models import MonthlyReport
 from students.models import Classroom, Student
-from tests.matrix import required
+from tests.conftest import skip_unless_required
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -53,19 +53,12 @@ A006,Fajar Ramadhan,TK A Melati,Bapak Dedi,6281210000006
 """
 
 
-def browser_missing(what: str):
-    """Skip for a newcomer without ``what``; fail where ``TEST_REQUIRE`` names ``browser`` (CI)."""
-    if "browser" in required():
-        pytest.fail(f"{what}; TEST_REQUIRE names 'browser', so this fails", pytrace=False)
-    pytest.skip(f"browser tests: {what} (TEST_REQUIRE=browser makes this a failure)")
-
-
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM:
-        browser_missing("Chromium is not installed (apt-get install chromium)")
+        skip_unless_required("browser", "Chromium is not installed (apt-get install chromium)")
     if sync_playwright is None:
-        browser_missing("Playwright is not installed (pip install -e '.[dev]')")
+        skip_unless_required("browser", "Playwright is not installed (pip install -e '.[dev]')")
     # Playwright's sync API runs an event loop in this thread; the ORM calls the tests
     # make between browser steps are ordinary blocking calls, which Django must allow.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import confirm_send
+from tests.conftest import confirm_send, skip_unless_required
 from tests.e2e.conftest import (
     WORKER_SETTINGS,
     _forget_bindings,
@@ -33,7 +33,6 @@ from tests.faults.support import (
     postgres_bindir,
     redis_broker,
 )
-from tests.matrix import required
 
 
 @pytest.fixture
@@ -104,13 +103,6 @@ def click_send(client, school_admins):
         return confirm_send(client, school_admins[0], report)
 
     return click
-
-
-def skip_unless_required(name, reason):
-    """Skip on a machine without the tool; fail where TEST_REQUIRE names it (CI)."""
-    if name in required():
-        pytest.fail(f"{reason}; TEST_REQUIRE names {name!r}, so this fails", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture
