@@ -22,7 +22,7 @@ from notifications.whatsapp.base import VALIDATE_CHUNK
 from . import services
 from .forms import StudentForm
 from .models import Classroom, Student
-from .phones import is_valid_phone
+from .phones import InvalidPhoneNumber, is_valid_phone, normalize_phone
 from .resources import StudentCSV, StudentResource, file_row
 
 logger = logging.getLogger(__name__)
@@ -102,6 +102,16 @@ class StudentAdmin(ImportExportModelAdmin):
     export_form_class = StudentExportForm
     confirm_form_class = StudentConfirmImportForm
     import_template_name = "admin/students/student/import.html"
+
+    def get_search_results(self, request, queryset, search_term):
+        """Also find a parent's number as typed (``0812-3456-7890``): it is stored ``62…``."""
+        # ``queryset`` already has the list's filters; the number keeps them.
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            phone = normalize_phone(search_term)
+        except InvalidPhoneNumber:
+            return found, may_have_duplicates
+        return found | queryset.filter(parent_phone=phone), may_have_duplicates
 
     @admin.display(description=_("WhatsApp number OK"), boolean=True)
     def phone_ok(self, obj):
