@@ -23,7 +23,7 @@ from . import services
 from .forms import StudentForm
 from .models import Classroom, Student
 from .phones import InvalidPhoneNumber, is_valid_phone, normalize_phone
-from .resources import StudentCSV, StudentResource, file_row
+from .resources import StudentCSV, StudentResource, column_label, file_row
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +56,7 @@ class StudentExportForm(SelectableFieldsExportForm):
     def _get_field_label(self, resource, field_name):
         # The library's label is the heading in title case ("Full Name"): English.
         field = resource.fields.get(field_name)
-        model_field = resource._meta.model._meta.get_field(field.attribute)
-        return f"{capfirst(model_field.verbose_name)} ({field.column_name})"
+        return f"{column_label(field.attribute)} ({field.column_name})"
 
 
 class WhatsAppCheckFilter(admin.BooleanFieldListFilter):
@@ -351,16 +350,16 @@ def preview_rows(result):
 
 
 def row_reasons(row):
-    """``["parent_phone: Invalid WhatsApp number: …", …]`` for a row refused by validation."""
+    """A refused row's reasons, each after its column's label: ``["NIS: …", …]``."""
     return [
-        message if field == NON_FIELD_ERRORS else f"{field}: {message}"
+        message if field == NON_FIELD_ERRORS else f"{column_label(field)}: {message}"
         for field, field_messages in row.error_dict.items()
         for message in field_messages
     ]
 
 
 def describe_invalid_row(row):
-    """``Row 4: parent_phone: Invalid WhatsApp number: …`` for the message after an import."""
+    """``Row 4: Parent's WhatsApp number: Invalid …`` for the message after an import."""
     return gettext("Row %(row)s: %(reasons)s") % {
         "row": file_row(row.number),
         "reasons": ", ".join(row_reasons(row)),

@@ -1,6 +1,7 @@
 """Students to and from CSV/XLSX files (django-import-export): one row per student, by NIS."""
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 from import_export.formats import base_formats
@@ -11,6 +12,14 @@ from .phones import InvalidPhoneNumber, normalize_phone
 from .services import student_queue_whatsapp_check
 
 COLUMNS = ("nis", "full_name", "classroom", "parent_name", "parent_phone")
+
+
+def column_label(column):
+    """A column as the student form names it ("Nomor WhatsApp orang tua"), for an admin."""
+    try:
+        return capfirst(Student._meta.get_field(column).verbose_name)
+    except FieldDoesNotExist:
+        return column
 
 
 def file_row(row_number):

@@ -119,15 +119,15 @@ def reason_of(raw_phone):
         try:
             normalize_phone(raw_phone)
         except InvalidPhoneNumber as err:
-            return "parent_phone: " + gettext("Invalid WhatsApp number: %(reason)s") % {
+            return "Parent's WhatsApp number: " + gettext("Invalid WhatsApp number: %(reason)s") % {
                 "reason": err.reason
             }
     raise AssertionError(f"{raw_phone!r} is a valid number")
 
 
-def blank_reason(field):
+def blank_reason(label):
     with translation.override("en"):
-        return f"{field}: " + gettext("This field cannot be blank.")
+        return f"{label}: " + gettext("This field cannot be blank.")
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
@@ -180,7 +180,7 @@ def test_by_default_a_file_with_bad_rows_lists_them_and_imports_nothing(
 
     assert preview.status_code == 200
     assert "confirm_form" not in preview.context
-    assert invalid(preview) == {3: [reason_of("0812")], 5: [blank_reason("nis")]}
+    assert invalid(preview) == {3: [reason_of("0812")], 5: [blank_reason("NIS")]}
     page = preview.content.decode()
     assert reason_of("0812").split(": ", 1)[1] in page
     assert not Student.objects.exists()
@@ -206,7 +206,7 @@ def test_only_the_valid_rows_are_imported_when_the_admin_chooses_so(client, clas
     preview = upload(client, UPLOADS[kind](MIXED_ROWS), valid_rows_only=True)
 
     assert "confirm_form" in preview.context
-    assert invalid(preview) == {3: [reason_of("0812")], 5: [blank_reason("nis")]}
+    assert invalid(preview) == {3: [reason_of("0812")], 5: [blank_reason("NIS")]}
     assert to_write(preview) == {2: "new", 4: "new", 6: "new"}
     assert not Student.objects.exists()
 
@@ -217,7 +217,7 @@ def test_only_the_valid_rows_are_imported_when_the_admin_chooses_so(client, clas
     notes = [str(m) for m in get_messages(done.wsgi_request) if m.level_tag == "warning"]
     assert len(notes) == 1
     assert "Row 3: " + reason_of("0812") in notes[0]
-    assert "Row 5: " + blank_reason("nis") in notes[0]
+    assert "Row 5: " + blank_reason("NIS") in notes[0]
 
 
 def test_a_too_long_nis_and_a_missing_name_are_row_errors(client, classroom):
@@ -252,7 +252,7 @@ def test_an_unknown_classroom_refuses_the_row_and_creates_no_classroom(client, c
     preview = upload(client, csv_upload(rows), valid_rows_only=True)
 
     with translation.override("en"):
-        reason = "classroom: " + gettext(
+        reason = "Classroom: " + gettext(
             'There is no classroom named "%(name)s". Add it under Classrooms first.'
         ) % {"name": "TK B Mawar"}
     assert invalid(preview) == {3: [reason]}
@@ -267,7 +267,7 @@ def test_a_nis_twice_in_one_file_refuses_the_second_row(client, classroom):
     preview = upload(client, csv_upload(rows))
 
     with translation.override("en"):
-        reason = "nis: " + gettext("NIS %(nis)s is already on row %(row)s of this file.") % {
+        reason = "NIS: " + gettext("NIS %(nis)s is already on row %(row)s of this file.") % {
             "nis": "N001",
             "row": 2,
         }
@@ -464,6 +464,27 @@ def test_the_preview_of_a_file_with_bad_rows_is_in_indonesian(admin_client, clas
 
     assert "Baris bermasalah" in html and "Nomor WhatsApp tidak valid" in html
     assert_no_library_english(html)
+
+
+def test_a_row_in_error_is_named_by_its_row_and_its_column_as_on_the_form(admin_client, classroom):
+    """Not by the field's name in the code ("parent_phone: …")."""
+    preview = upload(admin_client, csv_upload(MIXED_ROWS))
+    html = page_text(preview)
+
+    assert '<td class="row-number">3</td>' in html and '<td class="row-number">5</td>' in html
+    assert "<li>Nomor WhatsApp orang tua: Nomor WhatsApp tidak valid: " in html
+    assert "<li>NIS: Field ini tidak boleh kosong.</li>" in html
+    assert "parent_phone:" not in html and "nis:" not in html
+
+
+def test_after_an_import_of_the_valid_rows_the_rows_left_out_are_named_in_indonesian(
+    admin_client, classroom
+):
+    done = confirm(admin_client, upload(admin_client, csv_upload(MIXED_ROWS), valid_rows_only=True))
+
+    [note] = [str(m) for m in get_messages(done.wsgi_request) if m.level_tag == "warning"]
+    assert "Baris 3: Nomor WhatsApp orang tua: Nomor WhatsApp tidak valid: " in note
+    assert "Baris 5: NIS: Field ini tidak boleh kosong." in note
 
 
 def test_an_unreadable_file_is_refused_in_indonesian(admin_client, classroom):
