@@ -71,8 +71,19 @@ def test_retries_wait_the_retry_delay_and_stop_at_the_attempts_limit(
     assert (row.status, row.retry_count) == (BroadcastStatus.FAILED, 3)
 
 
-def test_the_defaults_are_three_tries_sixty_seconds_apart(tmp_path):
-    """What a school gets without setting anything: production settings, no .env read."""
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        pytest.param({}, ["2", "60", "False"], id="defaults: 3 tries, 60 s apart"),
+        pytest.param(
+            {"WHATSAPP_MAX_ATTEMPTS": "5", "WHATSAPP_RETRY_DELAY": "7"},
+            ["4", "7", "False"],
+            id="as set: 5 tries, 7 s apart",
+        ),
+    ],
+)
+def test_the_task_retries_as_the_settings_say(tmp_path, environment, expected):
+    """The task's retry policy in production settings, from the environment; no .env read."""
     code = (
         "import environ; environ.Env.read_env = lambda *a, **k: None;"
         "import django; django.setup();"
@@ -84,6 +95,7 @@ def test_the_defaults_are_three_tries_sixty_seconds_apart(tmp_path):
         "DJANGO_SETTINGS_MODULE": "tkassalam.settings",
         "SECRET_KEY": "only-for-this-test",
         "HOME": str(tmp_path),
+        **environment,
     }
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -94,7 +106,7 @@ def test_the_defaults_are_three_tries_sixty_seconds_apart(tmp_path):
         check=True,
     ).stdout.split()
     # max_retries counts the tries after the first one.
-    assert out == ["2", "60", "False"]
+    assert out == expected
 
 
 @pytest.fixture
