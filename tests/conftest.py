@@ -1,7 +1,9 @@
 """Shared fixtures: a school with one class and report, admins, and the two WhatsApp seams."""
 
+import os
 import socket
 import uuid
+from urllib.parse import urlsplit
 
 import kombu.pools
 import pytest
@@ -140,7 +142,8 @@ def confirm_send(client, user, report):
     return response
 
 
-REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+#: The machine's Redis, or TEST_REDIS_URL (as in tests/matrix.py).
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def point_app_at(url: str, transport_options: dict | None = None) -> None:
@@ -183,11 +186,13 @@ def private_queue():
 
 @pytest.fixture
 def redis_broker(broker_url, private_queue):
-    """The machine's Redis (db 15) as broker, with a private queue deleted afterwards."""
+    """The machine's Redis (REDIS_TEST_URL) as broker, with a private queue deleted afterwards."""
+    address = urlsplit(REDIS_TEST_URL)
+    host, port = address.hostname or "127.0.0.1", address.port or 6379
     try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+        socket.create_connection((host, port), timeout=1).close()
     except OSError:
-        skip_unless_required("redis", "needs Redis on 127.0.0.1:6379 (not running here)")
+        skip_unless_required("redis", f"needs Redis on {host}:{port} (not running here)")
     broker_url(REDIS_TEST_URL)
     yield private_queue
     with celery_app.connection_for_write() as connection:

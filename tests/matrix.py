@@ -13,7 +13,8 @@ that does not answer (or a row TEST_MATRIX leaves out) fails the run; in the fau
 tests, a missing redis-server or initdb fails instead of skipping; "browser" is read by
 the browser tests. Unset (a newcomer's machine), everything missing is skipped.
 
-Override a server's address with TEST_POSTGRES_URL, TEST_MYSQL_URL or TEST_REDIS_URL;
+Override a server's address with TEST_POSTGRES_URL, TEST_MYSQL_URL or TEST_REDIS_URL
+(tests/conftest.py reads TEST_REDIS_URL too, for the redis_broker tests of every run);
 set TEST_MATRIX=sqlite to run only the first row.
 """
 
