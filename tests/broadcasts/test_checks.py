@@ -55,6 +55,14 @@ def test_deploy_check_names_an_unreachable_broker(broker_url):
     assert "CELERY_BROKER_URL" in error.msg
 
 
+def test_the_broker_check_runs_with_check_deploy_only(broker_url):
+    broker_url("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    # Through Django's registry, as `manage.py check [--deploy]` runs it: registered, and
+    # for --deploy only (it opens a connection, which a plain `check` must not need).
+    assert "broadcasts.E003" in ids(run_checks(include_deployment_checks=True))
+    assert "broadcasts.E003" not in ids(run_checks())
+
+
 def test_deploy_check_skips_the_broker_in_cron_mode(broker_url, settings):
     settings.WHATSAPP_RUNNER = "cron"
     broker_url("redis://127.0.0.1:1/0")
