@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from celery.app.utils import find_app
 from django.conf import settings
-from django.core.management import get_commands
+from django.core.management import get_commands, load_command_class
+from django.core.management.base import CommandError
 
 from tkassalam.celery import app as celery_app
 
@@ -17,6 +18,7 @@ DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 SUPERVISOR = DEPLOY / "supervisor" / "tkassalam.conf"
 SYSTEMD = DEPLOY / "systemd"
 CRON = DEPLOY / "cron" / "tkassalam.cron"
+README = DEPLOY.parent / "README.md"
 
 
 def parse(path):
@@ -53,12 +55,105 @@ def test_every_manage_py_command_named_in_deploy_exists():
     assert named - set(get_commands()) == set()
 
 
+def cron_lines():
+    return [line for line in CRON.read_text().splitlines() if line and line[0] != "#"]
+
+
+def manage_py_invocations(line):
+    """(command, its arguments) for each ``manage.py`` in a shell line, up to the next operator."""
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    tokens = list(lexer)
+    invocations = []
+    for index, token in enumerate(tokens):
+        if token != "manage.py":
+            continue
+        name, *rest = tokens[index + 1 :]
+        args = []
+        for arg in rest:
+            if set(arg) <= set(lexer.punctuation_chars):  # >>, &&, ;, |: the command ends
+                break
+            args.append(arg)
+        invocations.append((name, args))
+    return invocations
+
+
+@pytest.mark.parametrize("line", cron_lines())
+def test_the_cron_lines_pass_options_their_command_accepts(line):
+    invocations = manage_py_invocations(line)
+    assert invocations, line
+    for name, args in invocations:
+        command = load_command_class(get_commands()[name], name)
+        # A CommandParser raises CommandError on an unknown option or a missing argument.
+        command.create_parser("manage.py", name).parse_args(args)
+
+
+def test_the_cron_line_parser_refuses_an_option_the_command_lacks():
+    ((name, args),) = manage_py_invocations(
+        "cd /x && .venv/bin/python manage.py process_broadcasts --max-jobz 5 >> var/cron.log"
+    )
+    assert args == ["--max-jobz", "5"]
+    with pytest.raises(CommandError):
+        load_command_class(get_commands()[name], name).create_parser("manage.py", name).parse_args(
+            args
+        )
+
+
 def test_the_cron_lines_create_var_before_logging_into_it():
-    lines = [line for line in CRON.read_text().splitlines() if line and line[0] != "#"]
+    lines = cron_lines()
     assert lines
     for line in lines:
         if "var/" in line:
             assert line.index("mkdir -p var &&") < line.index("var/cron.log"), line
+
+
+def supervisor_process_names():
+    """Every process name supervisorctl knows in the group: ``tkassalam:tkassalam-worker_00``…"""
+    config = parse(SUPERVISOR)
+    names = set()
+    for program in config["group:tkassalam"]["programs"].split(","):
+        section = supervisor_program(program)
+        template = section.get("process_name", "%(program_name)s")
+        start = section.getint("numprocs_start", 0)
+        for number in range(start, start + section.getint("numprocs", 1)):
+            names.add("tkassalam:" + template % {"program_name": program, "process_num": number})
+    return names
+
+
+def test_a_program_with_several_processes_gives_each_its_own_log():
+    config = parse(SUPERVISOR)
+    several = [name for name in config if config[name].getint("numprocs", 1) > 1]
+    assert several == ["program:tkassalam-worker"]
+    # Supervisor rotates each log file (50 MB by default); two processes sharing one
+    # rotated file corrupt it, so the path must differ per process.
+    for name in several:
+        for key in ("stdout_logfile", "stderr_logfile"):
+            if key in config[name]:
+                assert "%(process_num)" in config[name][key], (name, key)
+
+
+def test_the_deploy_instructions_name_supervisor_processes_that_exist():
+    """supervisorctl takes exact names (or group:*): a stale one would act on nothing."""
+    names = supervisor_process_names()
+    workers = {name for name in names if name.startswith("tkassalam:tkassalam-worker_")}
+    assert len(workers) == supervisor_program("tkassalam-worker").getint("numprocs")
+    for path in (README, SUPERVISOR):
+        text = path.read_text()
+        assert set(re.findall(r"tkassalam:[\w-]+", text)) <= names, path
+        restarts = [
+            line for line in text.splitlines() if "supervisorctl restart tkassalam:" in line
+        ]
+        assert restarts, path
+        for line in restarts:
+            named = set(re.findall(r"tkassalam:[\w-]+", line))
+            assert workers <= named, (path, line)  # a deploy restarts every worker
+            assert "tkassalam:tkassalam-web" not in named, (path, line)  # HUP reloads it
+        assert "supervisorctl signal HUP tkassalam:tkassalam-web" in text, path
+
+
+def test_the_systemd_web_unit_can_reload():
+    """The README deploys with `systemctl reload tkassalam-web`: it needs ExecReload (HUP)."""
+    assert systemd_service("tkassalam-web.service")["ExecReload"] == "/bin/kill -HUP $MAINPID"
 
 
 def test_supervisor_stops_the_worker_warm():
