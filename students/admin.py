@@ -23,7 +23,13 @@ from . import services
 from .forms import StudentForm
 from .models import Classroom, Student
 from .phones import InvalidPhoneNumber, is_valid_phone, normalize_phone
-from .resources import StudentCSV, StudentResource, column_label, file_row
+from .resources import (
+    StudentCSV,
+    StudentResource,
+    accepted_headings,
+    column_label,
+    file_row,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -221,6 +227,14 @@ class StudentAdmin(ImportExportModelAdmin):
         """
         response = super().import_action(request, **kwargs)
         context = getattr(response, "context_data", None) or {}
+        if "fields_list" in context:
+            # The library lists the export's English headings; a file may use these or others.
+            headings = accepted_headings()
+            context["student_headings"] = headings
+            context["fields_list"] = [
+                (name, [names[0] for _label, names in headings])
+                for name, _columns in context["fields_list"]
+            ]
         import_form, result = context.get("form"), context.get("result")
         if result is not None:
             self._log_unexpected_errors(result)

@@ -1,5 +1,7 @@
 """Students to and from CSV/XLSX files (django-import-export): one row per student, by NIS."""
 
+import re
+
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -12,6 +14,36 @@ from .phones import InvalidPhoneNumber, normalize_phone
 from .services import student_queue_whatsapp_check
 
 COLUMNS = ("nis", "full_name", "classroom", "parent_name", "parent_phone")
+
+# The headings a file's first row may give each column, compared by heading_key(): Indonesian
+# first (the form's label and the message placeholders' names among them), then the heading
+# the export writes, so that an exported file imports back. Listed on the import page.
+HEADINGS = {
+    "nis": ("nis",),
+    "full_name": ("nama_lengkap", "nama_siswa", "full_name"),
+    "classroom": ("kelas", "classroom"),
+    "parent_name": ("nama_orang_tua", "parent_name"),
+    "parent_phone": (
+        "nomor_whatsapp",
+        "nomor_whatsapp_orang_tua",
+        "nomor_hp",
+        "no_hp",
+        "telepon",
+        "parent_phone",
+    ),
+}
+_COLUMN_OF_HEADING = {key: column for column, keys in HEADINGS.items() for key in keys}
+
+
+def heading_key(heading):
+    """A heading as compared: ``"Nama  Lengkap "`` → ``nama_lengkap``, ``"No. HP"`` → ``no_hp``."""
+    text = "" if heading is None else str(heading)
+    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")
+
+
+def accepted_headings():
+    """``[(label, headings)]`` of every column, for the import page."""
+    return [(column_label(column), HEADINGS[column]) for column in COLUMNS]
 
 
 def column_label(column):
@@ -151,20 +183,42 @@ class StudentResource(resources.ModelResource):
         student_queue_whatsapp_check(student_ids=list(ids.values_list("pk", flat=True)))
 
     def before_import(self, dataset, **kwargs):
-        """Accept headings as typed ("NIS ", "Full_Name"); require the NIS column."""
+        """Name the columns by their headings (HEADINGS); a file missing one reads no row."""
         self._nis_rows = {}
         self._to_check = set()
-        dataset.headers = [
-            str(header).strip().lower() if header is not None else ""
-            for header in dataset.headers or []
-        ]
-        if "nis" not in dataset.headers:
-            raise ValueError(
-                _(
-                    "The file has no “nis” column. The first row must hold the column "
-                    "names: %(columns)s."
+        typed = {}
+        headers = []
+        for heading in dataset.headers or []:
+            key = heading_key(heading)
+            column = _COLUMN_OF_HEADING.get(key)
+            if column is None:
+                headers.append(key)
+                continue
+            if column in typed:
+                del dataset[:]
+                raise ValueError(
+                    _("Two columns are “%(label)s”: “%(first)s” and “%(second)s”. Keep one.")
+                    % {
+                        "label": column_label(column),
+                        "first": typed[column],
+                        "second": str(heading).strip(),
+                    }
                 )
-                % {"columns": ", ".join(COLUMNS)}
+            typed[column] = str(heading).strip()
+            headers.append(column)
+        dataset.headers = headers
+        missing = [column for column in COLUMNS if column not in typed]
+        if missing:
+            # Without the rows, the error names the columns once instead of failing each row.
+            del dataset[:]
+            raise ValueError(
+                " ".join(
+                    _("The file has no column “%(label)s” (accepted names: %(headings)s).")
+                    % {"label": column_label(column), "headings": ", ".join(HEADINGS[column])}
+                    for column in missing
+                )
+                + " "
+                + _("The first row of the file must hold the column names.")
             )
 
     def import_instance(self, instance, row, **kwargs):

@@ -282,15 +282,86 @@ def test_a_csv_saved_with_semicolons_and_capitalised_headings_is_read(client, cl
     assert to_write(preview) == {2: "new", 3: "new", 4: "new"}
 
 
-def test_a_file_without_a_nis_column_is_refused_whole(client, classroom):
-    rows = [row[1:] for row in GOOD_ROWS]
+INDONESIAN_HEADER = ["NIS", "Nama Lengkap", "Kelas", "Nama orang tua", "Nomor WhatsApp"]
 
-    preview = upload(client, csv_upload(rows, header=HEADER[1:]))
+
+@pytest.mark.parametrize(
+    ("kind", "header"),
+    [
+        ("xlsx", INDONESIAN_HEADER),
+        ("csv", ["nis", "nama_lengkap", "kelas", "nama_orang_tua", "nomor_hp"]),
+        ("csv", [" Nis", "NAMA SISWA", "kelas ", "Nama_Orang_Tua", "No. HP"]),
+        ("xlsx", ["nis", "nama lengkap", "classroom", "nama orang tua", "telepon"]),
+    ],
+)
+def test_a_file_with_indonesian_headings_is_imported(client, classroom, kind, header):
+    preview = upload(client, UPLOADS[kind](GOOD_ROWS, header=header))
+
+    assert to_write(preview) == {2: "new", 3: "new", 4: "new"}
+    confirm(client, preview)
+    budi = Student.objects.get(nis="N002")
+    assert (budi.full_name, budi.classroom, budi.parent_name, budi.parent_phone) == (
+        "Budi Santoso",
+        classroom,
+        "Bapak Joko",
+        "6281311112222",
+    )
+
+
+def missing_column_error(label, headings):
+    return (
+        f"Berkas tidak memiliki kolom “{label}” (nama yang diterima: {headings}). "
+        "Baris pertama berkas harus berisi nama-nama kolom."
+    )
+
+
+def test_a_file_without_a_column_is_refused_whole_naming_the_column(admin_client, classroom):
+    header = ["NIS", "Nama Lengkap", "Kelompok", "Nama orang tua", "Nomor WhatsApp"]
+
+    preview = upload(admin_client, xlsx_upload(GOOD_ROWS, header=header))
 
     assert "confirm_form" not in preview.context
-    assert preview.context["result"].base_errors
-    assert "nis" in preview.content.decode()
+    result = preview.context["result"]
+    assert [str(error.error) for error in result.base_errors] == [
+        missing_column_error("Kelas", "kelas, classroom")
+    ]
+    # Named once for the file, not once per row.
+    assert not result.invalid_rows and not list(result.row_errors())
+    assert missing_column_error("Kelas", "kelas, classroom") in page_text(preview)
     assert not Student.objects.exists()
+
+
+def test_a_file_without_the_nis_column_is_refused_whole(admin_client, classroom):
+    rows = [row[1:] for row in GOOD_ROWS]
+
+    preview = upload(admin_client, csv_upload(rows, header=HEADER[1:]))
+
+    assert "confirm_form" not in preview.context
+    assert missing_column_error("NIS", "nis") in page_text(preview)
+    assert not Student.objects.exists()
+
+
+def test_two_columns_for_the_number_refuse_the_file(admin_client, classroom):
+    header = ["nis", "nama_lengkap", "kelas", "nama_orang_tua", "no_hp", "Telepon"]
+    rows = [[*row, "0813-0000-1111"] for row in GOOD_ROWS]
+
+    preview = upload(admin_client, csv_upload(rows, header=header))
+
+    assert "confirm_form" not in preview.context
+    assert (
+        "Dua kolom sama-sama berisi “Nomor WhatsApp orang tua”: “no_hp” dan “Telepon”. "
+        "Sisakan satu saja." in page_text(preview)
+    )
+    assert not Student.objects.exists()
+
+
+def test_other_columns_are_ignored(client, classroom):
+    header = [*HEADER, "Catatan"]
+    rows = [[*row, "alergi kacang"] for row in GOOD_ROWS]
+
+    preview = upload(client, csv_upload(rows, header=header))
+
+    assert to_write(preview) == {2: "new", 3: "new", 4: "new"}
 
 
 def test_an_unexpected_error_on_confirm_rolls_the_whole_file_back(client, classroom, monkeypatch):
@@ -448,6 +519,22 @@ def test_the_upload_page_is_in_indonesian(admin_client, classroom):
     assert ">Format berkas:</label>" in html
     assert 'value="Lanjutkan"' in html
     assert_no_library_english(html)
+
+
+def test_the_upload_page_lists_the_accepted_column_names_in_indonesian(admin_client, classroom):
+    html = page_text(admin_client.get(IMPORT_URL))
+
+    assert (
+        "Impor ini membaca kolom berikut dari berkas: <code>nis, nama_lengkap, kelas, "
+        "nama_orang_tua, nomor_whatsapp</code>" in html
+    )
+    assert "<caption>Nama kolom yang diterima di baris pertama berkas</caption>" in html
+    assert (
+        "<td>Nama lengkap</td> <td><code>nama_lengkap</code>, <code>nama_siswa</code>, "
+        "<code>full_name</code></td>" in html
+    )
+    assert "<td>Nomor WhatsApp orang tua</td>" in html and "<code>no_hp</code>" in html
+    assert "Huruf besar/kecil, spasi, dan tanda baca tidak dibedakan" in html
 
 
 def test_the_preview_of_a_good_file_is_in_indonesian(admin_client, classroom):
