@@ -125,6 +125,9 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
     inlines = [BroadcastAttemptInline]
     list_per_page = 100
     show_full_result_count = False
+    # The facet counts ("Tampilkan hitungan") are a COUNT per filter choice over every row:
+    # 27 queries instead of 9 at 40,000 rows, growing with the reports and classrooms.
+    show_facets = admin.ShowFacets.NEVER
     actions = ["retry_failed", "resend_unknown"]
     fieldsets = [
         (None, {"fields": ["monthly_report", "student", "phone_number", "status", "message"]}),

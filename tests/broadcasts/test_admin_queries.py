@@ -12,6 +12,8 @@ URLS = [
     "/admin/broadcasts/monthlyreportbroadcast/",
     "/admin/broadcasts/monthlyreportbroadcast/?status__exact=failed",
     "/admin/broadcasts/monthlyreportbroadcast/?q=Siswa",
+    # The facet counts ("Tampilkan hitungan"): a COUNT per report in the report filter.
+    "/admin/broadcasts/monthlyreportbroadcast/?_facets=True",
     "/admin/broadcasts/monthlyreportbroadcast/?delivery_state=other",
     "/admin/broadcasts/monthlyreportbroadcast/?monthly_report__id__exact=deleted",
     "/admin/reports/monthlyreport/",
