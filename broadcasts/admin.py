@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from reports.models import MonthlyReport
+from students.phones import InvalidPhoneNumber, normalize_phone
 
 from . import admin_devices  # noqa: F401  (registers FonnteDevice)
 from .messages import DEFAULT_TEMPLATE, PLACEHOLDERS, message_preview, template_errors
@@ -162,6 +163,17 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def get_search_results(self, request, queryset, search_term):
+        """Also finds a phone number as staff type it (``0812-3456-7890``), not only ``62…``."""
+        filtered = queryset
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            phone = normalize_phone(search_term)
+        except InvalidPhoneNumber:
+            return queryset, may_have_duplicates
+        # From the queryset as filtered, so the sidebar's filters still apply to the phone match.
+        return queryset | filtered.filter(phone_number=phone), may_have_duplicates
 
     def get_readonly_fields(self, request, obj=None):
         # The rows are a record of what happened: statuses change only through the actions.

@@ -1,4 +1,5 @@
-"""The broadcast list stays cheap however many rows there are: a fixed, small query count."""
+"""The broadcast list stays cheap however many rows there are (a fixed, small query count);
+its filters and search find the rows staff look for."""
 
 import pytest
 from django.db import connection
@@ -7,11 +8,15 @@ from django.test.utils import CaptureQueriesContext
 from broadcasts.models import MonthlyReportBroadcast
 from reports.models import MonthlyReport
 from students.models import Student
+from students.phones import normalize_phone
+
+LIST_URL = "/admin/broadcasts/monthlyreportbroadcast/"
 
 URLS = [
     "/admin/broadcasts/monthlyreportbroadcast/",
     "/admin/broadcasts/monthlyreportbroadcast/?status__exact=failed",
     "/admin/broadcasts/monthlyreportbroadcast/?q=Siswa",
+    "/admin/broadcasts/monthlyreportbroadcast/?q=0812-3456-7890",
     # The facet counts ("Tampilkan hitungan"): a COUNT per report in the report filter.
     "/admin/broadcasts/monthlyreportbroadcast/?_facets=True",
     "/admin/broadcasts/monthlyreportbroadcast/?delivery_state=other",
@@ -85,3 +90,49 @@ def test_the_delivery_state_filter_lists_fixed_states_and_finds_the_rest(
     assert shown("read") == ["read"]
     assert shown("none") == [""]
     assert shown("other") == ["queued"]
+
+
+def make_row(report, student, **fields):
+    return MonthlyReportBroadcast.objects.create(
+        monthly_report=report,
+        student=student,
+        phone_number=normalize_phone(student.parent_phone),
+        message="m",
+        **fields,
+    )
+
+
+def found(client, q, **filters):
+    response = client.get(LIST_URL, {"q": q, **filters})
+    assert response.status_code == 200
+    return sorted(row.student.full_name for row in response.context["cl"].result_list)
+
+
+@pytest.mark.parametrize(
+    "typed", ["0812-0000-1111", "+62 812 0000 1111", "812 0000 1111", "6281200001111"]
+)
+def test_a_phone_number_is_found_as_staff_type_it(admin_client, report, make_student, typed):
+    make_row(report, make_student("0812-0000-1111", name="Aisyah"))
+    make_row(report, make_student("0813-2222-3333", name="Bima"))
+
+    assert found(admin_client, typed) == ["Aisyah"]
+
+
+def test_a_name_or_nis_search_still_works_and_filters_still_apply_to_a_phone(
+    admin_client, report, make_student
+):
+    aisyah = make_row(report, make_student("0812-0000-1111", name="Aisyah"), status="failed")
+    make_row(report, make_student("0813-2222-3333", name="Bima"))
+
+    assert found(admin_client, aisyah.student.nis) == ["Aisyah"]
+    assert found(admin_client, "bim") == ["Bima"]
+    assert found(admin_client, "0812-9999-9999") == []
+    assert found(admin_client, "0812-0000-1111", status__exact="failed") == ["Aisyah"]
+    assert found(admin_client, "0812-0000-1111", status__exact="sent") == []
+
+
+def test_a_phone_search_costs_what_a_name_search_costs(admin_client, report, make_student):
+    make_row(report, make_student("0812-0000-1111", name="Aisyah"))
+
+    by_phone = queries(admin_client, f"{LIST_URL}?q=0812-0000-1111")
+    assert by_phone == queries(admin_client, f"{LIST_URL}?q=Aisyah")
