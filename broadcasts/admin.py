@@ -164,6 +164,11 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
         ),
     ]
 
+    def get_queryset(self, request):
+        # What the row's name (__str__) reads: the change page's heading and breadcrumb, the
+        # history page and the delete confirmation print it without a query of their own.
+        return super().get_queryset(request).select_related("student", "monthly_report__classroom")
+
     def get_search_results(self, request, queryset, search_term):
         """Also finds a phone number as staff type it (``0812-3456-7890``), not only ``62…``."""
         filtered = queryset

@@ -176,7 +176,10 @@ class MonthlyReportBroadcast(models.Model):
         ]
 
     def __str__(self):
-        return f"#{self.pk} {self.student_id} · {self.get_status_display()}"
+        # The student and the report (the admin selects them with the row): what the
+        # heading, breadcrumb, history and admin log name. No phone number here.
+        report = self.monthly_report if self.monthly_report_id else _("report deleted")
+        return f"{self.student.full_name} · {report}"
 
 
 class BroadcastArchive(models.Model):
@@ -237,7 +240,7 @@ class BroadcastAttempt(models.Model):
         verbose_name_plural = _("sending attempts")
 
     def __str__(self):
-        return f"#{self.broadcast_id}.{self.number} {self.outcome}"
+        return f"#{self.broadcast_id}.{self.number} {self.get_outcome_display()}"
 
 
 class MessageTemplate(models.Model):

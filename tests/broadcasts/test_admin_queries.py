@@ -1,16 +1,20 @@
 """The broadcast list stays cheap however many rows there are (a fixed, small query count);
-its filters and search find the rows staff look for."""
+its filters and search find the rows staff look for, and a row is named as they know it."""
+
+import re
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from broadcasts.models import MonthlyReportBroadcast
+from broadcasts.models import BroadcastAttempt, MonthlyReportBroadcast
 from reports.models import MonthlyReport
 from students.models import Student
 from students.phones import normalize_phone
 
 LIST_URL = "/admin/broadcasts/monthlyreportbroadcast/"
+READS_STUDENT = re.compile(r"FROM [`\"]?students_student\b")
 
 URLS = [
     "/admin/broadcasts/monthlyreportbroadcast/",
@@ -136,3 +140,40 @@ def test_a_phone_search_costs_what_a_name_search_costs(admin_client, report, mak
 
     by_phone = queries(admin_client, f"{LIST_URL}?q=0812-0000-1111")
     assert by_phone == queries(admin_client, f"{LIST_URL}?q=Aisyah")
+
+
+def test_a_row_is_named_by_its_student_and_report_with_no_query_of_its_own(
+    admin_client, report, make_student
+):
+    row = make_row(report, make_student("0812-0000-1111", name="Aisyah Putri"), status="failed")
+    now = timezone.now()
+    for number, outcome in [(1, "retry"), (2, "failed")]:
+        BroadcastAttempt.objects.create(
+            broadcast=row, number=number, started_at=now, finished_at=now, outcome=outcome
+        )
+    name = "Aisyah Putri · TK A Melati · November 2026"
+
+    assert (
+        str(
+            MonthlyReportBroadcast.objects.select_related(
+                "student", "monthly_report__classroom"
+            ).get()
+        )
+        == name
+    )
+    for page in ("change", "history", "delete"):
+        url = f"{LIST_URL}{row.pk}/{page}/"
+        with CaptureQueriesContext(connection) as ctx:
+            content = admin_client.get(url).content.decode()
+        assert name in content
+        assert "6281200001111" not in content.split("<main")[0]  # not in the title
+        assert not [q for q in ctx.captured_queries if READS_STUDENT.search(q["sql"])]
+    change = admin_client.get(f"{LIST_URL}{row.pk}/change/").content.decode()
+    assert f"#{row.pk}.1 Akan dicoba lagi" in change  # the attempt lines, not "retry"
+    assert f"#{row.pk}.2 Gagal" in change
+
+    MonthlyReport.objects.all().delete()
+    assert (
+        "Aisyah Putri · laporan dihapus"
+        in admin_client.get(f"{LIST_URL}{row.pk}/change/").content.decode()
+    )
