@@ -292,6 +292,9 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
 
 
 class MessageTemplateForm(forms.ModelForm):
+    #: The "Preview" button's name (admin/broadcasts/messagetemplate/submit_line.html).
+    PREVIEW = "_preview"
+
     class Meta:
         model = MessageTemplate
         fields = ["text"]
@@ -305,6 +308,23 @@ class MessageTemplateForm(forms.ModelForm):
                 [forms.ValidationError(error, code="invalid_template") for error in errors]
             )
         return text
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if self.has_error("text"):
+            # No preview of the saved wording beside a posted text that is not it.
+            self.instance.text = ""
+        return cleaned_data
+
+    @property
+    def previewing(self) -> bool:
+        return self.is_bound and self.PREVIEW in self.data
+
+    def is_valid(self):
+        # The admin saves a form that is valid and re-renders one that is not: a preview is
+        # validated like a save, then shown (MessageTemplateAdmin.preview reads the posted
+        # text from the instance) and never saved. It adds no error, so none is shown.
+        return super().is_valid() and not self.previewing
 
 
 @admin.register(MessageTemplate)
@@ -335,8 +355,9 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("preview"))
     def preview(self, obj):
-        if obj is None or not obj.pk:
-            return _("Save to see the message for a real student.")
+        """The text on the instance (the saved one, or the one posted with "Preview")."""
+        if obj is None or not obj.text:
+            return _("Press “Preview” to see the message above for a real student, unsaved.")
         preview = message_preview(obj.text)
         if preview is None:
             return _("No student with a phone number yet.")

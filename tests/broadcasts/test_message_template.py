@@ -105,3 +105,55 @@ def test_the_admin_saves_a_good_template_and_previews_it_for_a_real_student(
 def test_there_is_one_template_per_school(admin_client, db):
     MessageTemplate.objects.create(text="Halo {nama_siswa}")
     assert admin_client.get(ADD_URL).status_code == 403
+
+
+def test_preview_shows_the_posted_text_for_a_real_student_and_saves_nothing(
+    admin_client, report, make_student
+):
+    make_student(name="Bima Saputra")
+    response = admin_client.post(
+        ADD_URL, {"text": "Laporan {nama_siswa} bulan {bulan}.", "_preview": "Pratinjau"}
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Laporan Bima Saputra bulan November." in page
+    assert "errornote" not in page
+    assert not MessageTemplate.objects.exists()
+
+
+def test_preview_of_a_changed_text_leaves_the_saved_one(admin_client, report, make_student):
+    make_student(name="Bima Saputra")
+    template = MessageTemplate.objects.create(text="Lama: {nama_siswa}.")
+    url = f"/admin/broadcasts/messagetemplate/{template.pk}/change/"
+
+    page = admin_client.post(url, {"text": "Baru: {nama_siswa}.", "_preview": "Pratinjau"})
+
+    assert page.status_code == 200
+    assert "Baru: Bima Saputra." in page.content.decode()
+    assert "Lama: Bima Saputra." not in page.content.decode()
+    template.refresh_from_db()
+    assert template.text == "Lama: {nama_siswa}."
+    assert template.updated_by is None
+
+
+def test_preview_of_a_misspelt_placeholder_is_the_form_error(admin_client, report, make_student):
+    make_student(name="Bima Saputra")
+    template = MessageTemplate.objects.create(text="Lama: {nama_siswa}.")
+    url = f"/admin/broadcasts/messagetemplate/{template.pk}/change/"
+
+    response = admin_client.post(url, {"text": "Baru: {nama_sisw}.", "_preview": "Pratinjau"})
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form.has_error("text", code="invalid_template")
+    assert "{nama_sisw}" in str(form.errors["text"])
+    assert "Lama: Bima Saputra." not in response.content.decode()  # not the saved one's preview
+    template.refresh_from_db()
+    assert template.text == "Lama: {nama_siswa}."
+
+
+def test_the_form_has_a_preview_button_in_indonesian(admin_client, db):
+    page = admin_client.get(ADD_URL).content.decode()
+    assert '<input type="submit" value="Pratinjau" name="_preview">' in page
+    assert "Tekan “Pratinjau”" in page
