@@ -113,9 +113,20 @@ def students_without_broadcast(*, monthly_report):
 
 def report_has_broadcasts(*, monthly_report) -> bool:
     """True once rows were created for the report (or archived after it was sent)."""
-    return (
-        MonthlyReportBroadcast.objects.filter(monthly_report=monthly_report).exists()
-        or BroadcastArchive.objects.filter(monthly_report=monthly_report).exists()
+    return bool(reports_with_broadcasts(monthly_reports=[monthly_report]))
+
+
+def reports_with_broadcasts(*, monthly_reports) -> set[int]:
+    """Ids of these reports that have rows or an archive: what parents were told. One query."""
+    ids = [report.pk for report in monthly_reports]
+    if not ids:
+        return set()
+    has_rows = Exists(MonthlyReportBroadcast.objects.filter(monthly_report=OuterRef("pk")))
+    has_archive = Exists(BroadcastArchive.objects.filter(monthly_report=OuterRef("pk")))
+    return set(
+        MonthlyReport.objects.filter(has_rows | has_archive, pk__in=ids).values_list(
+            "pk", flat=True
+        )
     )
 
 

@@ -18,6 +18,7 @@ from broadcasts.selectors import (
     broadcast_progress,
     broadcast_resend_plan,
     report_has_broadcasts,
+    reports_with_broadcasts,
 )
 from broadcasts.services import broadcast_create_for_report, broadcast_resend
 from broadcasts.services.pacing import Waiting, pacing_state
@@ -351,6 +352,28 @@ class MonthlyReportAdmin(admin.ModelAdmin):
         if obj is not None and report_has_broadcasts(monthly_report=obj):
             fields += [name for name in ("classroom", "month", "year") if name not in fields]
         return fields
+
+    def get_deleted_objects(self, objs, request):
+        # Deleting a report whose messages went out would drop the record of who was told
+        # (the rows lose their report, the archive goes with it) and let the same class
+        # and month be added and sent again: every parent told twice. Django's own
+        # "cannot delete" page lists these, on the report page and for "delete selected".
+        objs = list(objs)
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        sent = reports_with_broadcasts(monthly_reports=objs)
+        protected = [
+            *protected,
+            *(
+                _(
+                    "%(report)s: WhatsApp messages to parents were made for this report. The "
+                    "record of who was told must stay, so it cannot be deleted."
+                )
+                % {"report": report}
+                for report in objs
+                if report.pk in sent
+            ),
+        ]
+        return deleted, model_count, perms_needed, protected
 
     def has_send_whatsapp_permission(self, request):
         return request.user.has_perm("reports.send_whatsapp_broadcast")

@@ -214,3 +214,68 @@ def test_an_archived_report_keeps_its_class_and_period_too(admin_client, report)
 
     report.refresh_from_db()
     assert report.month == 11
+
+
+# --- A sent report stays: deleting it would let it be sent again -------------------------------
+
+
+def delete_on_the_change_page(client, report):
+    return client.post(f"{CHANGELIST}{report.pk}/delete/", {"post": "yes"})
+
+
+def delete_selected(client, report):
+    return client.post(
+        CHANGELIST, {"action": "delete_selected", "_selected_action": [report.pk], "post": "yes"}
+    )
+
+
+@pytest.mark.parametrize("delete", [delete_on_the_change_page, delete_selected])
+def test_an_admin_cannot_delete_a_report_whose_messages_were_made(
+    client, admins, report, class_of_four, dispatch, delete
+):
+    from django.contrib.auth.models import Group
+
+    from broadcasts.models import BroadcastArchive
+    from reports.models import MonthlyReport
+
+    group_admin = admins[1]
+    assert group_admin.groups.get() == Group.objects.get(name="admin")
+    client.force_login(group_admin)
+    post_action(client, report, post="yes")
+    rows = set(MonthlyReportBroadcast.objects.values_list("pk", flat=True))
+    assert len(rows) == 3
+    archived = MonthlyReport.objects.create(classroom=report.classroom, month=10, year=2026)
+    BroadcastArchive.objects.create(monthly_report=archived, sent=3)
+
+    response = delete(client, report)
+    archived_response = delete(client, archived)
+
+    for page, obj in ((response, report), (archived_response, archived)):
+        assert page.status_code == 200  # Django's "cannot delete" page, nothing deleted
+        assert page.context["protected"] == [
+            f"{obj}: pesan WhatsApp ke orang tua sudah dibuat untuk laporan ini. Catatan siapa "
+            "saja yang sudah diberi tahu harus tetap ada, jadi laporan ini tidak bisa dihapus."
+        ]
+        assert 'name="post"' not in page.content.decode()  # no confirm button
+    assert MonthlyReport.objects.filter(pk__in=[report.pk, archived.pk]).count() == 2
+    assert (
+        set(
+            MonthlyReportBroadcast.objects.filter(monthly_report=report).values_list(
+                "pk", flat=True
+            )
+        )
+        == rows
+    )
+    assert BroadcastArchive.objects.filter(monthly_report=archived).exists()
+
+
+@pytest.mark.parametrize("delete", [delete_on_the_change_page, delete_selected])
+def test_an_admin_can_delete_a_report_with_no_messages(client, admins, report, delete):
+    from reports.models import MonthlyReport
+
+    client.force_login(admins[1])
+
+    response = delete(client, report)
+
+    assert response.status_code == 302
+    assert not MonthlyReport.objects.filter(pk=report.pk).exists()
