@@ -23,6 +23,7 @@ from broadcasts.selectors import (
 from broadcasts.services import broadcast_create_for_report, broadcast_resend
 from broadcasts.services.pacing import Waiting, pacing_state
 from notifications.selectors import whatsapp_device_readiness
+from tkassalam.language import school_language
 
 from .models import MonthlyReport
 from .views import monthly_report_progress, progress_summary
@@ -44,10 +45,11 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
             except BroadcastArchived:
                 modeladmin.message_user(request, _archived_message(report), messages.ERROR)
                 continue
-            message = _creation_message(report, outcome)
-            # Who sent, and when: the report's history (Django's admin log) keeps it.
-            modeladmin.log_change(request, report, message)
-            modeladmin.message_user(request, message, messages.SUCCESS)
+            # Who sent, and when: the report's history (Django's admin log) keeps it, in
+            # the school's language whatever the sender's.
+            with school_language():
+                modeladmin.log_change(request, report, _creation_message(report, outcome))
+            modeladmin.message_user(request, _creation_message(report, outcome), messages.SUCCESS)
         return None
     plans = [broadcast_plan(monthly_report=report) for report in reports]
     # The quota and the pace concern the messages that reach Fonnte: invalid numbers do not.
@@ -210,11 +212,15 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
             outcome = broadcast_resend(
                 broadcast_ids=[row.pk for row in plan.failed], requested_by=request.user
             )
-            message = _resend_message(plan, outcome)
             if outcome.resent or outcome.no_phone:
-                modeladmin.log_change(request, plan.monthly_report, message)
+                with school_language():
+                    modeladmin.log_change(
+                        request, plan.monthly_report, _resend_message(plan, outcome)
+                    )
             modeladmin.message_user(
-                request, message, messages.SUCCESS if outcome.resent else messages.WARNING
+                request,
+                _resend_message(plan, outcome),
+                messages.SUCCESS if outcome.resent else messages.WARNING,
             )
         return None
     context = {

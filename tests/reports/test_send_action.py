@@ -279,3 +279,25 @@ def test_an_admin_can_delete_a_report_with_no_messages(client, admins, report, d
 
     assert response.status_code == 302
     assert not MonthlyReport.objects.filter(pk=report.pk).exists()
+
+
+def test_the_history_is_in_the_schools_language_whatever_the_senders(
+    client, admins, report, class_of_four, dispatch
+):
+    from django.contrib.admin.models import LogEntry
+
+    client.force_login(admins[1])
+
+    response = client.post(
+        CHANGELIST,
+        {"action": "send_whatsapp_broadcast", "_selected_action": [report.pk], "post": "yes"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert f"{report}: 2 messages queued." in message  # the sender reads English
+    entry = LogEntry.objects.get(object_id=str(report.pk))
+    assert entry.get_change_message().startswith(f"{report}: 2 pesan masuk antrean.")
+    assert "Akan gagal, nomornya bukan nomor seluler Indonesia yang valid: 1." in (
+        entry.get_change_message()
+    )
