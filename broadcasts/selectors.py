@@ -295,16 +295,38 @@ class ResendPlan:
         return [row for row in self.failed if not row.student.parent_phone.strip()]
 
     @property
+    def invalid_phone(self) -> list:
+        """Failed rows whose student's number now is invalid: resent, they fail again at once.
+
+        Counted apart as the send confirmation counts them (BroadcastPlan.invalid_phone):
+        their messages never reach Fonnte, so they are not among those sent again.
+        """
+        return [row for row in self.failed if _invalid_phone(row.student.parent_phone)]
+
+    @property
+    def to_resend(self) -> list:
+        """Failed rows whose messages go to Fonnte again on confirm."""
+        return [row for row in self.failed if is_valid_phone(row.student.parent_phone)]
+
+    @property
     def will_resend(self) -> int:
-        return len(self.failed) - len(self.no_phone)
+        return len(self.to_resend)
 
     @property
     def failed_shown(self) -> list:
-        return self.failed[:RESEND_LIST_LIMIT]
+        return self.to_resend[:RESEND_LIST_LIMIT]
 
     @property
     def failed_more(self) -> int:
-        return max(len(self.failed) - RESEND_LIST_LIMIT, 0)
+        return max(self.will_resend - RESEND_LIST_LIMIT, 0)
+
+    @property
+    def invalid_shown(self) -> list:
+        return self.invalid_phone[:RESEND_LIST_LIMIT]
+
+    @property
+    def invalid_more(self) -> int:
+        return max(len(self.invalid_phone) - RESEND_LIST_LIMIT, 0)
 
     @property
     def unknown_shown(self) -> list:
@@ -313,6 +335,11 @@ class ResendPlan:
     @property
     def unknown_more(self) -> int:
         return max(len(self.unknown) - RESEND_LIST_LIMIT, 0)
+
+
+def _invalid_phone(phone: str) -> bool:
+    """A number is there but is not an Indonesian mobile number (fix it in the student data)."""
+    return bool(phone.strip()) and not is_valid_phone(phone)
 
 
 def broadcast_resend_plan(*, monthly_reports) -> list[ResendPlan]:
@@ -364,6 +391,10 @@ class RetryPreview:
     counts: dict
     #: Among the rows of that status, those whose student has no phone number now.
     no_phone: int = 0
+    #: Among them, those whose student's number now is invalid: they fail again at once.
+    invalid_phone: int = 0
+    #: The students of those rows, by name: fix the number first.
+    invalid_students: list = field(default_factory=list)
 
     @property
     def resendable(self) -> int:
@@ -371,12 +402,20 @@ class RetryPreview:
 
     @property
     def will_resend(self) -> int:
-        """The rows of that status that confirming puts back to be sent."""
-        return self.resendable - self.no_phone
+        """The rows of that status whose messages go to Fonnte again on confirm."""
+        return self.resendable - self.no_phone - self.invalid_phone
 
     @property
     def more(self) -> int:
-        return max(self.resendable - len(self.shown), 0)
+        return max(self.will_resend - len(self.shown), 0)
+
+    @property
+    def invalid_shown(self) -> list:
+        return self.invalid_students[:RETRY_LIST_LIMIT]
+
+    @property
+    def invalid_more(self) -> int:
+        return max(len(self.invalid_students) - RETRY_LIST_LIMIT, 0)
 
     @property
     def failed(self) -> int:
@@ -403,13 +442,42 @@ class RetryPreview:
 
 
 def broadcast_retry_preview(*, broadcasts, status=BroadcastStatus.FAILED) -> RetryPreview:
-    """Count a selection of rows by status and list those of ``status``: three queries."""
+    """Count a selection of rows by status and list those of ``status``: three queries.
+
+    The rows of ``status`` are counted per student (as many as the school has, whatever
+    the number of rows), so that those whose student has no number, or an invalid one,
+    are counted apart as the send confirmation counts them; the list names the others.
+    """
     counts = dict(broadcasts.order_by().values_list("status").annotate(n=Count("id")))
     resendable = broadcasts.filter(status=status)
-    shown = list(
-        resendable.select_related("student", "monthly_report__classroom").order_by(
-            "monthly_report_id", "student__full_name", "pk"
-        )[:RETRY_LIST_LIMIT]
+    per_student = (
+        resendable.order_by()
+        .values("student_id", "student__full_name", "student__nis", "student__parent_phone")
+        .annotate(n=Count("id"))
+        .order_by("student__full_name", "student_id")
     )
-    no_phone = resendable.filter(~student_has_phone()).order_by().count()
-    return RetryPreview(status=status, shown=shown, counts=counts, no_phone=no_phone)
+    preview = RetryPreview(status=status, shown=[], counts=counts)
+    not_resent = []
+    for student in per_student:
+        phone = student["student__parent_phone"]
+        if not phone.strip():
+            preview.no_phone += student["n"]
+        elif _invalid_phone(phone):
+            preview.invalid_phone += student["n"]
+            preview.invalid_students.append(
+                Student(
+                    pk=student["student_id"],
+                    full_name=student["student__full_name"],
+                    nis=student["student__nis"],
+                    parent_phone=phone,
+                )
+            )
+        else:
+            continue
+        not_resent.append(student["student_id"])
+    preview.shown = list(
+        resendable.exclude(student_id__in=not_resent)
+        .select_related("student", "monthly_report__classroom")
+        .order_by("monthly_report_id", "student__full_name", "pk")[:RETRY_LIST_LIMIT]
+    )
+    return preview

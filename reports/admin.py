@@ -220,7 +220,7 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
             modeladmin.message_user(
                 request,
                 _resend_message(plan, outcome),
-                messages.SUCCESS if outcome.resent else messages.WARNING,
+                messages.SUCCESS if _resent_to_fonnte(plan, outcome) else messages.WARNING,
             )
         return None
     context = {
@@ -243,16 +243,35 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
     )
 
 
+def _resent_to_fonnte(plan, outcome) -> int:
+    """Rows put back whose number is valid: the messages that go to Fonnte again."""
+    return len(outcome.resent) - _resent_invalid(plan, outcome)
+
+
+def _resent_invalid(plan, outcome) -> int:
+    """Rows put back although the student's number is invalid: they fail again at once."""
+    resent = set(outcome.resent)
+    return sum(1 for row in plan.invalid_phone if row.pk in resent)
+
+
 def _resend_message(plan, outcome):
-    count = len(outcome.resent)
+    count = _resent_to_fonnte(plan, outcome)
+    invalid = _resent_invalid(plan, outcome)
     if count:
         text = ngettext(
             "%(report)s: %(n)d failed message will be sent again.",
             "%(report)s: %(n)d failed messages will be sent again.",
             count,
         ) % {"report": plan.monthly_report, "n": count}
+    elif invalid:
+        text = _("%(report)s: no message will be sent again.") % {"report": plan.monthly_report}
     else:
         text = _("%(report)s: no failed messages to resend.") % {"report": plan.monthly_report}
+    if invalid:
+        text += " " + _(
+            "Will fail again, the number is not a valid Indonesian mobile number: %(n)s. Fix "
+            "the number in the student data first, then resend."
+        ) % {"n": invalid}
     if outcome.no_phone:
         text += " " + _(
             "Not resent, the student has no phone number: %(n)s. Add the parent's number in "

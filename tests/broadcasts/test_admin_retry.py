@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
 
 from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
+from reports.models import MonthlyReport
 
 CHANGELIST = "/admin/broadcasts/monthlyreportbroadcast/"
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
@@ -284,6 +285,67 @@ def test_without_update_returning_the_locked_rows_are_the_ones_reported(
     assert outcome.resent == (rows["failed"].pk,)
     failed = MonthlyReportBroadcast.objects.get(pk=rows["failed"].pk)
     assert (failed.status, failed.phone_number) == ("pending", "6281311112222")
+
+
+def section(page, css_class):
+    """The text of the ``<ul class="css_class">`` list on a confirmation page."""
+    return page.split(f'class="{css_class}"')[1].split("</ul>")[0]
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "count_text"),
+    [
+        ("retry_failed", "failed", "1 failed message will be sent again"),
+        (
+            "resend_unknown",
+            "unknown",
+            "Messages with an unknown outcome that will be sent again, with fresh attempts: 1.",
+        ),
+    ],
+)
+def test_a_number_still_invalid_is_not_counted_as_resent_but_named_to_fix_first(
+    admin_client, report, make_student, dispatch, action, status, count_text
+):
+    def row(student, monthly_report=report):
+        return MonthlyReportBroadcast.objects.create(
+            monthly_report=monthly_report,
+            student=student,
+            phone_number="0812",
+            status=status,
+            error_message="Nomor tidak valid",
+        )
+
+    eko = make_student("0812", name="Eko Prasetyo")
+    december = MonthlyReport.objects.create(classroom=report.classroom, month=12, year=2026)
+    # Eko's number is still invalid: both his rows (two months) would fail again at once.
+    selected = [row(eko), row(eko, december), row(make_student(name="Fitri"))]
+
+    page = admin_client.post(
+        CHANGELIST, {"action": action, "_selected_action": [r.pk for r in selected]}, **EN
+    ).content.decode()
+
+    assert count_text in page
+    assert "Will fail again, the number is not a valid Indonesian mobile number: 2." in page
+    invalid_list = section(page, "wa-invalid")
+    assert invalid_list.count("Eko Prasetyo (N00001): fix the number first") == 1
+    listed = page.split("wa-current-number")[0]  # the list of those sent again
+    assert "Fitri" in listed and "Eko Prasetyo" not in listed
+    assert [status_of(r) for r in selected] == [status] * 3  # a confirmation changes nothing
+
+
+def test_only_invalid_numbers_offer_no_confirm_button(admin_client, report, make_student):
+    row = MonthlyReportBroadcast.objects.create(
+        monthly_report=report,
+        student=make_student("12345", name="Eko Prasetyo"),
+        phone_number="12345",
+        status="failed",
+    )
+
+    page = post_action(admin_client, [row]).content.decode()
+
+    assert "0 failed messages will be sent again" in page
+    assert "Eko Prasetyo" in section(page, "wa-invalid")
+    assert 'value="Yes, resend"' not in page
 
 
 # --- Resending unknown rows: a confirmation that says the parent may have it -----------------

@@ -267,3 +267,56 @@ def test_a_failed_row_whose_student_has_no_number_now_is_kept_and_named(
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert f"{report}: 1 failed message will be sent again." in message
     assert "Not resent, the student has no phone number: 1." in message
+
+
+def test_a_number_still_invalid_is_counted_apart_and_named_to_fix_first(
+    admin_client, report, mixed, dispatch, django_capture_on_commit_callbacks
+):
+    from students.models import Student
+
+    invalid = mixed["failed"][0]
+    Student.objects.filter(pk=invalid.student_id).update(parent_phone="0812")
+
+    page = post_action(admin_client, report).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_action(admin_client, report, post="yes")
+
+    assert "1 failed message will be sent again" in page
+    resent_list = page.split('class="wa-failed"')[1].split("</ul>")[0]
+    assert "Bima Saputra" in resent_list and "Aisyah Putri" not in resent_list
+    assert "Will fail again, the number is not a valid Indonesian mobile number: 1." in page
+    invalid_list = page.split('class="wa-invalid"')[1].split("</ul>")[0]
+    assert f"Aisyah Putri ({invalid.student.nis}): fix the number first" in invalid_list
+    # Confirming puts it back like the others (it fails at once, the admins are told); the
+    # message counts only the one that goes to Fonnte.
+    assert statuses(mixed["failed"]) == ["pending", "pending"]
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert f"{report}: 1 failed message will be sent again." in message
+    assert "Will fail again, the number is not a valid Indonesian mobile number: 1." in message
+
+
+def test_a_report_with_only_invalid_numbers_says_none_will_be_sent(
+    admin_client, classroom, report, make_row, dispatch, django_capture_on_commit_callbacks
+):
+    from students.models import Student
+
+    other = MonthlyReport.objects.create(classroom=classroom, month=12, year=2026)
+    invalid = make_row(report, "failed", name="Aisyah Putri")
+    Student.objects.filter(pk=invalid.student_id).update(parent_phone="12345")
+    make_row(other, "failed", name="Bima Saputra")
+
+    page = post_action(admin_client, report, other).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_action(admin_client, report, other, post="yes")
+
+    assert sorted(map(int, re.findall(r"(\d+) failed messages? will be sent again", page))) == [
+        0,
+        1,
+    ]
+    messages = {str(m).split(":")[0]: str(m) for m in get_messages(response.wsgi_request)}
+    assert messages[str(report)] == (
+        f"{report}: no message will be sent again. Will fail again, the number is not a "
+        "valid Indonesian mobile number: 1. Fix the number in the student data first, then "
+        "resend."
+    )
+    assert messages[str(other)] == f"{other}: 1 failed message will be sent again."
