@@ -340,8 +340,19 @@ class MonthlyReportAdmin(admin.ModelAdmin):
                 and not progress.archived
                 and self.has_send_whatsapp_permission(request)
             )
-            if progress.unknown and not progress.archived:
+            if (
+                progress.unknown
+                and not progress.archived
+                and self.has_send_whatsapp_permission(request)
+            ):
+                # Only for those who may resend them: the link says to check, then resend.
                 context["unknown_broadcasts_url"] = self._broadcasts_url(obj, status="unknown")
+            if not context["adminform"].form.fields:
+                # Nothing editable here (read-only for this user, or for this report once
+                # sent): no Save button that saves nothing.
+                context.update(
+                    show_save=False, show_save_and_continue=False, show_save_and_add_another=False
+                )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description=gettext_lazy("WhatsApp delivery"))

@@ -320,3 +320,17 @@ def test_a_report_with_only_invalid_numbers_says_none_will_be_sent(
         "resend."
     )
     assert messages[str(other)] == f"{other}: 1 failed message will be sent again."
+
+
+def test_only_those_who_may_resend_see_the_unknown_link(client, admins, report, mixed):
+    from django.contrib.auth import get_user_model
+
+    teacher = get_user_model().objects.get(username="guru")
+    teacher.groups.add(Group.objects.get(name="guru"))
+    pages = {}
+    for user in (teacher, admins[1]):
+        client.force_login(user)
+        pages[user.username] = client.get(f"{CHANGELIST}{report.pk}/change/").content.decode()
+
+    assert "wa-unknown-link" not in pages["guru"] and "status__exact=unknown" not in pages["guru"]
+    assert "wa-unknown-link" in pages["tatausaha"]

@@ -1,5 +1,6 @@
 """The admin action: confirmation page first, rows on confirm, never a second message."""
 
+import re
 from unittest import mock
 
 import pytest
@@ -301,3 +302,30 @@ def test_the_history_is_in_the_schools_language_whatever_the_senders(
     assert "Akan gagal, nomornya bukan nomor seluler Indonesia yang valid: 1." in (
         entry.get_change_message()
     )
+
+
+def save_buttons(page):
+    return sorted(set(re.findall(r'name="(_save|_continue|_addanother)"', page)))
+
+
+def test_save_buttons_only_where_something_can_be_edited(
+    client, django_user_model, admins, report, make_student, dispatch
+):
+    from django.contrib.auth.models import Group
+
+    from reports.models import MonthlyReport
+
+    unsent = MonthlyReport.objects.create(classroom=report.classroom, month=12, year=2026)
+    make_student()
+    client.force_login(admins[1])
+    post_action(client, report, post="yes")
+
+    def buttons(obj):
+        return save_buttons(client.get(f"{CHANGELIST}{obj.pk}/change/").content.decode())
+
+    assert buttons(unsent) == ["_addanother", "_continue", "_save"]
+    assert buttons(report) == []  # class and period are read-only once sent
+    teacher = django_user_model.objects.get(username="guru")
+    teacher.groups.add(Group.objects.get(name="guru"))
+    client.force_login(teacher)
+    assert buttons(unsent) == []
