@@ -55,7 +55,10 @@ def alert_broadcast_failures(monthly_report_id):
     autoretry_for=(OperationalError, InterfaceError), max_retries=2, default_retry_delay=30
 )
 def recover_broadcasts():
-    """Every minute (celery beat): settle stuck rows, requeue lost tasks, raise the spike alarm."""
+    """Every minute (celery beat): settle stuck rows, requeue lost tasks, send due alerts."""
     recovery = services.broadcast_recover()
-    services.broadcast_alert_failure_spike()
-    return {"stuck_marked_unknown": recovery.stuck_marked_unknown, "requeued": recovery.requeued}
+    return {
+        "stuck_marked_unknown": recovery.stuck_marked_unknown,
+        "requeued": recovery.requeued,
+        "alerted": recovery.alerted,
+    }

@@ -1,5 +1,6 @@
 """Telling the admins about a report's failed and unknown rows, grouped per report."""
 
+import logging
 import math
 from datetime import timedelta
 
@@ -16,6 +17,9 @@ from students.phones import mask_phone
 
 from .. import queue
 from ..models import BroadcastStatus, MonthlyReportBroadcast
+from .pacing import pacing_lock
+
+logger = logging.getLogger(__name__)
 
 #: At most this many rows are listed one by one in an admin alert.
 ALERT_MAX_LISTED = 50
@@ -31,21 +35,29 @@ def broadcast_schedule_failure_alert(*, monthly_report_id: int | None) -> None:
     queue.schedule_failure_alert(monthly_report_id, countdown=countdown)
 
 
-def _seconds_until_next_alert(monthly_report_id) -> int:
-    """0 if the report's admins may be alerted now, else the seconds left in the interval."""
+def _next_alert_at(monthly_report_id):
+    """When the report's admins may be alerted again; None if they never were."""
     last = MonthlyReportBroadcast.objects.filter(monthly_report_id=monthly_report_id).aggregate(
         last=Max("failure_alerted_at")
     )["last"]
-    if last is None:
+    return None if last is None else last + timedelta(seconds=settings.WHATSAPP_ALERT_INTERVAL)
+
+
+def _seconds_until_next_alert(monthly_report_id) -> int:
+    """0 if the report's admins may be alerted now, else the seconds left in the interval."""
+    next_at = _next_alert_at(monthly_report_id)
+    if next_at is None:
         return 0
-    left = last + timedelta(seconds=settings.WHATSAPP_ALERT_INTERVAL) - timezone.now()
-    return max(0, math.ceil(left.total_seconds()))
+    return max(0, math.ceil((next_at - timezone.now()).total_seconds()))
 
 
-def broadcast_alert_failures(*, monthly_report_id: int | None) -> int:
+def broadcast_alert_failures(
+    *, monthly_report_id: int | None, requeue_if_early: bool = True
+) -> int:
     """Send one alert listing the report's failed and unknown rows not alerted yet; return how many.
 
-    Too soon after the report's previous alert, it sends nothing and queues
+    Too soon after the report's previous alert, it sends nothing and, unless
+    ``requeue_if_early`` is false (the recovery sweep, which comes back anyway), queues
     itself for the end of the interval instead.
     """
     with transaction.atomic():
@@ -63,7 +75,8 @@ def broadcast_alert_failures(*, monthly_report_id: int | None) -> int:
             return 0
         wait = _seconds_until_next_alert(monthly_report_id)
         if wait:
-            queue.schedule_failure_alert(monthly_report_id, countdown=wait)
+            if requeue_if_early:
+                queue.schedule_failure_alert(monthly_report_id, countdown=wait)
             return 0
         MonthlyReportBroadcast.objects.filter(pk__in=[row.pk for row in rows]).update(
             failure_alerted_at=timezone.now()
@@ -71,6 +84,55 @@ def broadcast_alert_failures(*, monthly_report_id: int | None) -> int:
         title, body, link = _alert_text(rows, monthly_report_id)
         notification_send_to_admins(title=title, body=body, link=link)
     return len(rows)
+
+
+def broadcast_alert_due() -> int:
+    """Send every report's grouped alert that is due, then the "many failures" one, if due.
+
+    Returns how many reports were alerted. In cron mode this is how alerts go out, at
+    the end of each run (no alert task is queued there). With Celery each final failure
+    queues its report's alert task (broadcast_schedule_failure_alert), and the recovery
+    sweep runs this as the safety net: a delayed alert task lost with the broker (Redis
+    restarted without persistence) or with a killed worker would otherwise leave its rows
+    unreported for good. The sweep waits one sweep interval past the task's due time, so
+    the task normally sends the alert first; if both run, the row lock lets one alert out.
+    """
+    alerted = _alert_overdue_reports()
+    broadcast_alert_failure_spike()
+    return alerted
+
+
+def _alert_overdue_reports() -> int:
+    now = timezone.now()
+    with_tasks = queue.uses_celery()
+    margin = timedelta(seconds=settings.WHATSAPP_RECOVERY_INTERVAL if with_tasks else 0)
+    # With Celery a row's alert task is due WHATSAPP_ALERT_DELAY after its failure.
+    delay = timedelta(seconds=settings.WHATSAPP_ALERT_DELAY if with_tasks else 0)
+    report_ids = set(
+        MonthlyReportBroadcast.objects.filter(
+            status__in=(BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN),
+            failure_alerted_at__isnull=True,
+            updated_at__lte=now - delay - margin,  # when the row failed
+        )
+        .order_by()
+        .values_list("monthly_report_id", flat=True)
+        .distinct()
+    )
+    alerted = 0
+    for report_id in report_ids:
+        next_at = _next_alert_at(report_id)
+        if next_at is not None and next_at + margin > now:
+            continue  # within the report's interval: its requeued task sends it at the end
+        alerted += bool(
+            broadcast_alert_failures(monthly_report_id=report_id, requeue_if_early=False)
+        )
+    if alerted and with_tasks:
+        logger.warning(
+            "The sweep sent %d report failure alerts whose alert task never ran "
+            "(lost with the broker or a worker)",
+            alerted,
+        )
+    return alerted
 
 
 def _alert_text(rows, monthly_report_id):
@@ -117,22 +179,36 @@ def broadcast_alert_failure_spike() -> int:
     WHATSAPP_FAILURE_ALERT_WINDOW. Returns the failures counted when it alerted, else 0.
     """
     window = timedelta(seconds=settings.WHATSAPP_FAILURE_ALERT_WINDOW)
-    since = timezone.now() - window
+    if not _failure_spike_due(timezone.now() - window):
+        return 0  # the usual answer, found without taking a lock
+    with transaction.atomic():
+        # Two sweeps at once (sweeps queued while the workers were down, overlapping cron
+        # runs) must not both find no alert and both send one: the check and the alert hold
+        # the deployment's one well-known row lock, the pace row's (on SQLite every write
+        # transaction is serialized anyway: BEGIN IMMEDIATE, see the settings).
+        pacing_lock()
+        since = timezone.now() - window
+        failed = _failure_spike_due(since)
+        if not failed:
+            return 0
+        minutes = round(window.total_seconds() / 60)
+        notification_send_to_admins(
+            title=_("Many WhatsApp messages failed: %(n)d in the last %(minutes)d minutes")
+            % {"n": failed, "minutes": minutes},
+            body=_(
+                "Check the Fonnte device and quota, and the failure reasons in the broadcast "
+                "list. Failed messages can be resent from there once the cause is fixed."
+            ),
+            link=reverse("admin:broadcasts_monthlyreportbroadcast_changelist")
+            + "?status__exact=failed",
+            key=FAILURE_SPIKE_KEY,
+        )
+    return failed
+
+
+def _failure_spike_due(since) -> int:
+    """The failures since ``since`` if they reach the threshold and no spike alert went out."""
     if notification_sent_since(key=FAILURE_SPIKE_KEY, since=since):
         return 0
     failed = MonthlyReportBroadcast.objects.failed().filter(updated_at__gte=since).count()
-    if failed < settings.WHATSAPP_FAILURE_ALERT_THRESHOLD:
-        return 0
-    minutes = round(window.total_seconds() / 60)
-    notification_send_to_admins(
-        title=_("Many WhatsApp messages failed: %(n)d in the last %(minutes)d minutes")
-        % {"n": failed, "minutes": minutes},
-        body=_(
-            "Check the Fonnte device and quota, and the failure reasons in the broadcast "
-            "list. Failed messages can be resent from there once the cause is fixed."
-        ),
-        link=reverse("admin:broadcasts_monthlyreportbroadcast_changelist")
-        + "?status__exact=failed",
-        key=FAILURE_SPIKE_KEY,
-    )
-    return failed
+    return failed if failed >= settings.WHATSAPP_FAILURE_ALERT_THRESHOLD else 0

@@ -168,7 +168,7 @@ def pacing_reserve_turn(*, now: datetime | None = None) -> Turn:
     if not pace.paced:
         return Turn(reserved=True, at=now)
     with transaction.atomic():
-        row = _locked_pace_row()
+        row = pacing_lock()
         at, waiting = _earliest_slot(pace, row, now)
         if at - now > wait_limit():
             return Turn(reserved=False, at=at, waiting=waiting or Waiting.PACE)
@@ -180,7 +180,8 @@ def pacing_reserve_turn(*, now: datetime | None = None) -> Turn:
     return Turn(reserved=True, at=at)
 
 
-def _locked_pace_row() -> SendingPace:
+def pacing_lock() -> SendingPace:
+    """The device's pace row, locked until the caller's transaction ends (made if missing)."""
     try:
         return SendingPace.objects.select_for_update().get(device=DEVICE)
     except SendingPace.DoesNotExist:

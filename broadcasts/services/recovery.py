@@ -11,7 +11,9 @@ from process_broadcasts). Nothing here ever resends a message that may have left
   row that pacing parked (quiet hours, the daily cap, a busy pace) once its time came;
 - a row ``retrying`` long after its next attempt, or ``pending`` long after it was
   handed out while the queue is empty, lost its task message; its task is published
-  again. That is safe: the claim lets only one task send, however many copies exist.
+  again. That is safe: the claim lets only one task send, however many copies exist;
+- a failed or unknown row whose alert task was lost (services.alerts.broadcast_alert_due)
+  is reported now, and the "many failures" alarm is raised when due.
 """
 
 import logging
@@ -30,7 +32,7 @@ from ..models import (
     BroadcastStatus,
     MonthlyReportBroadcast,
 )
-from .alerts import broadcast_schedule_failure_alert
+from .alerts import broadcast_alert_due, broadcast_schedule_failure_alert
 from .creation import broadcast_dispatch_pending
 
 logger = logging.getLogger(__name__)
@@ -40,13 +42,20 @@ logger = logging.getLogger(__name__)
 class Recovery:
     stuck_marked_unknown: int
     requeued: int
+    #: Reports whose due failure alert was sent.
+    alerted: int = 0
 
 
-def broadcast_recover() -> Recovery:
-    """Settle rows stuck in flight and republish lost tasks; return what was done."""
+def broadcast_recover(*, alert: bool = True) -> Recovery:
+    """Settle rows stuck in flight, republish lost tasks, send due alerts; return what was done.
+
+    ``alert=False``: the caller sends the due alerts itself, later (the cron runner, after
+    its sends, so that their failures are in the same alert).
+    """
     return Recovery(
         stuck_marked_unknown=_settle_stuck_sends(),
         requeued=_requeue_lost_tasks() if queue.uses_celery() else 0,
+        alerted=broadcast_alert_due() if alert else 0,
     )
 
 

@@ -7,8 +7,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..exceptions import BroadcastFailed, BroadcastRetry
-from ..models import CLAIMABLE_STATUSES, BroadcastStatus, MonthlyReportBroadcast
-from .alerts import broadcast_alert_failure_spike, broadcast_alert_failures
+from ..models import CLAIMABLE_STATUSES, MonthlyReportBroadcast
+from .alerts import broadcast_alert_due
 from .pacing import pacing_state
 from .recovery import broadcast_recover
 from .sending import broadcast_handle_task_failure, broadcast_send
@@ -35,7 +35,7 @@ def broadcast_process_due(*, max_jobs: int) -> RunResult:
     claim as in the Celery task guards every row, so overlapping runs (or a run beside
     a worker) never send one message twice.
     """
-    broadcast_recover()
+    broadcast_recover(alert=False)
     due = []
     if pacing_state().open_now:  # else quiet hours, the daily cap or the device: wait
         due = list(
@@ -49,7 +49,7 @@ def broadcast_process_due(*, max_jobs: int) -> RunResult:
     outcomes = {"sent": 0, "retrying": 0, "failed": 0, "waiting": 0}
     for broadcast_id, monthly_report_id in due:
         outcomes[_send_one(broadcast_id, monthly_report_id)] += 1
-    alerts = _send_due_alerts()
+    alerts = broadcast_alert_due()
     return RunResult(processed=len(due), alerts=alerts, **outcomes)
 
 
@@ -68,17 +68,3 @@ def _send_one(broadcast_id, monthly_report_id) -> str:
         broadcast_handle_task_failure(broadcast_id=broadcast_id, exc=exc)
         raise
     return "sent" if sent else "waiting"
-
-
-def _send_due_alerts() -> int:
-    report_ids = set(
-        MonthlyReportBroadcast.objects.filter(
-            status__in=(BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN),
-            failure_alerted_at__isnull=True,
-        ).values_list("monthly_report_id", flat=True)
-    )
-    alerted = sum(
-        bool(broadcast_alert_failures(monthly_report_id=report_id)) for report_id in report_ids
-    )
-    broadcast_alert_failure_spike()
-    return alerted

@@ -1,16 +1,24 @@
-"""The minute sweep: rows stuck in flight become unknown, lost tasks are republished."""
+"""The minute sweep: rows stuck in flight become unknown, lost tasks are republished,
+failures whose alert task was lost are reported."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
 from django.utils import timezone
 
 from broadcasts import queue, tasks
-from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
+from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast, SendingPace
 from broadcasts.services import (
+    alerts,
     broadcast_alert_failure_spike,
     broadcast_create_for_report,
+    broadcast_handle_task_failure,
     broadcast_recover,
+    pacing,
 )
 from notifications.models import Notification
 
@@ -145,7 +153,7 @@ def test_the_periodic_task_runs_the_sweep(rows, published, settings, celery_eage
         status=BroadcastStatus.SENDING, claimed_at=ago(10_000)
     )
     result = tasks.recover_broadcasts.apply().get()
-    assert result == {"stuck_marked_unknown": 1, "requeued": 0}
+    assert result == {"stuck_marked_unknown": 1, "requeued": 0, "alerted": 0}
 
 
 def test_rows_whose_dispatch_was_lost_are_dispatched(rows, published):
@@ -162,3 +170,156 @@ def test_a_fresh_click_is_left_to_its_own_dispatcher(rows, published):
     sent, _ = published
     assert broadcast_recover().requeued == 0
     assert sent == []
+
+
+# --- Alerts whose task was lost ----------------------------------------------------------
+
+
+@pytest.fixture
+def alert_timing(settings):
+    """The defaults: first alert 30 s after a failure, then at most every 10 minutes;
+    the sweep every minute, so it alerts what is still unreported 90 s after a failure."""
+    settings.WHATSAPP_ALERT_DELAY = 30
+    settings.WHATSAPP_ALERT_INTERVAL = 600
+    settings.WHATSAPP_RECOVERY_INTERVAL = 60
+
+
+def report_alerts(admin):
+    return Notification.objects.filter(recipient=admin, key="")
+
+
+def test_a_failure_whose_alert_task_was_lost_is_alerted_by_the_sweep_once(
+    rows, published, admins, alert_timing
+):
+    failed, sent = rows(2)
+    MonthlyReportBroadcast.objects.filter(pk=sent.pk).update(status=BroadcastStatus.SENT)
+    broadcast_handle_task_failure(broadcast_id=failed.pk, exc=RuntimeError("boom"))
+    _, scheduled = published
+    # The alert task was published, and is lost with the broker: it never runs.
+    assert scheduled == [failed.monthly_report_id]
+
+    MonthlyReportBroadcast.objects.filter(pk=failed.pk).update(updated_at=ago(80))
+    assert broadcast_recover().alerted == 0  # its task may still come: not yet
+    assert not report_alerts(admins[0]).exists()
+
+    MonthlyReportBroadcast.objects.filter(pk=failed.pk).update(updated_at=ago(91))
+    assert broadcast_recover().alerted == 1
+    assert broadcast_recover().alerted == 0  # the next sweep: already told
+
+    failed.refresh_from_db()
+    assert failed.status == BroadcastStatus.FAILED
+    assert failed.failure_alerted_at is not None
+    for admin in admins:
+        (alert,) = report_alerts(admin)
+        assert failed.student.nis in alert.body
+    assert scheduled == [failed.monthly_report_id]  # the sweep queued no task of its own
+
+
+def test_the_sweep_keeps_to_the_alert_interval(rows, published, admins, alert_timing):
+    told, later = rows(2)
+    MonthlyReportBroadcast.objects.filter(pk=told.pk).update(
+        status=BroadcastStatus.FAILED, failure_alerted_at=ago(630)
+    )
+    MonthlyReportBroadcast.objects.filter(pk=later.pk).update(
+        status=BroadcastStatus.FAILED, updated_at=ago(300)
+    )
+    _, scheduled = published
+
+    # The interval is over, but the report's requeued task is due now: it goes first.
+    assert broadcast_recover().alerted == 0
+    MonthlyReportBroadcast.objects.filter(pk=told.pk).update(failure_alerted_at=ago(661))
+    assert broadcast_recover().alerted == 1
+
+    later.refresh_from_db()
+    assert later.failure_alerted_at is not None
+    assert report_alerts(admins[0]).count() == 1
+    assert scheduled == []
+
+
+def test_a_failure_within_the_delay_is_left_to_its_alert_task(
+    rows, published, admins, alert_timing
+):
+    (row,) = rows(1)
+    MonthlyReportBroadcast.objects.filter(pk=row.pk).update(
+        status=BroadcastStatus.UNKNOWN, updated_at=ago(5)
+    )
+    assert broadcast_recover().alerted == 0
+    row.refresh_from_db()
+    assert row.failure_alerted_at is None
+
+
+def _blocked_on_a_row_lock() -> bool:
+    """Whether another session of this test database waits for a lock (PostgreSQL, MariaDB)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        else:
+            # MariaDB lists a locking read blocked in its planning stage in no InnoDB table:
+            # a SELECT … FOR UPDATE still running while the other session sits idle waits.
+            cursor.execute(
+                "SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() "
+                "AND id <> CONNECTION_ID() AND info LIKE '%%FOR UPDATE%%'"
+            )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_send_one_spike_alert(rows, request, settings, monkeypatch):
+    """Two sweeps check "no spike alert yet?" at once: one alerts, the other waits and sees it."""
+    if connection.vendor == "sqlite":
+        pytest.skip(
+            "SQLite serializes write transactions (BEGIN IMMEDIATE); the row lock under "
+            "test is PostgreSQL's and MariaDB's"
+        )
+    for name in ("super_admin", "admin"):  # a transactional test flushed the migration's
+        Group.objects.get_or_create(name=name)
+    admins = request.getfixturevalue("admins")
+    settings.WHATSAPP_FAILURE_ALERT_THRESHOLD = 2
+    rows(3)
+    MonthlyReportBroadcast.objects.update(status=BroadcastStatus.FAILED, updated_at=timezone.now())
+    SendingPace.objects.create(device=pacing.DEVICE)  # the second sweep waits on its lock
+
+    # The first sweep to alert pauses there, its lock held, until the second one either
+    # waits for that lock or (without one) has finished on its own.
+    holding, release, sending = threading.Event(), threading.Event(), []
+    real_send = alerts.notification_send_to_admins
+
+    def send_slowly(**kwargs):
+        sending.append(threading.current_thread().name)
+        if len(sending) == 1:
+            holding.set()
+            release.wait(timeout=30)
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(alerts, "notification_send_to_admins", send_slowly)
+    results = {}
+
+    def sweep():
+        try:
+            results[threading.current_thread().name] = broadcast_alert_failure_spike()
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=sweep, name="first")
+    second = threading.Thread(target=sweep, name="second")
+    first.start()
+    try:
+        assert holding.wait(timeout=30), "the first sweep never reached its alert"
+        second.start()
+        deadline = time.monotonic() + 30
+        while second.is_alive() and not _blocked_on_a_row_lock():
+            assert time.monotonic() < deadline, "the second sweep neither waited nor ended"
+            time.sleep(0.05)
+    finally:
+        release.set()
+        first.join(timeout=30)
+        if second.is_alive() or second.ident:
+            second.join(timeout=30)
+
+    assert results == {"first": 3, "second": 0}
+    assert sending == ["first"]
+    for admin in admins:
+        assert Notification.objects.filter(recipient=admin, key="failure-spike").count() == 1

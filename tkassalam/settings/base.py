@@ -240,6 +240,8 @@ CELERY_BEAT_SCHEDULE = {
     "recover-broadcasts": {
         "task": "broadcasts.tasks.recover_broadcasts",
         "schedule": float(WHATSAPP_RECOVERY_INTERVAL),
+        # Sweeps queued while the workers were down are useless once the next one is due.
+        "options": {"expires": float(WHATSAPP_RECOVERY_INTERVAL)},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
