@@ -1,6 +1,30 @@
 """What every WhatsApp backend returns and must implement."""
 
+import functools
 from dataclasses import dataclass
+
+from django.utils import translation
+
+from tkassalam.language import school_language
+
+
+def in_school_language(method):
+    """Run a backend method in the school's language (``tkassalam.language.school_language``).
+
+    The reasons and details a backend builds end up in broadcast rows, attempts and alerts
+    that every admin reads, so they are written in the school's language even when the
+    caller is an admin's request in English. A caller that turned translation off on
+    purpose (``@no_translations``: the operator's English commands) keeps it off.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        if translation.get_language() is None:
+            return method(*args, **kwargs)
+        with school_language():
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 @dataclass(frozen=True)

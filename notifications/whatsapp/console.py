@@ -4,9 +4,18 @@ import sys
 import threading
 import uuid
 
+from django.utils.translation import gettext as _
+
 from students.phones import mask_phone
 
-from .base import BaseBackend, DeviceState, DeviceStatus, SendResult, ValidationResult
+from .base import (
+    BaseBackend,
+    DeviceState,
+    DeviceStatus,
+    SendResult,
+    ValidationResult,
+    in_school_language,
+)
 
 
 class ConsoleBackend(BaseBackend):
@@ -18,6 +27,7 @@ class ConsoleBackend(BaseBackend):
         self._stream = stream
         self._lock = threading.Lock()
 
+    @in_school_language
     def send(self, *, phone: str, message: str) -> SendResult:
         """Print the masked number and the text; return a made-up ``console-…`` message id."""
         message_id = f"console-{uuid.uuid4().hex}"
@@ -35,7 +45,7 @@ class ConsoleBackend(BaseBackend):
         return SendResult(
             message_id=message_id,
             request_id="",
-            detail="Printed by the console backend; not sent.",
+            detail=_("Printed on the console (development mode); not sent to WhatsApp."),
             raw_response="",
         )
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
 from urllib3.exceptions import ProtocolError
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
 
@@ -23,6 +24,7 @@ from .base import (
     DeviceStatus,
     SendResult,
     ValidationResult,
+    in_school_language,
 )
 from .errors import (
     OutcomeUnknown,
@@ -123,6 +125,7 @@ class FonnteBackend(BaseBackend):
             f" read_timeout={self.read_timeout}>"
         )
 
+    @in_school_language
     def send(self, *, phone: str, message: str) -> SendResult:
         """POST one message to one number; return what Fonnte accepted or raise a WhatsAppError."""
         masked = mask_phone(phone)
@@ -156,6 +159,7 @@ class FonnteBackend(BaseBackend):
         )
         return result
 
+    @in_school_language
     def device_status(self, *, timeout: float | None = None) -> DeviceStatus:
         """POST /device: the device's connection, remaining quota and package.
 
@@ -182,6 +186,7 @@ class FonnteBackend(BaseBackend):
             raw_response=raw,
         )
 
+    @in_school_language
     def validate_numbers(self, numbers) -> ValidationResult:
         """POST /validate: which numbers have WhatsApp, VALIDATE_CHUNK numbers per call.
 
@@ -249,7 +254,8 @@ class FonnteBackend(BaseBackend):
             response = self._post(url, data, timeout=timeouts)
         except OutcomeUnknown as err:
             raise TemporaryFailure(
-                f"Fonnte did not answer within {timeouts[1]:g}s.",
+                _("Fonnte did not answer within %(seconds)s seconds")
+                % {"seconds": f"{timeouts[1]:g}"},
                 raw_response=err.raw_response,
                 status_code=err.status_code,
             ) from err
@@ -274,29 +280,35 @@ class FonnteBackend(BaseBackend):
         except requests.ConnectTimeout as err:
             # Never connected, so nothing was sent.
             raise TemporaryFailure(
-                self._redact(f"Could not connect to Fonnte within {connect_timeout:g}s.")
+                _("Could not connect to Fonnte within %(seconds)s seconds")
+                % {"seconds": f"{connect_timeout:g}"}
             ) from err
         except requests.ReadTimeout as err:
             raise OutcomeUnknown(
-                f"Fonnte did not answer within {read_timeout:g}s after the message was"
-                " sent; it may still have been queued."
+                _(
+                    "Fonnte did not answer within %(seconds)s seconds after the message was"
+                    " sent; it may still have been queued"
+                )
+                % {"seconds": f"{read_timeout:g}"}
             ) from err
         except requests.ConnectionError as err:
             if _sent_without_answer(err):
                 raise OutcomeUnknown(
-                    "The connection to Fonnte dropped after the message was sent;"
-                    " it may still have been queued."
+                    _(
+                        "The connection to Fonnte dropped after the message was sent;"
+                        " it may still have been queued"
+                    )
                 ) from err
             # Refused, DNS failure, TLS handshake, proxy: the request never left.
             raise TemporaryFailure(
-                self._redact(f"Could not reach Fonnte: {_describe(err)}")
+                _("Could not reach Fonnte: %(error)s") % {"error": self._redact(_describe(err))}
             ) from err
         except (
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
         ) as err:
             raise OutcomeUnknown(
-                "Fonnte's answer broke off or could not be read; the message may have been queued."
+                _("Fonnte's answer broke off or could not be read; it may still have been queued")
             ) from err
         except (
             requests.exceptions.InvalidURL,
@@ -304,11 +316,12 @@ class FonnteBackend(BaseBackend):
             requests.exceptions.MissingSchema,
         ) as err:
             raise SenderRejected(
-                self._redact(f"FONNTE_URL is not usable: {_describe(err)}")
+                _("FONNTE_URL is not usable: %(error)s") % {"error": self._redact(_describe(err))}
             ) from err
         except requests.RequestException as err:
             raise TemporaryFailure(
-                self._redact(f"Request to Fonnte failed: {_describe(err)}")
+                _("The request to Fonnte failed: %(error)s")
+                % {"error": self._redact(_describe(err))}
             ) from err
 
     # --- Response ----------------------------------------------------------------
@@ -331,15 +344,20 @@ class FonnteBackend(BaseBackend):
         reason = _reason(body) if body is not None else ""
 
         if not 200 <= code < 300:
-            summary = f"Fonnte answered HTTP {code} {response.reason or ''}".rstrip()
+            # The status line and Fonnte's own reason stay as they came, quoted.
+            phrase = self._redact(response.reason or "")
+            status = {"status": f"{code} {phrase}".rstrip(), "reason": reason}
             if reason:
-                summary = f"{summary}: {reason}"
+                summary = _('Fonnte answered HTTP %(status)s: "%(reason)s"') % status
+            else:
+                summary = _("Fonnte answered HTTP %(status)s") % status
             if code in SENDER_HTTP_CODES:
                 raise SenderRejected(summary, raw_response=raw, status_code=code)
             if 300 <= code < 400:
-                location = response.headers.get("Location", "")
+                location = self._redact(response.headers.get("Location", ""))
                 raise SenderRejected(
-                    self._redact(f"{summary}; FONNTE_URL redirects to {location!r}, use that."),
+                    _('%(summary)s; FONNTE_URL redirects to "%(location)s", use that address')
+                    % {"summary": summary, "location": location},
                     raw_response=raw,
                     status_code=code,
                 )
@@ -348,7 +366,8 @@ class FonnteBackend(BaseBackend):
 
         if body is None:
             raise TemporaryFailure(
-                f"Fonnte answered HTTP {code} with a body that is not a JSON object.",
+                _("Fonnte answered HTTP %(code)s with a body that is not a JSON object")
+                % {"code": code},
                 raw_response=raw,
                 status_code=code,
             )
@@ -358,12 +377,17 @@ class FonnteBackend(BaseBackend):
             return body, raw
         if status is None:
             raise TemporaryFailure(
-                f"Fonnte answered HTTP {code} without a status.", raw_response=raw, status_code=code
+                _("Fonnte answered HTTP %(code)s without a status") % {"code": code},
+                raw_response=raw,
+                status_code=code,
             )
 
+        # Classified on Fonnte's own words; the admin reads them quoted, untranslated.
         error_class = classify_reason(reason)
         raise error_class(
-            reason or "Fonnte refused the message without giving a reason.",
+            _('Fonnte answered: "%(reason)s"') % {"reason": reason}
+            if reason
+            else _("Fonnte refused without giving a reason"),
             raw_response=raw,
             status_code=code,
         )

@@ -4,6 +4,8 @@ import itertools
 import threading
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from .base import (
     VALIDATE_CHUNK,
     BaseBackend,
@@ -11,6 +13,7 @@ from .base import (
     DeviceStatus,
     SendResult,
     ValidationResult,
+    in_school_language,
 )
 
 
@@ -41,6 +44,7 @@ class LocmemBackend(BaseBackend):
 
     name = "locmem"
 
+    @in_school_language
     def send(self, *, phone: str, message: str) -> SendResult:
         """Record the message; return a SendResult with a ``locmem-<n>`` id."""
         with _lock:
@@ -49,7 +53,7 @@ class LocmemBackend(BaseBackend):
         return SendResult(
             message_id=message_id,
             request_id="",
-            detail="Stored in notifications.whatsapp.locmem.outbox; not sent.",
+            detail=_("Kept in memory (test mode); not sent to WhatsApp."),
             raw_response="",
         )
 

@@ -554,11 +554,11 @@ def test_send_test_custom_message(fonnte):
     [
         (
             {"json": {"status": False, "reason": "target invalid"}},
-            "Fonnte refused this number: target invalid",
+            'Fonnte refused this number: Fonnte answered: "target invalid"',
         ),
         (
             {"json": {"status": False, "reason": "token invalid"}},
-            "Fonnte refused the account (check FONNTE_API_TOKEN): token invalid",
+            'Fonnte refused the account (check FONNTE_API_TOKEN): Fonnte answered: "token invalid"',
         ),
         (
             {"status": 500, "json": {"error": "boom"}},

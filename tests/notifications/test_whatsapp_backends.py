@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import translation
 
 from notifications import whatsapp
 from notifications.whatsapp import (
@@ -230,6 +231,25 @@ def test_locmem_through_get_backend_lands_in_the_outbox():
     result = get_backend().send(phone=PHONE, message="via get_backend")
 
     assert locmem.outbox[-1].message_id == result.message_id
+
+
+@pytest.mark.parametrize(
+    ("backend", "indonesian"),
+    [
+        (ConsoleBackend(stream=io.StringIO()), "ditampilkan di konsol"),
+        (LocmemBackend(), "Disimpan di memori"),
+    ],
+    ids=["console", "locmem"],
+)
+def test_offline_backends_say_not_sent_in_the_schools_language(backend, indonesian):
+    """The detail lands in the attempt log every admin reads, even when sent from an English
+    request."""
+    with translation.override("en"):
+        result = backend.send(phone=PHONE, message="x")
+
+    assert indonesian in result.detail
+    assert "tidak dikirim ke WhatsApp" in result.detail
+    locmem.outbox.clear()
 
 
 def test_sent_message_and_send_result_are_frozen():

@@ -197,7 +197,7 @@ def test_validate_ignores_numbers_it_did_not_ask_about_and_doubtful_ones(backend
 
 def test_validate_without_a_boolean_status_is_temporary(backend, mocked):
     mocked.post(VALIDATE_URL, json={"registered": ["6281200000000"], "status": 1})
-    with pytest.raises(TemporaryFailure, match="without a status"):
+    with pytest.raises(TemporaryFailure, match="HTTP 200"):
         backend.validate_numbers(["6281200000000"])
 
 
@@ -267,14 +267,15 @@ def test_validate_html_answer_is_temporary(backend, mocked):
 
 def test_validate_read_timeout_is_temporary(backend, mocked):
     mocked.post(VALIDATE_URL, body=requests.ReadTimeout("slow"))
-    with pytest.raises(TemporaryFailure, match="did not answer within 7s"):
+    # A read-only call: no "may have been queued", just the read timeout's seconds.
+    with pytest.raises(TemporaryFailure, match=r"\b7\b"):
         backend.validate_numbers(["6281200000000"])
 
 
 def test_validate_stops_at_the_first_failing_call(backend, mocked):
     mocked.post(VALIDATE_URL, json={"registered": numbers(500), "status": True})
     mocked.post(VALIDATE_URL, body=requests.ConnectTimeout("no route"))
-    with pytest.raises(TemporaryFailure, match="Could not connect"):
+    with pytest.raises(TemporaryFailure, match=r"\b3\b"):  # the connect timeout
         backend.validate_numbers(numbers(1200))
     assert len(mocked.calls) == 2  # the third chunk is never asked
 

@@ -1,5 +1,6 @@
 """FonnteBackend: every row of the outcome table in docs/fonnte-api.md, mocked at the HTTP seam."""
 
+import html
 import http.client
 import json
 import logging
@@ -11,9 +12,16 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 import responses
+from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import translation
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ProtocolError
 
+from broadcasts.exceptions import BroadcastFailed
+from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
+from broadcasts.services import broadcast_create_for_report, broadcast_send
 from notifications.whatsapp import (
     RETRYABLE_ERRORS,
     OutcomeUnknown,
@@ -24,6 +32,7 @@ from notifications.whatsapp import (
     WhatsAppError,
 )
 from notifications.whatsapp.fonnte import FonnteBackend, classify_reason
+from tests.conftest import FONNTE_TEST_URL
 
 TOKEN = "tok-S3cret-Fonnte-9f8e7d"
 URL = "https://api.fonnte.test/send"
@@ -139,41 +148,54 @@ def _dropped(inner):
 
 HTML_502 = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 
-# (id, responses.add kwargs, expected class, text the reason must contain, HTTP status)
+
+def ours(text, **params):
+    """One of the client's own texts, worded in the language active when the test runs."""
+    return lazy(lambda: gettext(text) % params, str)()
+
+
+NOT_JSON = ours("Fonnte answered HTTP %(code)s with a body that is not a JSON object", code=200)
+DROPPED = ours(
+    "The connection to Fonnte dropped after the message was sent; it may still have been queued"
+)
+
+# (id, responses.add kwargs, expected class, text the reason must contain, HTTP status):
+# Fonnte's own words quoted, the HTTP status, the exception's class, the timeout's seconds.
 FAILURES = [
     ("target-invalid", {"json": {"reason": "target invalid", "status": False, "requestid": 1}},
-     RecipientRejected, "target invalid", 200),
+     RecipientRejected, '"target invalid"', 200),
     ("input-invalid", {"json": {"reason": "input invalid", "status": False}},
-     RecipientRejected, "input invalid", 200),
+     RecipientRejected, '"input invalid"', 200),
     ("capitalised-Status-token-invalid",
      {"json": {"Status": False, "reason": "token invalid", "requestid": 2937124}},
-     SenderRejected, "token invalid", 200),
+     SenderRejected, '"token invalid"', 200),
     ("invalid-token", {"json": {"status": False, "reason": "invalid token"}},
-     SenderRejected, "invalid token", 200),
+     SenderRejected, '"invalid token"', 200),
     ("device-not-in-account",
      {"json": {"status": False, "reason": "devices must belong to an account"}},
-     SenderRejected, "devices must belong to an account", 200),
+     SenderRejected, '"devices must belong to an account"', 200),
     ("url-invalid", {"json": {"status": False, "reason": "url invalid"}},
-     SenderRejected, "url invalid", 200),
+     SenderRejected, '"url invalid"', 200),
     ("reason-case-and-spaces", {"json": {"status": False, "reason": "  File Size Must Under 4mb "}},
-     SenderRejected, "File Size Must Under 4mb", 200),
+     SenderRejected, '"File Size Must Under 4mb"', 200),
     ("json-format-invalid", {"json": {"status": False, "reason": "JSON format invalid"}},
-     SenderRejected, "JSON format invalid", 200),
+     SenderRejected, '"JSON format invalid"', 200),
     ("detail-instead-of-reason", {"json": {"status": False, "detail": "target invalid"}},
-     RecipientRejected, "target invalid", 200),
+     RecipientRejected, '"target invalid"', 200),
     ("insufficient-quota", {"json": {"status": False, "reason": "insufficient quota"}},
-     TemporaryFailure, "insufficient quota", 200),
+     TemporaryFailure, '"insufficient quota"', 200),
     ("unknown-reason", {"json": {"status": False, "reason": "device disconnected, scan again"}},
-     TemporaryFailure, "device disconnected", 200),
+     TemporaryFailure, '"device disconnected, scan again"', 200),
     ("false-without-reason", {"json": {"status": False}},
-     TemporaryFailure, "without giving a reason", 200),
+     TemporaryFailure, ours("Fonnte refused without giving a reason"), 200),
     ("string-false", {"json": {"status": "false", "reason": "target invalid"}},
-     RecipientRejected, "target invalid", 200),
-    ("no-status", {"json": {"detail": "ok"}}, TemporaryFailure, "without a status", 200),
+     RecipientRejected, '"target invalid"', 200),
+    ("no-status", {"json": {"detail": "ok"}},
+     TemporaryFailure, ours("Fonnte answered HTTP %(code)s without a status", code=200), 200),
     ("html-502", {"body": HTML_502, "status": 502, "content_type": "text/html"},
      TemporaryFailure, "HTTP 502", 502),
     ("json-500", {"json": {"status": False, "reason": "internal error"}, "status": 500},
-     TemporaryFailure, "HTTP 500", 500),
+     TemporaryFailure, 'HTTP 500 Internal Server Error: "internal error"', 500),
     ("429", {"body": "Too Many Requests", "status": 429}, TemporaryFailure, "HTTP 429", 429),
     ("404", {"body": "Not Found", "status": 404}, TemporaryFailure, "HTTP 404", 404),
     ("401", {"json": {"status": False, "reason": "unauthorized"}, "status": 401},
@@ -182,24 +204,28 @@ FAILURES = [
     ("redirect", {"body": "", "status": 301, "headers": {"Location": "https://x.test/send"}},
      SenderRejected, "https://x.test/send", 301),
     ("non-json-200", {"body": "OK", "content_type": "text/plain"},
-     TemporaryFailure, "not a JSON object", 200),
+     TemporaryFailure, NOT_JSON, 200),
     ("html-200", {"body": HTML_502, "content_type": "text/html"},
-     TemporaryFailure, "not a JSON object", 200),
-    ("json-list", {"json": [{"status": True}]}, TemporaryFailure, "not a JSON object", 200),
-    ("connection-refused", {"body": _refused()}, TemporaryFailure, "Could not reach Fonnte", None),
-    ("dns-failure", {"body": _dns_failure()}, TemporaryFailure, "Could not reach Fonnte", None),
+     TemporaryFailure, NOT_JSON, 200),
+    ("json-list", {"json": [{"status": True}]}, TemporaryFailure, NOT_JSON, 200),
+    ("connection-refused", {"body": _refused()}, TemporaryFailure, "ConnectionError (", None),
+    ("dns-failure", {"body": _dns_failure()}, TemporaryFailure, "ConnectionError (", None),
     ("connect-timeout", {"body": requests.ConnectTimeout("connect timed out")},
-     TemporaryFailure, "connect", None),
+     TemporaryFailure, ours("Could not connect to Fonnte within %(seconds)s seconds", seconds=3),
+     None),
     ("read-timeout", {"body": requests.ReadTimeout("read timed out")},
-     OutcomeUnknown, "may still have been queued", None),
+     OutcomeUnknown, ours(
+         "Fonnte did not answer within %(seconds)s seconds after the message was sent;"
+         " it may still have been queued", seconds=7), None),
     ("remote-disconnected",
      {"body": _dropped(http.client.RemoteDisconnected("closed without response"))},
-     OutcomeUnknown, "dropped after the message was sent", None),
+     OutcomeUnknown, DROPPED, None),
     ("reset-after-send", {"body": _dropped(ConnectionResetError(104, "reset by peer"))},
-     OutcomeUnknown, "dropped after the message was sent", None),
+     OutcomeUnknown, DROPPED, None),
     ("chunked-encoding",
      {"body": requests.exceptions.ChunkedEncodingError(ProtocolError("Connection broken"))},
-     OutcomeUnknown, "broke off", None),
+     OutcomeUnknown,
+     ours("Fonnte's answer broke off or could not be read; it may still have been queued"), None),
     ("other-requests-error", {"body": requests.TooManyRedirects("loop")},
      TemporaryFailure, "TooManyRedirects", None),
 ]  # fmt: skip
@@ -215,7 +241,7 @@ def test_failure_is_classified(backend, mocked, mock, expected, reason_part, sta
     err = _fail(backend)
 
     assert type(err) is expected
-    assert reason_part in err.reason
+    assert str(reason_part) in err.reason
     assert err.status_code == status_code
     body = mock.get("body")
     if isinstance(body, Exception):
@@ -482,3 +508,112 @@ def test_a_netrc_entry_for_the_host_does_not_replace_the_token(mocked, monkeypat
 )
 def test_classify_reason_covers_every_documented_reason(reason, expected):
     assert classify_reason(reason) is expected
+
+
+# --- What staff read: the client's texts in the school's language ---------------------------
+
+#: The client's own English wording that must never reach a row, an attempt or an admin page.
+OUR_ENGLISH = (
+    "Could not",
+    "answered",
+    "did not answer",
+    "after the message was sent",
+    "may still have been queued",
+    "dropped",
+    "broke off",
+    "without",
+    "not a JSON object",
+    "gave up",
+)
+
+
+@pytest.mark.parametrize(
+    ("mock", "meaning"),
+    [
+        pytest.param({"body": _refused()}, "ConnectionError (", id="connection-refused"),
+        pytest.param({"body": requests.ReadTimeout("read timed out")}, "7", id="read-timeout"),
+        pytest.param({"body": HTML_502, "status": 502}, "HTTP 502 Bad Gateway", id="html-502"),
+        pytest.param(
+            {"json": {"status": False, "reason": "target invalid"}},
+            'Fonnte menjawab: "target invalid"',
+            id="fonntes-words-quoted",
+        ),
+        pytest.param({"json": {"status": False}}, "Fonnte menolak", id="no-reason"),
+    ],
+)
+def test_reasons_are_in_the_schools_language_during_an_english_request(
+    backend, mocked, mock, meaning
+):
+    """An admin browsing in English (the send page's device check) still gets the school's
+    language: the texts are stored in rows and alerts that every admin reads."""
+    mocked.add(responses.POST, URL, **mock)
+
+    with translation.override("en"):
+        err = _fail(backend)
+        assert translation.get_language() == "en"  # the caller's language is left as it was
+
+    assert meaning in err.reason
+    assert not [text for text in OUR_ENGLISH if text in err.reason]
+
+
+def test_an_english_only_command_keeps_the_reasons_english(backend, mocked):
+    """``@no_translations`` (send_test_whatsapp) turned translation off on purpose."""
+    mocked.post(URL, body=requests.ReadTimeout("read timed out"))
+
+    translation.deactivate_all()
+    try:
+        err = _fail(backend)
+    finally:
+        translation.activate(django_settings.LANGUAGE_CODE)
+
+    assert "did not answer within 7 seconds after the message was sent" in err.reason
+
+
+@pytest.mark.parametrize(
+    ("mock", "status", "indonesian"),
+    [
+        pytest.param(
+            {"body": _refused()},
+            BroadcastStatus.FAILED,
+            "Gagal mengirim: Tidak dapat menghubungi Fonnte: ConnectionError (",
+            id="connection-error",
+        ),
+        pytest.param(
+            {"body": requests.ReadTimeout("read timed out")},
+            BroadcastStatus.UNKNOWN,
+            "Fonnte tidak menjawab dalam 30 detik setelah pesan dikirim",
+            id="read-timeout-after-sending",
+        ),
+        pytest.param(
+            {"json": {"status": False, "reason": "internal error"}, "status": 500},
+            BroadcastStatus.FAILED,
+            'Gagal mengirim: Fonnte menjawab HTTP 500 Internal Server Error: "internal error"',
+            id="http-500",
+        ),
+    ],
+)
+def test_failed_rows_read_in_indonesian_from_the_real_client(
+    report, make_student, fonnte, settings, client, admins, mock, status, indonesian
+):
+    """The reason a row keeps, its attempt's and the broadcast list's column: Indonesian only."""
+    settings.WHATSAPP_MAX_ATTEMPTS = 1  # the first failure is final
+    settings.FONNTE_READ_TIMEOUT = 30
+    make_student("0812-3456-7890")
+    broadcast_create_for_report(monthly_report=report)
+    row = MonthlyReportBroadcast.objects.get()
+    fonnte.add(responses.POST, FONNTE_TEST_URL, **mock)
+
+    with pytest.raises(BroadcastFailed):
+        broadcast_send(broadcast_id=row.pk, monthly_report_id=report.pk)
+
+    row.refresh_from_db()
+    (attempt,) = row.attempts.all()
+    assert row.status == status
+    assert indonesian in row.error_message
+    assert attempt.detail == row.error_message
+    assert not [text for text in OUR_ENGLISH if text in row.error_message]
+    client.force_login(admins[0])
+    page = client.get("/admin/broadcasts/monthlyreportbroadcast/").content.decode()
+    assert '<html lang="id"' in page
+    assert html.escape(indonesian) in page
+    assert not [text for text in OUR_ENGLISH if text in page]

@@ -212,7 +212,7 @@ def test_without_workers_the_action_checks_at_once_and_says_why_it_failed(
     )
 
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert "Fonnte menolak pemeriksaan (token invalid)" in message
+    assert 'Fonnte menolak pemeriksaan (Fonnte menjawab: "token invalid")' in message
 
 
 def test_without_workers_the_action_reports_what_it_found(
