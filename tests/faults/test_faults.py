@@ -385,10 +385,7 @@ def test_postgres_unreachable_mid_broadcast(
     sent. Runs whatever DATABASE_URL says: it never uses the test database.
     """
     pg = private_postgres
-    # --skip-checks: FAULT_SETTINGS fail broadcasts.E002 (see support.FAULT_SETTINGS).
-    manage(
-        fault_workers.env(fault_broker, database=pg.url), "migrate", "--noinput", "--skip-checks"
-    )
+    manage(fault_workers.env(fault_broker, database=pg.url), "migrate", "--noinput")
     fake.latency = 0.8
     fault_workers.start("only", fault_broker, database=pg.url)
     output = manage(
