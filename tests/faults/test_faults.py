@@ -30,6 +30,9 @@ import pytest
 from django.core.management import call_command
 
 from broadcasts.models import FINAL_STATUSES, BroadcastStatus
+from broadcasts.selectors import students_without_broadcast
+from students.phones import normalize_phone
+from tests.fake_fonnte import TARGET_INVALID
 from tests.faults.support import (
     FAULT_SETTINGS,
     HTTP_500,
@@ -293,6 +296,12 @@ def test_worker_killed_mid_send(
 # --- 2. Redis restarted mid-broadcast -----------------------------------------------------
 
 
+#: Parents whose number Fonnte refuses in the Redis test.
+INVALID_AT_RESTART = 4
+#: How a report's alert task looks in a Redis message (its name in the headers).
+ALERT_TASK = b"broadcasts.tasks.alert_broadcast_failures"
+
+
 def test_redis_restarted_mid_broadcast(
     private_redis,
     tmp_path,
@@ -307,33 +316,67 @@ def test_redis_restarted_mid_broadcast(
     """A Redis without persistence killed and restarted: its messages are gone.
 
     The rows are not: the sweep republishes the tasks of rows still pending once the
-    queue is empty, and every parent gets exactly one message.
+    queue is empty, and every parent gets exactly one message. The first parents' numbers
+    are refused (``target invalid``): their rows failed before the restart, and the
+    report's alert task, delayed (WHATSAPP_ALERT_DELAY), was lost with Redis; the sweep
+    sends that alert instead, one per admin, listing them all.
     """
     broker = redis_broker(private_redis.url, f"faults-{uuid.uuid4().hex}", cwd=tmp_path)
     make_class(make_student, code=21)
+    # The first rows created, so the first handed out: they fail within the first second.
+    first = students_without_broadcast(monthly_report=report)[:INVALID_AT_RESTART]
+    invalid = sorted(normalize_phone(student.parent_phone) for student in first)
+    for phone in invalid:
+        fake.script(phone, TARGET_INVALID)
     probe = OrmProbe(report.pk)
     fake.latency = 0.7  # 30 messages take ~5 s on 4 processes: the queue is not drained
-    fault_workers.start("only", broker)
+    # The alert waits 10 s after the first failure, long enough for the restart to come
+    # first; no second alert within 10 minutes.
+    fault_workers.start("only", broker, WHATSAPP_ALERT_DELAY="10", WHATSAPP_ALERT_INTERVAL="600")
     with publishing_to(broker):
         click_send(report)
 
     def mid_broadcast():
         progress = probe.progress()
-        return handed_out(progress) and progress[SENT] >= 3 and progress[PENDING] >= 10
+        return (
+            handed_out(progress)
+            and progress[SENT] >= 3
+            and progress[PENDING] >= 10
+            and progress[FAILED] == len(invalid)
+        )
 
-    wait_until(mid_broadcast, timeout=FAULT_MOMENT_TIMEOUT, what="the broadcast under way")
+    wait_until(
+        mid_broadcast,
+        timeout=FAULT_MOMENT_TIMEOUT,
+        what=f"the broadcast under way, {len(invalid)} rows failed",
+        describe=lambda: dict(probe.progress()),
+    )
     redis = private_redis.client()
     queued, unacked = redis.llen(broker.queue), redis.hlen("unacked")
+    waiting_alerts = sum(
+        ALERT_TASK in message
+        for message in [*redis.lrange(broker.queue, 0, -1), *redis.hvals("unacked")]
+    )
     pending_at_restart = probe.progress()[PENDING]
+    if any(row.alerted for row in probe.snapshot().rows):
+        pytest.fail("the alert went out before the restart: the machine is too slow for it")
     private_redis.restart(down_for=1.0)
 
     snap = stays_quiet(probe, fake, settle(probe))
-    verify(snap, fake, report_id=report.pk, allowed=(SENT,), figures=figures)
+    verify(snap, fake, report_id=report.pk, allowed=(SENT, FAILED), figures=figures)
     assert queued + unacked > 0, "nothing was in Redis when it restarted: no fault injected"
+    assert waiting_alerts, "no alert task waited in Redis when it restarted: no alert lost"
+    assert sorted(row.phone for row in snap.with_status(FAILED)) == invalid
+    for admin in ADMINS:  # one alert each (verify: it names every failed row)
+        assert sum(a.recipient == admin for a in snap.report_alerts(report.pk)) == 1, admin
+    swept = log_count(fault_workers, r"The sweep sent 1 report failure alerts")
+    assert swept == 1, "the alert did not come from the recovery sweep"
     figures.update(
         broker="private-redis",
         redis_restarts=private_redis.restarts,
         messages_lost=queued + unacked,
+        alert_tasks_lost=waiting_alerts,
+        alerts_sent_by_sweep=swept,
         pending_at_restart=pending_at_restart,
         republished=republished(fault_workers),
     )
