@@ -61,24 +61,30 @@ def broadcast_alert_failures(
     itself for the end of the interval instead.
     """
     with transaction.atomic():
-        rows = list(
+        # Lock the rows on their own table first: PostgreSQL refuses FOR UPDATE across the
+        # outer join to a report that may be gone (monthly_report is nullable).
+        locked = list(
             MonthlyReportBroadcast.objects.select_for_update()
             .filter(
                 monthly_report_id=monthly_report_id,
                 status__in=(BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN),
                 failure_alerted_at__isnull=True,
             )
+            .values_list("pk", flat=True)
+        )
+        if not locked:
+            return 0
+        rows = list(
+            MonthlyReportBroadcast.objects.filter(pk__in=locked)
             .select_related("student", "monthly_report__classroom")
             .order_by("pk")
         )
-        if not rows:
-            return 0
         wait = _seconds_until_next_alert(monthly_report_id)
         if wait:
             if requeue_if_early:
                 queue.schedule_failure_alert(monthly_report_id, countdown=wait)
             return 0
-        MonthlyReportBroadcast.objects.filter(pk__in=[row.pk for row in rows]).update(
+        MonthlyReportBroadcast.objects.filter(pk__in=locked).update(
             failure_alerted_at=timezone.now()
         )
         title, body, link = _alert_text(rows, monthly_report_id)

@@ -308,3 +308,22 @@ def test_the_token_fonnte_echoes_reaches_no_row_alert_or_admin_page(
         assert response.status_code == 200, url
         stored.append(response.content.decode())
     assert all(FONNTE_TEST_TOKEN not in text for text in stored)
+
+
+def test_the_rows_of_a_deleted_report_fail_and_the_admins_are_told(
+    rows, fonnte, celery_eager, admins, alert_queue, report, django_capture_on_commit_callbacks
+):
+    _, deliver = alert_queue
+    (row,) = rows()
+    report.delete()  # from the shell: the admin refuses once rows exist
+
+    run(row)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver() == 1
+
+    row.refresh_from_db()
+    assert (row.status, row.error_message) == ("failed", "Laporan bulanan tidak ditemukan.")
+    assert len(fonnte.calls) == 0
+    assert Notification.objects.filter(recipient=admins[0]).count() == 1
+    assert row.student.full_name in mail.outbox[0].body
+    assert "Laporan bulanan tidak ditemukan." in mail.outbox[0].body
