@@ -3,14 +3,14 @@
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from students.models import Student
+from tkassalam.language import school_language
 
 from .. import queue
 from ..models import BroadcastStatus, MonthlyReportBroadcast
@@ -65,8 +65,7 @@ def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_
             if (phone := row_phone(raw)[0]) != raw
         ]
         MonthlyReportBroadcast.objects.bulk_update(renumbered, ["phone_number"])
-        # Records every admin reads: in the school's language, not the requester's.
-        with translation.override(settings.LANGUAGE_CODE):
+        with school_language():
             no_phone_reason = gettext(
                 "No phone number: add the parent's number in the student data, then resend."
             )
@@ -116,7 +115,10 @@ def _log(user, ids, message):
     if ids:
         LogEntry.objects.log_actions(
             user.pk,
-            MonthlyReportBroadcast.objects.filter(pk__in=ids),
+            # object_repr is str(row): the student and the report, read with the rows.
+            MonthlyReportBroadcast.objects.filter(pk__in=ids).select_related(
+                "student", "monthly_report__classroom"
+            ),
             CHANGE,
             change_message=message,
         )

@@ -4,11 +4,13 @@ its filters and search find the rows staff look for, and a row is named as they 
 import re
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from broadcasts.models import BroadcastAttempt, MonthlyReportBroadcast
+from broadcasts.services import broadcast_resend
 from reports.models import MonthlyReport
 from students.models import Student
 from students.phones import normalize_phone
@@ -177,3 +179,18 @@ def test_a_row_is_named_by_its_student_and_report_with_no_query_of_its_own(
         "Aisyah Putri · laporan dihapus"
         in admin_client.get(f"{LIST_URL}{row.pk}/change/").content.decode()
     )
+
+
+def test_a_resend_logs_the_rows_by_name_in_a_fixed_number_of_queries(
+    admin_user, report, make_student
+):
+    def resend(n):
+        rows = [make_row(report, make_student(), status="failed") for _ in range(n)]
+        with CaptureQueriesContext(connection) as ctx:
+            broadcast_resend(broadcast_ids=[row.pk for row in rows], requested_by=admin_user)
+        return len(ctx.captured_queries)
+
+    assert resend(2) == resend(20)
+    assert set(LogEntry.objects.values_list("object_repr", flat=True)) >= {
+        f"{student.full_name} · TK A Melati · November 2026" for student in Student.objects.all()
+    }
