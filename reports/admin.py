@@ -294,6 +294,7 @@ class MonthlyReportAdmin(admin.ModelAdmin):
     list_display = ["__str__", "delivery"]
     list_filter = ["year", "month", "classroom"]
     list_select_related = ["classroom"]
+    show_facets = admin.ShowFacets.NEVER  # a COUNT per year, month and class: 17 queries, not 11
     actions = [send_whatsapp_broadcast, resend_failed_broadcasts]
     change_form_template = "admin/reports/monthlyreport/change_form.html"
 

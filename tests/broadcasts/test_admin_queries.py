@@ -28,6 +28,8 @@ URLS = [
     "/admin/broadcasts/monthlyreportbroadcast/?delivery_state=other",
     "/admin/broadcasts/monthlyreportbroadcast/?monthly_report__id__exact=deleted",
     "/admin/reports/monthlyreport/",
+    # A COUNT per year, month and class in the report list's filters.
+    "/admin/reports/monthlyreport/?_facets=True",
 ]
 
 

@@ -1,9 +1,12 @@
-"""The student list's search: NIS, names, and a parent's number in any form staff type."""
+"""The student list's search: NIS, names, and a parent's number in any form staff type;
+the list's query count stays fixed however many students and classes there are."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from students.models import Classroom
+from students.models import Classroom, Student
 
 CHANGELIST = reverse("admin:students_student_changelist")
 
@@ -50,3 +53,45 @@ def test_a_number_search_keeps_the_list_filters(admin_client, students, make_stu
     assert found(admin_client, "0812-3456-7890", classroom__id__exact=other_class.pk) == [
         sibling.nis
     ]
+
+
+def queries(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def fill(classrooms, per_classroom):
+    for c in range(classrooms):
+        classroom = Classroom.objects.create(name=f"Kelas {c}")
+        Student.objects.bulk_create(
+            Student(
+                nis=f"Q{c:02d}{i:04d}",
+                full_name=f"Siswa {i}",
+                classroom=classroom,
+                parent_phone="6281234567890",
+                whatsapp_registered=(None, True, False)[i % 3],
+            )
+            for i in range(per_classroom)
+        )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        "",
+        "?q=Siswa",
+        "?whatsapp_registered__exact=0",
+        # The facet counts ("Tampilkan hitungan"): a COUNT per class and per WhatsApp check.
+        "?_facets=True",
+    ],
+)
+def test_the_query_count_does_not_depend_on_the_number_of_students(admin_client, db, params):
+    fill(classrooms=1, per_classroom=1)
+    few = queries(admin_client, CHANGELIST + params)
+    Student.objects.all().delete()
+    Classroom.objects.all().delete()
+    fill(classrooms=5, per_classroom=30)  # 150 students, more than a page
+    many = queries(admin_client, CHANGELIST + params)
+    assert many == few
+    assert many <= 8
