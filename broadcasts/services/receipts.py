@@ -8,18 +8,18 @@ See docs/fonnte-api.md, "Webhooks (Fonnte → us)".
 import logging
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from notifications.models import Notification
 from notifications.services import notification_send_to_admins
 from students.phones import mask_phone
+from tkassalam.language import school_language
 
 from ..models import FonnteDevice, MonthlyReportBroadcast
 
@@ -196,7 +196,7 @@ def _event_time(timestamp) -> datetime:
 def _tell_admins(device: FonnteDevice) -> None:
     """One notification per admin that the device disconnected (an error) or is back."""
     # The admins read the school's language, whatever Fonnte's request asked for.
-    with translation.override(settings.LANGUAGE_CODE):
+    with school_language():
         masked = {"device": mask_phone(device.device)}
         if device.status == FonnteDevice.Status.DISCONNECTED:
             title = _("WhatsApp device disconnected: %(device)s") % masked

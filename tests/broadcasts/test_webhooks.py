@@ -344,9 +344,9 @@ def test_a_known_state_replaces_an_unknown_one(row, post):
 
 @pytest.fixture
 def device_event(post):
-    def send(status, timestamp, reason=""):
+    def send(status, timestamp, reason="", **headers):
         event = {"device": DEVICE, "status": status, "timestamp": timestamp, "reason": reason}
-        return post(event, url=CONNECT_URL)
+        return post(event, url=CONNECT_URL, **headers)
 
     return send
 
@@ -366,6 +366,17 @@ def test_a_disconnect_told_three_times_notifies_each_admin_once(device_event, ad
     assert (device.device, device.status, device.reason) == (DEVICE, "disconnect", "phone offline")
     assert fonnte_device_connected() is False
     assert fonnte_device_connected(DEVICE) is False
+
+
+def test_the_admins_are_told_in_the_schools_language_whatever_fonnte_asks_for(device_event, admins):
+    device_event("disconnect", 1764300000, "phone offline", HTTP_ACCEPT_LANGUAGE="en")
+    device_event("connect", 1764300060, HTTP_ACCEPT_LANGUAGE="en")
+
+    masked = "62812****0000"
+    assert set(Notification.objects.values_list("title", flat=True)) == {
+        f"Perangkat WhatsApp terputus: {masked}",
+        f"Perangkat WhatsApp tersambung kembali: {masked}",
+    }
 
 
 def test_new_disconnects_while_disconnected_notify_nothing_more(device_event, admins):
