@@ -21,6 +21,7 @@ from notifications.whatsapp import (
 )
 from students.models import Student
 from students.phones import InvalidPhoneNumber, is_valid_phone, mask_phone, normalize_phone
+from tkassalam.language import school_language
 
 from ..exceptions import BroadcastFailed, BroadcastRetry
 from ..models import (
@@ -60,6 +61,13 @@ def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> bool:
         logger.info("WhatsApp skipped, row not claimable [broadcast=%s]", broadcast_id)
         return False
 
+    # What is stored (the row's error, the attempt line) is read later by every admin.
+    with school_language():
+        return _send_claimed(broadcast, turn, monthly_report_id)
+
+
+def _send_claimed(broadcast, turn, monthly_report_id) -> bool:
+    """Send a claimed row and record the outcome: True when sent, else raise (as above)."""
     if broadcast.monthly_report_id is None or broadcast.monthly_report_id != monthly_report_id:
         raise _finish(broadcast, BroadcastStatus.FAILED, _("Monthly report not found."))
     try:
@@ -84,9 +92,10 @@ def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> bool:
     except OutcomeUnknown as err:
         # Fonnte may have queued it and has no idempotency key: resending could
         # reach the parent twice, so an admin decides (docs/fonnte-api.md, "outcome unknown").
+        # Its reason already says that Fonnte did not answer and that it may have queued it.
         reason = _(
-            "Fonnte did not answer after the message was sent (%(reason)s). It may have "
-            "been delivered: check the Fonnte dashboard or ask the parent before resending."
+            "%(reason)s. Before resending, check the Fonnte dashboard or ask the parent "
+            "whether it arrived."
         ) % {"reason": err.reason}
         raise _finish(broadcast, BroadcastStatus.UNKNOWN, reason, err.raw_response) from err
     except TemporaryFailure as err:
@@ -319,9 +328,10 @@ def broadcast_handle_task_failure(*, broadcast_id: int, exc: BaseException) -> N
         _settle_after_database_error(broadcast_id, exc)
         return
     if not isinstance(exc, BroadcastFailed):
-        reason = getattr(exc, "reason", None) or _("Unexpected error: %(error)s") % {
-            "error": type(exc).__name__
-        }
+        with school_language():  # stored on the row, read by every admin
+            reason = getattr(exc, "reason", None) or _("Unexpected error: %(error)s") % {
+                "error": type(exc).__name__
+            }
         now = timezone.now()
         MonthlyReportBroadcast.objects.filter(
             pk=broadcast_id, status__in=CLAIMABLE_STATUSES
@@ -339,15 +349,14 @@ def broadcast_handle_task_failure(*, broadcast_id: int, exc: BaseException) -> N
 
 def _settle_after_database_error(broadcast_id, exc):
     """Only a row caught mid-send changes (to unknown); the database may still be down."""
+    with school_language():  # stored on the row, read by every admin
+        reason = _("The database failed while this message was being sent: %(error)s") % {
+            "error": type(exc).__name__
+        }
     try:
         settled = MonthlyReportBroadcast.objects.filter(
             pk=broadcast_id, status=BroadcastStatus.SENDING
-        ).update(
-            status=BroadcastStatus.UNKNOWN,
-            error_message=_("The database failed while this message was being sent: %(error)s")
-            % {"error": type(exc).__name__},
-            updated_at=timezone.now(),
-        )
+        ).update(status=BroadcastStatus.UNKNOWN, error_message=reason, updated_at=timezone.now())
         if settled:
             report_id = (
                 MonthlyReportBroadcast.objects.filter(pk=broadcast_id)

@@ -7,7 +7,7 @@ import pytest
 import requests
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from broadcasts.exceptions import BroadcastFailed, BroadcastRetry
 from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
@@ -158,9 +158,66 @@ def test_no_answer_after_sending_is_unknown_and_not_retried(row, fonnte):
     send(row)
     row.refresh_from_db()
     assert row.status == BroadcastStatus.UNKNOWN
-    assert "Fonnte" in row.error_message
+    # The client's reason says what happened, once; the service adds what to do.
+    assert row.error_message == (
+        "Fonnte tidak menjawab dalam 30 detik setelah pesan dikirim; pesan mungkin tetap "
+        "masuk antrean. Sebelum mengirim ulang, periksa dashboard Fonnte atau tanyakan "
+        "kepada orang tua apakah pesan sudah sampai."
+    )
     assert len(fonnte.calls) == 1
-    assert [a.outcome for a in row.attempts.all()] == ["unknown"]
+    assert [(a.outcome, a.detail) for a in row.attempts.all()] == [("unknown", row.error_message)]
+
+
+def test_what_is_stored_is_in_the_schools_language_whatever_language_is_active(
+    report, make_student, fonnte, settings
+):
+    settings.WHATSAPP_MAX_ATTEMPTS = 2
+    make_student("0812-3456-7890")
+    make_student("0812-0000-1111")
+    broadcast_create_for_report(monthly_report=report)
+    unknown, failing = MonthlyReportBroadcast.objects.order_by("pk")
+    fonnte.post(FONNTE_TEST_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    fonnte.post(FONNTE_TEST_URL, status=503, body="busy")
+
+    with translation.override("en"):
+        with pytest.raises(BroadcastFailed):
+            send(unknown)
+        with pytest.raises(BroadcastRetry):
+            send(failing)
+        with pytest.raises(BroadcastFailed):
+            send(failing)
+
+    unknown.refresh_from_db()
+    failing.refresh_from_db()
+    assert unknown.error_message.startswith("Fonnte tidak menjawab dalam 30 detik")
+    assert unknown.error_message.endswith("apakah pesan sudah sampai.")
+    assert failing.error_message.startswith("Gagal mengirim: ")
+    assert failing.error_message.endswith("(dihentikan setelah 2 kali percobaan)")
+    details = [a.detail for a in failing.attempts.all()]
+    assert details[0].startswith("Gagal mengirim: ")
+    assert details[1] == failing.error_message
+    assert unknown.attempts.get().detail == unknown.error_message
+
+
+def test_what_the_failure_handler_stores_is_in_the_schools_language(report, make_student):
+    from django.db import OperationalError
+
+    from broadcasts.services import broadcast_handle_task_failure
+
+    make_student("0812-3456-7890")
+    make_student("0812-0000-1111")
+    broadcast_create_for_report(monthly_report=report)
+    waiting, mid_send = MonthlyReportBroadcast.objects.order_by("pk")
+    MonthlyReportBroadcast.objects.filter(pk=mid_send.pk).update(status=BroadcastStatus.SENDING)
+
+    with translation.override("en"):
+        broadcast_handle_task_failure(broadcast_id=waiting.pk, exc=KeyError("x"))
+        broadcast_handle_task_failure(broadcast_id=mid_send.pk, exc=OperationalError("gone"))
+
+    waiting.refresh_from_db()
+    mid_send.refresh_from_db()
+    assert waiting.error_message == "Kesalahan tak terduga: KeyError"
+    assert mid_send.error_message.startswith("Database gagal saat pesan ini sedang dikirim")
 
 
 def test_a_deleted_report_fails_its_unsent_rows_without_calling_fonnte(row, fonnte, report):
