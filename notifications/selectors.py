@@ -1,11 +1,15 @@
 """Reads about admins' notifications, and about the WhatsApp device before a broadcast."""
 
+import logging
 from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
 
 from .models import Notification
 from .whatsapp import DeviceState, DeviceStatus, WhatsAppError, get_backend
+
+logger = logging.getLogger(__name__)
 
 
 def notification_unread_count(*, user) -> int:
@@ -51,7 +55,18 @@ def whatsapp_device_readiness(*, recipients: int) -> DeviceReadiness:
         status = get_backend().device_status(timeout=DEVICE_STATUS_TIMEOUT)
     except WhatsAppError as err:
         return DeviceReadiness(recipients=recipients, error=err.reason)
-    except (NotImplementedError, ImproperlyConfigured) as err:
-        # A backend without a device (or a missing token, which `check` also reports).
-        return DeviceReadiness(recipients=recipients, error=str(err))
+    except NotImplementedError:
+        # A backend without a device: nothing could be read, and nothing is wrong.
+        return DeviceReadiness(recipients=recipients)
+    except ImproperlyConfigured as err:
+        # A missing token or backend (`check` reports it too): the English detail names a
+        # setting only the operator can change, so it goes to the log, not the admin's page.
+        logger.warning("WhatsApp device state not read, the settings are incomplete: %s", err)
+        return DeviceReadiness(
+            recipients=recipients,
+            error=_(
+                "WhatsApp settings are incomplete: contact the operator, who finds "
+                "the details in the server log"
+            ),
+        )
     return DeviceReadiness(recipients=recipients, status=status)

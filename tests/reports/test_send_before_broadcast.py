@@ -1,5 +1,6 @@
 """Before a broadcast: device and quota on the confirmation page; numbers not on WhatsApp."""
 
+import logging
 import time
 from unittest import mock
 
@@ -159,6 +160,37 @@ def test_the_page_still_renders_when_fonnte_cannot_tell(
     assert "Status perangkat WhatsApp tidak dapat dibaca" in page
     assert 'name="post" value="yes"' in page
     assert time.monotonic() - started < 5
+
+
+def test_incomplete_whatsapp_settings_are_said_in_indonesian_and_logged_for_the_operator(
+    admin_client, report, class_of_three, fonnte, settings, caplog
+):
+    settings.FONNTE_API_TOKEN = ""
+
+    with caplog.at_level(logging.WARNING, logger="notifications"):
+        response = post_action(admin_client, report)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "wa-device-unknown" in page
+    assert (
+        "(Pengaturan WhatsApp belum lengkap: hubungi operator, rinciannya ada di log server)"
+        in page
+    )
+    assert "FONNTE_API_TOKEN" not in page
+    assert "FONNTE_API_TOKEN is empty" in caplog.text
+    assert len(fonnte.calls) == 0
+
+
+def test_a_backend_without_a_device_gives_a_neutral_note_without_its_english(
+    admin_client, report, class_of_three, settings
+):
+    settings.WHATSAPP_BACKEND = "notifications.whatsapp.BaseBackend"
+
+    page = post_action(admin_client, report).content.decode()
+
+    assert "wa-device-unknown" in page
+    assert "cannot report its device" not in page
 
 
 def test_the_console_or_locmem_backend_gives_a_neutral_note(admin_client, report, class_of_three):
