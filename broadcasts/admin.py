@@ -216,14 +216,15 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
         outcome = broadcast_resend(
             broadcast_ids=queryset.values_list("pk", flat=True), requested_by=request.user
         )
-        count = len(outcome.resent)
+        # As the confirmation counted: an invalid number is put back but never reaches Fonnte.
+        count = len(outcome.to_fonnte)
         message = ngettext(
             "%(n)d failed message will be sent again.",
             "%(n)d failed messages will be sent again.",
             count,
         ) % {"n": count}
         self.message_user(request, message, messages.SUCCESS if count else messages.WARNING)
-        self._say_no_phone(request, outcome)
+        self._say_not_sent(request, outcome)
 
     @admin.action(
         description=_(
@@ -250,14 +251,14 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
             include_unknown=True,
             requested_by=request.user,
         )
-        count = len(outcome.resent)
+        count = len(outcome.to_fonnte)
         message = ngettext(
             "%(n)d message with an unknown outcome will be sent again.",
             "%(n)d messages with an unknown outcome will be sent again.",
             count,
         ) % {"n": count}
         self.message_user(request, message, messages.SUCCESS if count else messages.WARNING)
-        self._say_no_phone(request, outcome)
+        self._say_not_sent(request, outcome)
 
     def _resend_confirmation(self, request, queryset, *, status, action_name, title, template):
         context = {
@@ -278,17 +279,47 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
             request, f"admin/broadcasts/monthlyreportbroadcast/{template}", context
         )
 
-    def _say_no_phone(self, request, outcome):
-        if outcome.no_phone:
-            self.message_user(
-                request,
-                _(
-                    "Not resent, the student has no phone number: %(n)s. Add the parent's "
-                    "number in the student data, then resend."
-                )
-                % {"n": len(outcome.no_phone)},
-                messages.WARNING,
+    def _say_not_sent(self, request, outcome):
+        for note in resend_notes(outcome):
+            self.message_user(request, note, messages.WARNING)
+
+
+def resend_notes(outcome) -> list[str]:
+    """What a resend (services.Resend) did not send, and why: both resend actions' words."""
+    notes = []
+    if outcome.invalid_phone:
+        notes.append(
+            _(
+                "Will fail again, the number is not a valid Indonesian mobile number: %(n)s. "
+                "Fix the number in the student data first, then resend."
             )
+            % {"n": len(outcome.invalid_phone)}
+        )
+    if outcome.no_phone:
+        notes.append(
+            _(
+                "Not resent, the student has no phone number: %(n)s. Add the parent's number "
+                "in the student data, then resend."
+            )
+            % {"n": len(outcome.no_phone)}
+        )
+    if outcome.not_on_whatsapp:
+        notes.append(
+            _(
+                "Not resent, the number is not on WhatsApp: %(n)s. Correct the number in the "
+                "student data, then resend."
+            )
+            % {"n": len(outcome.not_on_whatsapp)}
+        )
+    if outcome.report_deleted:
+        notes.append(
+            _(
+                "Not resent, the report was deleted: %(n)s. There is nothing to send about; "
+                "these messages cannot be resent."
+            )
+            % {"n": len(outcome.report_deleted)}
+        )
+    return notes
 
 
 class MessageTemplateForm(forms.ModelForm):

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from django.db import models
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Case, Count, Exists, OuterRef, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from reports.models import MonthlyReport
@@ -63,22 +63,77 @@ class BroadcastPlan:
         )
 
 
-def student_has_phone() -> Exists:
-    """True for a row whose student has a phone number now (anything but blanks).
+#: The characters a parent's number may be made of and still count as no number: exactly
+#: those ``str.strip()`` removes (Python's whitespace, the no-break space among them).
+PHONE_BLANKS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
-    The SQL twin of creation's ``parent_phone.strip()`` test: a student without a number
-    gets no row, and a failed row whose student lost the number is not resent.
+
+def has_phone(phone: str) -> bool:
+    """True when a student has a number (anything but PHONE_BLANKS): the one definition.
+
+    For students already in memory; student_has_phone() is the same test in SQL, and the
+    two agree on every value (tests/broadcasts/test_phone_definition.py, on each database).
     """
-    return Exists(Student.objects.filter(pk=OuterRef("student_id"), parent_phone__regex=r"\S"))
+    return bool(phone.strip(PHONE_BLANKS))
 
 
-def broadcasts_without_phone(*, broadcast_ids) -> list[int]:
-    """Of these rows, the ids of those whose student has no phone number now."""
-    return list(
+def student_has_phone() -> Exists:
+    """True for a row whose student has a number now: has_phone() in SQL.
+
+    The blanks are listed, not ``\\s``: what ``\\s`` covers differs between PostgreSQL,
+    SQLite (Python's re) and MariaDB, so a no-break space was a number on one and none on
+    another. ``iregex``: MariaDB's ``regex`` compares bytes (REGEXP BINARY), which would
+    split a multi-byte blank; no blank has a case, so ignoring case changes nothing.
+    """
+    return Exists(
+        Student.objects.filter(pk=OuterRef("student_id"), parent_phone__iregex=f"[^{PHONE_BLANKS}]")
+    )
+
+
+def student_not_on_whatsapp() -> Exists:
+    """True for a row whose student's number was checked and has no WhatsApp: never messaged."""
+    return Exists(Student.objects.filter(pk=OuterRef("student_id"), whatsapp_registered=False))
+
+
+class NotResendable(models.TextChoices):
+    """Why a failed (or unknown) row is not put back to be sent; checked in this order."""
+
+    REPORT_DELETED = "report_deleted", _("report deleted")
+    NO_PHONE = "no_phone", _("no phone number")
+    NOT_ON_WHATSAPP = "not_on_whatsapp", _("not on WhatsApp")
+
+
+def resendable() -> Q:
+    """Rows a resend may put back: a report to send about, and a student who can get it.
+
+    As creation decides (no number, or not on WhatsApp: no message); a row whose report
+    was deleted would only fail again at once ("Laporan bulanan tidak ditemukan").
+    """
+    return Q(monthly_report__isnull=False) & student_has_phone() & ~student_not_on_whatsapp()
+
+
+def not_resendable_reason() -> Case:
+    """The NotResendable reason of a row, None for a resendable one: resendable() by parts."""
+    return Case(
+        When(monthly_report__isnull=True, then=Value(NotResendable.REPORT_DELETED)),
+        When(~student_has_phone(), then=Value(NotResendable.NO_PHONE)),
+        When(student_not_on_whatsapp(), then=Value(NotResendable.NOT_ON_WHATSAPP)),
+        default=None,
+        output_field=models.CharField(),
+    )
+
+
+def broadcasts_not_resendable(*, broadcast_ids) -> dict[int, str]:
+    """Of these rows, ``{id: NotResendable reason}`` for those a resend leaves as they are."""
+    return dict(
         MonthlyReportBroadcast.objects.filter(pk__in=list(broadcast_ids))
-        .filter(~student_has_phone())
+        .annotate(reason=not_resendable_reason())
+        .filter(reason__isnull=False)
         .order_by("pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", "reason")
     )
 
 
@@ -140,7 +195,7 @@ def broadcast_plan(*, monthly_report) -> BroadcastPlan:
     if plan.archive is not None:
         return plan
     for student in students_without_broadcast(monthly_report=monthly_report):
-        if not student.parent_phone.strip():
+        if not has_phone(student.parent_phone):
             plan.no_phone.append(student)
             continue
         if student.whatsapp_registered is False:
@@ -289,10 +344,18 @@ class ResendPlan:
     unknown: list = field(default_factory=list)
     archived: bool = False
 
+    def _failed(self, reason) -> list:
+        return [row for row in self.failed if _resend_reason(row.student) == reason]
+
     @property
     def no_phone(self) -> list:
         """Failed rows whose student has no phone number now: confirming leaves them failed."""
-        return [row for row in self.failed if not row.student.parent_phone.strip()]
+        return self._failed(NotResendable.NO_PHONE)
+
+    @property
+    def not_on_whatsapp(self) -> list:
+        """Failed rows whose student's number has no WhatsApp: confirming leaves them failed."""
+        return self._failed(NotResendable.NOT_ON_WHATSAPP)
 
     @property
     def invalid_phone(self) -> list:
@@ -301,12 +364,12 @@ class ResendPlan:
         Counted apart as the send confirmation counts them (BroadcastPlan.invalid_phone):
         their messages never reach Fonnte, so they are not among those sent again.
         """
-        return [row for row in self.failed if _invalid_phone(row.student.parent_phone)]
+        return self._failed(INVALID_PHONE)
 
     @property
     def to_resend(self) -> list:
         """Failed rows whose messages go to Fonnte again on confirm."""
-        return [row for row in self.failed if is_valid_phone(row.student.parent_phone)]
+        return self._failed(None)
 
     @property
     def will_resend(self) -> int:
@@ -329,6 +392,14 @@ class ResendPlan:
         return max(len(self.invalid_phone) - RESEND_LIST_LIMIT, 0)
 
     @property
+    def not_on_whatsapp_shown(self) -> list:
+        return self.not_on_whatsapp[:RESEND_LIST_LIMIT]
+
+    @property
+    def not_on_whatsapp_more(self) -> int:
+        return max(len(self.not_on_whatsapp) - RESEND_LIST_LIMIT, 0)
+
+    @property
     def unknown_shown(self) -> list:
         return self.unknown[:RESEND_LIST_LIMIT]
 
@@ -337,9 +408,23 @@ class ResendPlan:
         return max(len(self.unknown) - RESEND_LIST_LIMIT, 0)
 
 
-def _invalid_phone(phone: str) -> bool:
-    """A number is there but is not an Indonesian mobile number (fix it in the student data)."""
-    return bool(phone.strip()) and not is_valid_phone(phone)
+#: A resendable row whose student's number is invalid: put back, it fails again at once.
+INVALID_PHONE = "invalid_phone"
+
+
+def _resend_reason(student) -> str | None:
+    """What a resend does with a row of this student (in memory), as the resend decides.
+
+    A NotResendable reason (the row is left as it is), INVALID_PHONE (put back, fails again
+    without reaching Fonnte) or None (sent again). Rows of a deleted report are not here.
+    """
+    if not has_phone(student.parent_phone):
+        return NotResendable.NO_PHONE
+    if student.whatsapp_registered is False:
+        return NotResendable.NOT_ON_WHATSAPP
+    if not is_valid_phone(student.parent_phone):
+        return INVALID_PHONE
+    return None
 
 
 def broadcast_resend_plan(*, monthly_reports) -> list[ResendPlan]:
@@ -361,6 +446,7 @@ def broadcast_resend_plan(*, monthly_reports) -> list[ResendPlan]:
             "student__nis",
             "student__full_name",
             "student__parent_phone",
+            "student__whatsapp_registered",
         )
         .order_by("student__full_name", "pk")
     )
@@ -391,6 +477,12 @@ class RetryPreview:
     counts: dict
     #: Among the rows of that status, those whose student has no phone number now.
     no_phone: int = 0
+    #: Among them, those whose student's number has no WhatsApp: left as they are.
+    not_on_whatsapp: int = 0
+    #: The students of those rows, by name: correct the number first.
+    not_on_whatsapp_students: list = field(default_factory=list)
+    #: Among them, those whose report was deleted: left as they are, nothing to send about.
+    report_deleted: int = 0
     #: Among them, those whose student's number now is invalid: they fail again at once.
     invalid_phone: int = 0
     #: The students of those rows, by name: fix the number first.
@@ -403,7 +495,13 @@ class RetryPreview:
     @property
     def will_resend(self) -> int:
         """The rows of that status whose messages go to Fonnte again on confirm."""
-        return self.resendable - self.no_phone - self.invalid_phone
+        return (
+            self.resendable
+            - self.report_deleted
+            - self.no_phone
+            - self.not_on_whatsapp
+            - self.invalid_phone
+        )
 
     @property
     def more(self) -> int:
@@ -416,6 +514,14 @@ class RetryPreview:
     @property
     def invalid_more(self) -> int:
         return max(len(self.invalid_students) - RETRY_LIST_LIMIT, 0)
+
+    @property
+    def not_on_whatsapp_shown(self) -> list:
+        return self.not_on_whatsapp_students[:RETRY_LIST_LIMIT]
+
+    @property
+    def not_on_whatsapp_more(self) -> int:
+        return max(len(self.not_on_whatsapp_students) - RETRY_LIST_LIMIT, 0)
 
     @property
     def failed(self) -> int:
@@ -445,38 +551,51 @@ def broadcast_retry_preview(*, broadcasts, status=BroadcastStatus.FAILED) -> Ret
     """Count a selection of rows by status and list those of ``status``: three queries.
 
     The rows of ``status`` are counted per student (as many as the school has, whatever
-    the number of rows), so that those whose student has no number, or an invalid one,
-    are counted apart as the send confirmation counts them; the list names the others.
+    the number of rows), so that those the resend leaves as they are (report deleted, no
+    number, not on WhatsApp) and those that would fail again (invalid number) are counted
+    apart, as the resend itself decides; the list names the others.
     """
     counts = dict(broadcasts.order_by().values_list("status").annotate(n=Count("id")))
     resendable = broadcasts.filter(status=status)
     per_student = (
         resendable.order_by()
-        .values("student_id", "student__full_name", "student__nis", "student__parent_phone")
-        .annotate(n=Count("id"))
+        .values(
+            "student_id",
+            "student__full_name",
+            "student__nis",
+            "student__parent_phone",
+            "student__whatsapp_registered",
+        )
+        .annotate(n=Count("id"), n_deleted=Count("id", filter=Q(monthly_report__isnull=True)))
         .order_by("student__full_name", "student_id")
     )
     preview = RetryPreview(status=status, shown=[], counts=counts)
     not_resent = []
-    for student in per_student:
-        phone = student["student__parent_phone"]
-        if not phone.strip():
-            preview.no_phone += student["n"]
-        elif _invalid_phone(phone):
-            preview.invalid_phone += student["n"]
-            preview.invalid_students.append(
-                Student(
-                    pk=student["student_id"],
-                    full_name=student["student__full_name"],
-                    nis=student["student__nis"],
-                    parent_phone=phone,
-                )
-            )
-        else:
+    for row in per_student:
+        preview.report_deleted += row["n_deleted"]
+        n = row["n"] - row["n_deleted"]
+        student = Student(
+            pk=row["student_id"],
+            full_name=row["student__full_name"],
+            nis=row["student__nis"],
+            parent_phone=row["student__parent_phone"],
+            whatsapp_registered=row["student__whatsapp_registered"],
+        )
+        reason = _resend_reason(student)
+        if not n or reason is None:
             continue
-        not_resent.append(student["student_id"])
+        if reason == NotResendable.NO_PHONE:
+            preview.no_phone += n
+        elif reason == NotResendable.NOT_ON_WHATSAPP:
+            preview.not_on_whatsapp += n
+            preview.not_on_whatsapp_students.append(student)
+        else:
+            preview.invalid_phone += n
+            preview.invalid_students.append(student)
+        not_resent.append(student.pk)
     preview.shown = list(
-        resendable.exclude(student_id__in=not_resent)
+        resendable.filter(monthly_report__isnull=False)
+        .exclude(student_id__in=not_resent)
         .select_related("student", "monthly_report__classroom")
         .order_by("monthly_report_id", "student__full_name", "pk")[:RETRY_LIST_LIMIT]
     )

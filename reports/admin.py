@@ -11,6 +11,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
+from broadcasts.admin import resend_notes
 from broadcasts.exceptions import BroadcastArchived
 from broadcasts.selectors import (
     Progress,
@@ -212,7 +213,7 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
             outcome = broadcast_resend(
                 broadcast_ids=[row.pk for row in plan.failed], requested_by=request.user
             )
-            if outcome.resent or outcome.no_phone:
+            if outcome.resent or outcome.not_resent:
                 with school_language():
                     modeladmin.log_change(
                         request, plan.monthly_report, _resend_message(plan, outcome)
@@ -220,7 +221,7 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
             modeladmin.message_user(
                 request,
                 _resend_message(plan, outcome),
-                messages.SUCCESS if _resent_to_fonnte(plan, outcome) else messages.WARNING,
+                messages.SUCCESS if outcome.to_fonnte else messages.WARNING,
             )
         return None
     context = {
@@ -243,40 +244,20 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
     )
 
 
-def _resent_to_fonnte(plan, outcome) -> int:
-    """Rows put back whose number is valid: the messages that go to Fonnte again."""
-    return len(outcome.resent) - _resent_invalid(plan, outcome)
-
-
-def _resent_invalid(plan, outcome) -> int:
-    """Rows put back although the student's number is invalid: they fail again at once."""
-    resent = set(outcome.resent)
-    return sum(1 for row in plan.invalid_phone if row.pk in resent)
-
-
 def _resend_message(plan, outcome):
-    count = _resent_to_fonnte(plan, outcome)
-    invalid = _resent_invalid(plan, outcome)
+    count = len(outcome.to_fonnte)
     if count:
         text = ngettext(
             "%(report)s: %(n)d failed message will be sent again.",
             "%(report)s: %(n)d failed messages will be sent again.",
             count,
         ) % {"report": plan.monthly_report, "n": count}
-    elif invalid:
+    elif outcome.resent or outcome.not_resent:
         text = _("%(report)s: no message will be sent again.") % {"report": plan.monthly_report}
     else:
         text = _("%(report)s: no failed messages to resend.") % {"report": plan.monthly_report}
-    if invalid:
-        text += " " + _(
-            "Will fail again, the number is not a valid Indonesian mobile number: %(n)s. Fix "
-            "the number in the student data first, then resend."
-        ) % {"n": invalid}
-    if outcome.no_phone:
-        text += " " + _(
-            "Not resent, the student has no phone number: %(n)s. Add the parent's number in "
-            "the student data, then resend."
-        ) % {"n": len(outcome.no_phone)}
+    # What was not sent, and why, in the words of the broadcast list's resend.
+    text = " ".join([text, *resend_notes(outcome)])
     if plan.unknown:
         text += " " + ngettext(
             "%(n)d message with an unknown outcome was not resent: check it, then resend it "

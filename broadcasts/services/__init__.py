@@ -22,7 +22,7 @@ from .creation import BroadcastCreation, broadcast_create_for_report, broadcast_
 from .maintenance import broadcast_prune
 from .receipts import broadcast_record_status, fonnte_device_connected, fonnte_device_record
 from .recovery import Recovery, broadcast_recover
-from .repair import Resend, broadcast_resend, broadcast_retry
+from .repair import Resend, broadcast_resend
 from .runner import RunResult, broadcast_process_due
 from .sending import broadcast_handle_task_failure, broadcast_send
 
@@ -41,7 +41,6 @@ __all__ = [
     "broadcast_record_status",
     "broadcast_recover",
     "broadcast_resend",
-    "broadcast_retry",
     "broadcast_schedule_failure_alert",
     "broadcast_send",
     "fonnte_device_connected",

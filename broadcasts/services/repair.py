@@ -14,7 +14,7 @@ from tkassalam.language import school_language
 
 from .. import queue
 from ..models import BroadcastStatus, MonthlyReportBroadcast
-from ..selectors import student_has_phone
+from ..selectors import NotResendable, not_resendable_reason, resendable
 from .creation import row_phone
 
 logger = logging.getLogger(__name__)
@@ -22,12 +22,29 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Resend:
-    """What one resend changed: exactly these rows, by id."""
+    """What one resend changed, or left as it was: exactly these rows, by id."""
 
     #: Put back to be sent with fresh attempts, to the student's current number.
     resent: tuple[int, ...] = ()
-    #: Left failed (or unknown): the student has no phone number now.
+    #: Among ``resent``, those whose number is invalid: they fail again without a call.
+    invalid_phone: tuple[int, ...] = ()
+    #: Left failed (or unknown), error kept: the student has no phone number now.
     no_phone: tuple[int, ...] = ()
+    #: Left failed (or unknown), error kept: the number was checked and has no WhatsApp.
+    not_on_whatsapp: tuple[int, ...] = ()
+    #: Left failed (or unknown), error kept: the report was deleted, nothing to send about.
+    report_deleted: tuple[int, ...] = ()
+
+    @property
+    def to_fonnte(self) -> tuple[int, ...]:
+        """The rows put back whose messages go to Fonnte again."""
+        invalid = set(self.invalid_phone)
+        return tuple(pk for pk in self.resent if pk not in invalid)
+
+    @property
+    def not_resent(self) -> tuple[int, ...]:
+        """The rows of the asked statuses left as they were, whatever the reason."""
+        return self.no_phone + self.not_on_whatsapp + self.report_deleted
 
 
 def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_by=None) -> Resend:
@@ -35,8 +52,10 @@ def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_
 
     Never touches a sent row. Each row takes its student's current number, as row
     creation stores it, so a number corrected in the student data is the one used. A row
-    whose student has no number now stays as it was, its error saying so. With
-    ``requested_by``, each changed row's history (Django's admin log) records who did it.
+    creation would not make now (the student has no number, or one not on WhatsApp) or
+    whose report was deleted is left exactly as it was, its error kept: the caller says
+    why (selectors.NotResendable). With ``requested_by``, each row's history (Django's
+    admin log) records who resent it, or that it was not resent and why.
     """
     statuses = [BroadcastStatus.FAILED]
     if include_unknown:
@@ -45,7 +64,8 @@ def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_
     now = timezone.now()
     with transaction.atomic():
         resent = _update_returning(
-            selected.filter(student_has_phone()),
+            selected.filter(resendable()),
+            statuses=statuses,
             status=BroadcastStatus.PENDING,
             phone_number=Subquery(
                 Student.objects.filter(pk=OuterRef("student_id")).values("parent_phone")[:1]
@@ -59,56 +79,84 @@ def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_
         )
         # The number was copied as the student has it; store it as creation does. The rows
         # are ours (locked) until commit, and no worker is told of them before.
-        renumbered = [
-            MonthlyReportBroadcast(pk=pk, phone_number=phone)
-            for pk, raw in resent
-            if (phone := row_phone(raw)[0]) != raw
-        ]
+        renumbered, invalid = [], []
+        for pk, raw in resent:
+            phone, valid = row_phone(raw)
+            if not valid:
+                invalid.append(pk)
+            if phone != raw:
+                renumbered.append(MonthlyReportBroadcast(pk=pk, phone_number=phone))
         MonthlyReportBroadcast.objects.bulk_update(renumbered, ["phone_number"])
-        with school_language():
-            no_phone_reason = gettext(
-                "No phone number: add the parent's number in the student data, then resend."
-            )
-            resent_note = gettext("Resent with fresh attempts.")
-            no_phone_note = gettext("Not resent: the student has no phone number.")
-        no_phone = _update_returning(
-            selected.filter(~student_has_phone()), error_message=no_phone_reason, updated_at=now
-        )
+        # Read, not written: their error still says why they failed (or that Fonnte never
+        # answered); why they were not resent is the caller's message and the history's.
+        kept = {reason: [] for reason in NotResendable}
+        for pk, reason in (
+            selected.annotate(reason=not_resendable_reason())
+            .filter(reason__isnull=False)
+            .order_by("pk")
+            .values_list("pk", "reason")
+        ):
+            kept[reason].append(pk)
         resent_ids = tuple(pk for pk, _ in resent)
-        no_phone_ids = tuple(pk for pk, _ in no_phone)
         if requested_by is not None:
-            _log(requested_by, resent_ids, resent_note)
-            _log(requested_by, no_phone_ids, no_phone_note)
+            with school_language():
+                notes = {
+                    None: gettext("Resent with fresh attempts."),
+                    NotResendable.NO_PHONE: gettext("Not resent: the student has no phone number."),
+                    NotResendable.NOT_ON_WHATSAPP: gettext(
+                        "Not resent: the number is not on WhatsApp."
+                    ),
+                    NotResendable.REPORT_DELETED: gettext("Not resent: the report was deleted."),
+                }
+            _log(requested_by, resent_ids, notes[None])
+            for reason, ids in kept.items():
+                _log(requested_by, ids, notes[reason])
         if resent_ids:
             queue.dispatch_after_commit()
+    outcome = Resend(
+        resent=resent_ids,
+        invalid_phone=tuple(invalid),
+        no_phone=tuple(kept[NotResendable.NO_PHONE]),
+        not_on_whatsapp=tuple(kept[NotResendable.NOT_ON_WHATSAPP]),
+        report_deleted=tuple(kept[NotResendable.REPORT_DELETED]),
+    )
     logger.info(
-        "%d broadcasts put back to be sent, %d left without a phone number",
-        len(resent_ids),
-        len(no_phone_ids),
-        extra={"count": len(resent_ids), "no_phone": len(no_phone_ids)},
+        "%d broadcasts put back to be sent (%d with an invalid number); left as they were: "
+        "%d without a phone number, %d not on WhatsApp, %d of a deleted report",
+        len(outcome.resent),
+        len(outcome.invalid_phone),
+        len(outcome.no_phone),
+        len(outcome.not_on_whatsapp),
+        len(outcome.report_deleted),
+        extra={
+            "count": len(outcome.resent),
+            "invalid_phone": len(outcome.invalid_phone),
+            "no_phone": len(outcome.no_phone),
+            "not_on_whatsapp": len(outcome.not_on_whatsapp),
+            "report_deleted": len(outcome.report_deleted),
+        },
     )
-    return Resend(resent=resent_ids, no_phone=no_phone_ids)
+    return outcome
 
 
-def broadcast_retry(*, broadcast_ids, include_unknown: bool = False) -> int:
-    """broadcast_resend without an author, counted: how many rows will be sent again."""
-    return len(
-        broadcast_resend(broadcast_ids=broadcast_ids, include_unknown=include_unknown).resent
-    )
-
-
-def _update_returning(rows, **values) -> list[tuple[int, str]]:
-    """Update ``rows``; return ``(id, phone_number)`` of exactly the rows updated."""
+def _update_returning(rows, *, statuses, **values) -> list[tuple[int, str]]:
+    """Update ``rows`` (of ``statuses``); return ``(id, phone_number)`` of the rows updated."""
     returned = rows.update_returning({"id": "id", "phone": "phone_number"}, **values)
     if returned is not None:
         return [(row["id"], row["phone"]) for row in returned]
     # MySQL/MariaDB: no UPDATE … RETURNING. Lock the rows first, so that no worker or admin
-    # changes them between the read and the update: the ids read are the ids updated.
+    # changes them between the read and the update: the ids read are the ids updated. The
+    # update is guarded all the same, as every status change is (services/__init__.py).
     ids = list(rows.select_for_update().values_list("pk", flat=True))
     if not ids:
         return []
-    MonthlyReportBroadcast.objects.filter(pk__in=ids).update(**values)
-    return list(MonthlyReportBroadcast.objects.filter(pk__in=ids).values_list("pk", "phone_number"))
+    updated = MonthlyReportBroadcast.objects.filter(pk__in=ids, status__in=statuses)
+    changed = updated.update(**values)
+    read_back = MonthlyReportBroadcast.objects.filter(pk__in=ids)
+    if changed != len(ids):
+        # Not under the lock after all: only the rows now as this update left them.
+        read_back = read_back.filter(status=values["status"], updated_at=values["updated_at"])
+    return list(read_back.values_list("pk", "phone_number"))
 
 
 def _log(user, ids, message):

@@ -208,33 +208,39 @@ def test_a_resend_goes_to_the_number_corrected_in_the_student_admin(
     assert (row.status, row.phone_number) == ("sent", "6281311112222")
 
 
-def test_a_student_without_a_number_now_stays_failed_and_the_admin_is_told(
-    admin_client, report, make_student, dispatch, django_capture_on_commit_callbacks
+@pytest.mark.parametrize("action", ["retry_failed", "resend_unknown"])
+def test_a_student_without_a_number_now_stays_as_it_was_and_the_admin_is_told(
+    admin_client, report, make_student, dispatch, django_capture_on_commit_callbacks, action
 ):
     from django.contrib.admin.models import LogEntry
 
     student = make_student("", name="Eko Prasetyo")
+    status = "failed" if action == "retry_failed" else "unknown"
     row = MonthlyReportBroadcast.objects.create(
-        monthly_report=report, student=student, phone_number="0812", status="failed"
+        monthly_report=report,
+        student=student,
+        phone_number="0812",
+        status=status,
+        error_message="Fonnte tidak menjawab dalam 30 detik.",
     )
 
-    page = post_action(admin_client, [row]).content.decode()
+    page = post_action(admin_client, [row], action=action).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        response = post_action(admin_client, [row], post="yes")
+        response = post_action(admin_client, [row], action=action, post="yes")
 
-    assert "0 failed messages will be sent again" in page
     assert "Not resent, the student has no phone number: 1." in page
-    assert 'value="Yes, resend"' not in page
+    assert 'value="Yes, resend' not in page
     row.refresh_from_db()
-    assert (row.status, row.phone_number) == ("failed", "0812")
-    # The row's record is in the school's language, whoever asked.
-    assert row.error_message.startswith("Tidak ada nomor telepon: tambahkan nomor orang tua")
+    assert (row.status, row.phone_number) == (status, "0812")
+    # Its reason is kept (here: Fonnte never answered); the message and history say the rest.
+    assert row.error_message == "Fonnte tidak menjawab dalam 30 detik."
     dispatch.assert_not_called()
     shown = [str(m) for m in get_messages(response.wsgi_request)]
-    assert "0 failed messages will be sent again." in shown
+    assert shown[0].startswith("0 ")
     assert "Not resent, the student has no phone number: 1. Add the parent's number" in shown[1]
     (entry,) = LogEntry.objects.all()
     assert entry.object_id == str(row.pk)
+    # The row's record is in the school's language, whoever asked.
     assert "tidak punya nomor telepon" in entry.get_change_message()
 
 
@@ -442,3 +448,167 @@ def test_the_list_filters_by_report_and_offers_only_reports_with_rows(
     assert set(mine.context["cl"].result_list) == set(rows.values())
     assert theirs not in mine.context["cl"].result_list
     assert list(deleted.context["cl"].result_list) == [orphan]
+
+
+# --- Rows a resend leaves as they are: not on WhatsApp, report deleted ---------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "count_text", "done_text"),
+    [
+        (
+            "retry_failed",
+            "failed",
+            "1 failed message will be sent again",
+            "1 failed message will be sent again.",
+        ),
+        (
+            "resend_unknown",
+            "unknown",
+            "Messages with an unknown outcome that will be sent again, with fresh attempts: 1.",
+            "1 message with an unknown outcome will be sent again.",
+        ),
+    ],
+)
+def test_a_number_not_on_whatsapp_is_not_resent_and_named(
+    admin_client,
+    report,
+    make_student,
+    dispatch,
+    django_capture_on_commit_callbacks,
+    action,
+    status,
+    count_text,
+    done_text,
+):
+    from students.models import Student
+
+    eko = make_student(name="Eko Prasetyo")
+    Student.objects.filter(pk=eko.pk).update(whatsapp_registered=False)
+    flagged, other = (
+        MonthlyReportBroadcast.objects.create(
+            monthly_report=report,
+            student=student,
+            phone_number="6281234567890",
+            status=status,
+            retry_count=3,
+            error_message="Fonnte tidak menjawab.",
+        )
+        for student in (eko, make_student(name="Fitri"))
+    )
+
+    page = post_action(admin_client, [flagged, other], action=action).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_action(admin_client, [flagged, other], action=action, post="yes")
+
+    assert count_text in page
+    assert "Not resent, the number is not on WhatsApp: 1." in page
+    assert "Eko Prasetyo (N00001): correct the number first" in section(page, "wa-not-on-whatsapp")
+    listed = page.split("wa-current-number")[0]  # the list of those sent again
+    assert "Fitri" in listed and "Eko Prasetyo" not in listed
+    flagged.refresh_from_db()
+    # Creation never messages such a number (README: it "gets no message"); nor does a resend.
+    assert (flagged.status, flagged.retry_count, flagged.error_message) == (
+        status,
+        3,
+        "Fonnte tidak menjawab.",
+    )
+    assert status_of(other) == "pending"
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert shown[0] == done_text
+    assert shown[1].startswith("Not resent, the number is not on WhatsApp: 1. Correct the number")
+
+
+def test_rows_of_a_deleted_report_are_not_resent_and_named(
+    admin_client, admin_user, report, make_student, dispatch, django_capture_on_commit_callbacks
+):
+    from django.contrib.admin.models import LogEntry
+
+    orphan, other = (
+        MonthlyReportBroadcast.objects.create(
+            monthly_report=monthly_report,
+            student=make_student(),
+            phone_number="6281234567890",
+            status="failed",
+            retry_count=1,
+            error_message="Laporan bulanan tidak ditemukan.",
+        )
+        for monthly_report in (None, report)
+    )
+
+    page = post_action(admin_client, [orphan, other]).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_action(admin_client, [orphan, other], post="yes")
+
+    # Put back, it would only fail again at once, spend an attempt and alert the admins.
+    assert "1 failed message will be sent again" in page
+    assert "Not resent, the report was deleted: 1." in page
+    assert "report deleted" not in section(page, "wa-failed")
+    orphan.refresh_from_db()
+    assert (orphan.status, orphan.retry_count, orphan.error_message) == (
+        "failed",
+        1,
+        "Laporan bulanan tidak ditemukan.",
+    )
+    assert status_of(other) == "pending"
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert shown[0] == "1 failed message will be sent again."
+    assert shown[1].startswith("Not resent, the report was deleted: 1.")
+    notes = dict(LogEntry.objects.values_list("object_id", "change_message"))
+    assert notes[str(orphan.pk)] == "Tidak dikirim ulang: laporannya sudah dihapus."
+
+
+def test_the_success_message_does_not_count_invalid_numbers_as_sent_again(
+    admin_client, report, make_student, dispatch, django_capture_on_commit_callbacks
+):
+    invalid, valid = (
+        MonthlyReportBroadcast.objects.create(
+            monthly_report=report, student=student, phone_number="0812", status="failed"
+        )
+        for student in (make_student("0812"), make_student())
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_action(admin_client, [invalid, valid], post="yes")
+
+    # Both put back (the invalid one fails at once, the admins are told), one goes to Fonnte:
+    # as the report list's resend says it.
+    assert [status_of(invalid), status_of(valid)] == ["pending", "pending"]
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "1 failed message will be sent again.",
+        "Will fail again, the number is not a valid Indonesian mobile number: 1. Fix the "
+        "number in the student data first, then resend.",
+    ]
+
+
+def test_without_update_returning_the_update_is_still_guarded(report, rows, dispatch):
+    """MySQL/MariaDB's path: a row whose status changed after it was read is not touched."""
+    from broadcasts.models import MonthlyReportBroadcastQuerySet
+    from broadcasts.services import broadcast_resend
+
+    real_select_for_update = MonthlyReportBroadcastQuerySet.select_for_update
+
+    class SentMeanwhile:
+        """The locked read, then the row sent by a worker before the update runs."""
+
+        def __init__(self, queryset):
+            self.queryset = queryset
+
+        def values_list(self, *fields, **kwargs):
+            ids = list(real_select_for_update(self.queryset).values_list(*fields, **kwargs))
+            MonthlyReportBroadcast.objects.filter(pk=rows["failed"].pk).update(status="sent")
+            return ids
+
+    with (
+        mock.patch.object(MonthlyReportBroadcastQuerySet, "update_returning", return_value=None),
+        mock.patch.object(
+            MonthlyReportBroadcastQuerySet,
+            "select_for_update",
+            lambda queryset, **options: SentMeanwhile(queryset),
+        ),
+    ):
+        outcome = broadcast_resend(broadcast_ids=[rows["failed"].pk])
+
+    assert outcome.resent == ()
+    assert status_of(rows["failed"]) == "sent"
+    dispatch.assert_not_called()

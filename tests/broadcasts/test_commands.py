@@ -388,7 +388,7 @@ def test_retry_sends_to_the_students_current_number_and_keeps_rows_without_one(
     assert (corrected.status, corrected.phone_number) == ("pending", "6281311112222")
     no_phone.refresh_from_db()
     assert no_phone.status == "failed"
-    assert no_phone.error_message.startswith("Tidak ada nomor telepon")
+    assert no_phone.error_message == "Nomor telepon tidak valid"  # its reason, kept
     assert f"current number: #{corrected.pk}." in out
     assert (
         f"Kept 1 row(s) as they were: the student has no phone number now; add it in the "
@@ -396,6 +396,48 @@ def test_retry_sends_to_the_students_current_number_and_keeps_rows_without_one(
     )
     assert "status changed meanwhile" not in out  # the kept row is not mistaken for a race
     dispatch.assert_called_once_with()
+
+
+def test_retry_keeps_rows_not_on_whatsapp_or_of_a_deleted_report_and_lists_them(
+    make_row, dispatch, django_capture_on_commit_callbacks
+):
+    from students.models import Student
+
+    ok = make_row("failed")
+    flagged = make_row("failed", error="Fonnte tidak menjawab.")
+    orphan = make_row("failed", monthly_report=None, error="Laporan bulanan tidak ditemukan.")
+    invalid = make_row("failed")
+    Student.objects.filter(pk=flagged.student_id).update(whatsapp_registered=False)
+    Student.objects.filter(pk=invalid.student_id).update(parent_phone="0812")
+    ids = [str(row.pk) for row in (ok, flagged, orphan, invalid)]
+
+    dry = run("broadcast_retry", *ids, "--dry-run")
+    with django_capture_on_commit_callbacks(execute=True):
+        out = run("broadcast_retry", *ids)
+
+    assert f"Dry run: would put back 2 message(s) to be sent: #{ok.pk}, #{invalid.pk}." in dry
+    assert "Would keep 1 row(s) as they were: the number is not on WhatsApp" in dry
+    assert "Would keep 1 row(s) as they were: their monthly report was deleted" in dry
+    assert (
+        f"Kept 1 row(s) as they were: the number is not on WhatsApp (checked with Fonnte); "
+        f"correct it in the student data, then resend: #{flagged.pk}." in out
+    )
+    assert (
+        f"Kept 1 row(s) as they were: their monthly report was deleted; they cannot be "
+        f"resent: #{orphan.pk}." in out
+    )
+    assert "1 of them will fail again at once, without being sent" in out
+    assert f"resend: #{invalid.pk}." in out
+    assert "status changed meanwhile" not in out
+    rows = MonthlyReportBroadcast.objects.in_bulk([ok.pk, flagged.pk, orphan.pk, invalid.pk])
+    assert [rows[r.pk].status for r in (ok, flagged, orphan, invalid)] == [
+        "pending",
+        "failed",
+        "failed",
+        "pending",
+    ]
+    assert rows[flagged.pk].error_message == "Fonnte tidak menjawab."
+    assert rows[orphan.pk].error_message == "Laporan bulanan tidak ditemukan."
 
 
 def test_retry_help_warns_that_unknown_rows_may_reach_parents_twice():

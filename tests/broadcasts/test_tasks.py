@@ -12,7 +12,7 @@ from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
 from broadcasts.services import (
     broadcast_alert_failures,
     broadcast_create_for_report,
-    broadcast_retry,
+    broadcast_resend,
 )
 from notifications.models import Notification
 from tests.conftest import FONNTE_TEST_TOKEN, FONNTE_TEST_URL, fonnte_ok
@@ -256,7 +256,8 @@ def test_resending_failed_rows_gives_fresh_attempts_and_never_touches_sent_ones(
     )
     fonnte.post(FONNTE_TEST_URL, json=fonnte_ok())
     with django_capture_on_commit_callbacks(execute=True):
-        assert broadcast_retry(broadcast_ids=[failed.pk, sent.pk]) == 1
+        outcome = broadcast_resend(broadcast_ids=[failed.pk, sent.pk])
+    assert outcome.resent == (failed.pk,)
     failed.refresh_from_db()
     assert (failed.status, failed.retry_count) == (BroadcastStatus.SENT, 1)
     assert len(fonnte.calls) == 1
@@ -265,8 +266,8 @@ def test_resending_failed_rows_gives_fresh_attempts_and_never_touches_sent_ones(
 def test_unknown_rows_are_resent_only_when_asked(rows):
     (row,) = rows()
     MonthlyReportBroadcast.objects.filter(pk=row.pk).update(status=BroadcastStatus.UNKNOWN)
-    assert broadcast_retry(broadcast_ids=[row.pk]) == 0
-    assert broadcast_retry(broadcast_ids=[row.pk], include_unknown=True) == 1
+    assert broadcast_resend(broadcast_ids=[row.pk]).resent == ()
+    assert broadcast_resend(broadcast_ids=[row.pk], include_unknown=True).resent == (row.pk,)
 
 
 def test_the_token_fonnte_echoes_reaches_no_row_alert_or_admin_page(

@@ -9,7 +9,7 @@ from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from broadcasts.models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
-from broadcasts.services import broadcast_retry
+from broadcasts.services import broadcast_resend
 from reports.models import MonthlyReport
 
 CHANGELIST = "/admin/reports/monthlyreport/"
@@ -160,9 +160,9 @@ def test_the_service_never_resends_a_sent_row_even_when_asked_to(report, make_ro
     unknown = make_row(report, "unknown")
     failed = make_row(report, "failed")
 
-    count = broadcast_retry(broadcast_ids=[sent.pk, unknown.pk, failed.pk])
+    outcome = broadcast_resend(broadcast_ids=[sent.pk, unknown.pk, failed.pk])
 
-    assert count == 1
+    assert outcome.resent == (failed.pk,)
     assert statuses([sent, unknown, failed]) == ["sent", "unknown", "pending"]
 
 
@@ -334,3 +334,48 @@ def test_only_those_who_may_resend_see_the_unknown_link(client, admins, report, 
 
     assert "wa-unknown-link" not in pages["guru"] and "status__exact=unknown" not in pages["guru"]
     assert "wa-unknown-link" in pages["tatausaha"]
+
+
+def test_a_number_not_on_whatsapp_is_not_resent_and_named(
+    admin_client, report, mixed, dispatch, django_capture_on_commit_callbacks
+):
+    from students.models import Student
+
+    flagged, other = mixed["failed"]
+    Student.objects.filter(pk=flagged.student_id).update(whatsapp_registered=False)
+
+    page = post_action(admin_client, report).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_action(admin_client, report, post="yes")
+
+    assert "1 failed message will be sent again" in page
+    resent_list = page.split('class="wa-failed"')[1].split("</ul>")[0]
+    assert "Bima Saputra" in resent_list and "Aisyah Putri" not in resent_list
+    assert "Not resent, the number is not on WhatsApp: 1." in page
+    flagged_list = page.split('class="wa-not-on-whatsapp"')[1].split("</ul>")[0]
+    assert f"Aisyah Putri ({flagged.student.nis}): correct the number first" in flagged_list
+    assert statuses([flagged, other]) == ["failed", "pending"]
+    flagged.refresh_from_db()
+    assert (flagged.error_message, flagged.retry_count) == ("Nomor tidak terdaftar", 3)
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert message.startswith(f"{report}: 1 failed message will be sent again. Not resent, ")
+    assert "Not resent, the number is not on WhatsApp: 1." in message
+
+
+def test_a_report_whose_failed_rows_cannot_be_resent_says_none_will_be_sent(
+    admin_client, report, make_row, dispatch, django_capture_on_commit_callbacks
+):
+    from students.models import Student
+
+    flagged = make_row(report, "failed", name="Aisyah Putri")
+    Student.objects.filter(pk=flagged.student_id).update(whatsapp_registered=False)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_action(admin_client, report, post="yes")
+
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert message == (
+        f"{report}: no message will be sent again. Not resent, the number is not on "
+        "WhatsApp: 1. Correct the number in the student data, then resend."
+    )
+    dispatch.assert_not_called()

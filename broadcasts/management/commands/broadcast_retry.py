@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from broadcasts import operations
 from broadcasts.models import BroadcastStatus
-from broadcasts.selectors import broadcasts_without_phone
+from broadcasts.selectors import NotResendable, broadcasts_not_resendable
 from broadcasts.services import broadcast_resend
 
 #: Rows handed to the service per call, so the id list stays within every database's limits.
@@ -23,8 +23,9 @@ class Command(BaseCommand):
         "attempts and the workers pick them up. Choose exactly one of: row ids, --all (every "
         "failed row) or --report ID (that report's failed rows). A sent row is never sent "
         "again; ids that are not failed, or do not exist, are skipped and counted. Each row "
-        "goes to its student's current number; a row whose student has no number now is "
-        "left as it is and listed. "
+        "goes to its student's current number. Left as they are, and listed: rows whose "
+        "student has no number now, whose number is not on WhatsApp, or whose report was "
+        "deleted. "
         "--include-unknown also resends rows whose outcome is unknown: Fonnte may already "
         "have delivered those, so their parents may get the message twice."
     )
@@ -81,24 +82,29 @@ class Command(BaseCommand):
             pk: found[pk] for pk in requested if pk in found and found[pk] not in resendable
         }
 
-        resent, no_phone = [], []
+        resent, invalid = [], []
+        kept = {reason: [] for reason in NotResendable}
         for start in range(0, len(candidates), RETRY_BATCH):
             batch = candidates[start : start + RETRY_BATCH]
             if dry_run:
-                skipped = set(broadcasts_without_phone(broadcast_ids=batch))
+                skipped = broadcasts_not_resendable(broadcast_ids=batch)
                 resent += [pk for pk in batch if pk not in skipped]
-                no_phone += sorted(skipped)
+                for pk, reason in skipped.items():
+                    kept[reason].append(pk)
             else:
                 outcome = broadcast_resend(broadcast_ids=batch, include_unknown=include_unknown)
                 resent += outcome.resent
-                no_phone += outcome.no_phone
+                invalid += outcome.invalid_phone
+                kept[NotResendable.NO_PHONE] += outcome.no_phone
+                kept[NotResendable.NOT_ON_WHATSAPP] += outcome.not_on_whatsapp
+                kept[NotResendable.REPORT_DELETED] += outcome.report_deleted
         if not requested:
             what = "failed or unknown" if include_unknown else "failed"
             self.stdout.write(self.style.WARNING(f"No {what} messages to resend."))
             return
-        self._report(resent, no_phone, candidates, found, not_resendable, missing, dry_run)
+        self._report(resent, invalid, kept, candidates, found, not_resendable, missing, dry_run)
 
-    def _report(self, resent, no_phone, candidates, found, not_resendable, missing, dry_run):
+    def _report(self, resent, invalid, kept, candidates, found, not_resendable, missing, dry_run):
         unknown = [pk for pk in resent if found[pk] == BroadcastStatus.UNKNOWN]
         if dry_run:
             if resent:
@@ -119,14 +125,29 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(self.style.WARNING("Nothing was put back to be sent."))
-        if no_phone:
-            kept = "Would keep" if dry_run else "Kept"
+        if invalid:
             self.stdout.write(
                 self.style.WARNING(
-                    f"{kept} {len(no_phone)} row(s) as they were: the student has no phone "
-                    f"number now; add it in the student data, then resend: {id_list(no_phone)}."
+                    f"{len(invalid)} of them will fail again at once, without being sent: the "
+                    "number is not a valid Indonesian mobile number; fix it in the student "
+                    f"data, then resend: {id_list(invalid)}."
                 )
             )
+        why = {
+            NotResendable.NO_PHONE: "the student has no phone number now; add it in the "
+            "student data, then resend",
+            NotResendable.NOT_ON_WHATSAPP: "the number is not on WhatsApp (checked with "
+            "Fonnte); correct it in the student data, then resend",
+            NotResendable.REPORT_DELETED: "their monthly report was deleted; they cannot be resent",
+        }
+        for reason, ids in kept.items():
+            if ids:
+                verb = "Would keep" if dry_run else "Kept"
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"{verb} {len(ids)} row(s) as they were: {why[reason]}: {id_list(ids)}."
+                    )
+                )
         if unknown:
             self.stdout.write(
                 self.style.WARNING(
@@ -136,7 +157,7 @@ class Command(BaseCommand):
             )
         # Rows that changed status between the read and the update (a worker or an
         # admin got there first) were skipped by the service's guarded update.
-        raced = len(candidates) - len(resent) - len(no_phone)
+        raced = len(candidates) - len(resent) - sum(len(ids) for ids in kept.values())
         if raced > 0:
             self.stdout.write(
                 self.style.WARNING(

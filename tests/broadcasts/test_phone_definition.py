@@ -1,0 +1,81 @@
+"""One definition of "the student has a phone number", the same in Python and in SQL."""
+
+import sys
+
+import pytest
+
+from broadcasts.models import MonthlyReportBroadcast
+from broadcasts.selectors import (
+    PHONE_BLANKS,
+    broadcast_plan,
+    broadcast_resend_plan,
+    broadcast_retry_preview,
+    has_phone,
+    student_has_phone,
+)
+from broadcasts.services import broadcast_create_for_report, broadcast_resend
+
+VALUES = [
+    "",
+    " ",
+    "\u00a0",  # a no-break space, as a spreadsheet may leave it
+    " \u00a0\t\n\u3000 ",
+    "\t0812-3456-7890",
+    "\u00a00812-3456-7890",
+    "\u200b",  # zero-width space: not whitespace, so something is there (an invalid number)
+    "-",
+    "12345",
+    *PHONE_BLANKS,
+]
+
+
+def test_the_blanks_are_exactly_what_strip_removes():
+    blanks = {chr(c) for c in range(sys.maxunicode + 1) if not chr(c).strip()}
+    assert set(PHONE_BLANKS) == blanks
+
+
+def test_python_and_sql_agree_on_every_value(report, make_student):
+    rows = {}
+    for value in VALUES:
+        row = MonthlyReportBroadcast.objects.create(
+            monthly_report=report, student=make_student(value), phone_number="x", status="failed"
+        )
+        rows[row.pk] = value
+    in_sql = set(
+        MonthlyReportBroadcast.objects.filter(student_has_phone()).values_list("pk", flat=True)
+    )
+
+    assert {pk: pk in in_sql for pk in rows} == {pk: has_phone(v) for pk, v in rows.items()}
+    assert [has_phone(v) for v in VALUES[:9]] == [False] * 4 + [True] * 5
+
+
+@pytest.mark.parametrize("blank", ["\u00a0", " \t ", "\u3000"])
+def test_a_number_of_blanks_is_no_number_on_every_page_and_in_the_service(
+    report, make_student, dispatch, blank
+):
+    student = make_student(blank)
+    plan = broadcast_plan(monthly_report=report)
+    assert plan.no_phone == [student] and plan.new_recipients == 0
+    created = broadcast_create_for_report(monthly_report=report)
+    assert (created.created, created.skipped_no_phone) == (0, 1)
+
+    row = MonthlyReportBroadcast.objects.create(
+        monthly_report=report, student=student, phone_number="0812", status="failed"
+    )
+    (resend_plan,) = broadcast_resend_plan(monthly_reports=[report])
+    preview = broadcast_retry_preview(broadcasts=MonthlyReportBroadcast.objects.all())
+    outcome = broadcast_resend(broadcast_ids=[row.pk])
+
+    assert (resend_plan.no_phone, resend_plan.will_resend) == ([row], 0)
+    assert (preview.no_phone, preview.will_resend) == (1, 0)
+    assert (outcome.resent, outcome.no_phone) == ((), (row.pk,))
+    row.refresh_from_db()
+    assert (row.status, row.phone_number) == ("failed", "0812")
+
+
+@pytest.fixture
+def dispatch():
+    from unittest import mock
+
+    with mock.patch("broadcasts.tasks.dispatch_pending_broadcasts.delay") as delay:
+        yield delay
