@@ -7,6 +7,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from reports.models import MonthlyReport
 from students.phones import InvalidPhoneNumber, normalize_phone
 
 from .. import queue
@@ -18,7 +19,7 @@ from ..models import (
     BroadcastStatus,
     MonthlyReportBroadcast,
 )
-from ..selectors import broadcast_status_counts, students_without_broadcast
+from ..selectors import broadcast_status_counts, has_phone, students_without_broadcast
 from .pacing import pacing_state
 
 logger = logging.getLogger(__name__)
@@ -79,11 +80,11 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
     """
     if BroadcastArchive.objects.filter(monthly_report=monthly_report).exists():
         raise BroadcastArchived(monthly_report.pk)
-    rows, skipped, not_on_whatsapp, invalid = [], 0, 0, 0
+    rows, skipped, not_on_whatsapp, invalid = [], 0, 0, []
     template = current_template()
     for student in students_without_broadcast(monthly_report=monthly_report):
-        raw_phone = student.parent_phone.strip()
-        if not raw_phone:
+        raw_phone = student.parent_phone
+        if not has_phone(raw_phone):
             skipped += 1
             continue
         if student.whatsapp_registered is False:
@@ -91,7 +92,8 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
             not_on_whatsapp += 1
             continue
         phone, valid = row_phone(raw_phone)
-        invalid += not valid
+        if not valid:
+            invalid.append(student.pk)
         context = message_context(student=student, monthly_report=monthly_report)
         rows.append(
             MonthlyReportBroadcast(
@@ -103,7 +105,14 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
             )
         )
     with transaction.atomic():
+        # Two admins confirming one report at once take turns here, so what is counted
+        # before and after the insert is this click's own doing (PostgreSQL would otherwise
+        # count, after, the rows the other click committed meanwhile). The report's row,
+        # not the students': sending other reports is not held up.
+        list(MonthlyReport.objects.select_for_update().filter(pk=monthly_report.pk).values("pk"))
         before = broadcast_status_counts(monthly_report=monthly_report)
+        # Students read above whose row another click made since: not ours to count.
+        invalid_taken = _with_row(monthly_report=monthly_report, student_ids=invalid)
         MonthlyReportBroadcast.objects.bulk_create(
             rows, batch_size=_insert_batch_size(), ignore_conflicts=True
         )
@@ -128,8 +137,17 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
         + before.get(BroadcastStatus.UNKNOWN, 0),
         skipped_no_phone=skipped,
         skipped_not_on_whatsapp=not_on_whatsapp,
-        # At most the rows created: a row another admin's click inserted first is not ours.
-        invalid_phone=min(invalid, created),
+        invalid_phone=len(invalid) - invalid_taken,
+    )
+
+
+def _with_row(*, monthly_report, student_ids) -> int:
+    """How many of these students have a row for the report already; no query for none."""
+    return sum(
+        MonthlyReportBroadcast.objects.filter(
+            monthly_report=monthly_report, student_id__in=student_ids[start : start + 500]
+        ).count()
+        for start in range(0, len(student_ids), 500)
     )
 
 

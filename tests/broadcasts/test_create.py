@@ -109,3 +109,25 @@ def test_the_plan_counts_recipients_lists_skipped_students_and_previews_a_real_m
     assert plan.invalid_phone == [invalid]
     assert plan.preview_student == first
     assert "*Aisyah Putri*" in plan.preview
+
+
+def test_an_invalid_number_whose_row_another_click_made_first_is_not_counted(report, make_student):
+    """Two admins confirm at once: the other click inserted one invalid student's row first."""
+    from broadcasts.selectors import students_without_broadcast
+
+    taken, fresh = make_student("0812", name="Eko"), make_student("12345", name="Fitri")
+    valid = [make_student(name="Gita"), make_student(name="Hana")]
+    read_before_the_other_click = list(students_without_broadcast(monthly_report=report))
+    MonthlyReportBroadcast.objects.create(
+        monthly_report=report, student=taken, phone_number="0812", message="x"
+    )
+
+    with mock.patch(
+        "broadcasts.services.creation.students_without_broadcast",
+        return_value=read_before_the_other_click,
+    ):
+        outcome = broadcast_create_for_report(monthly_report=report)
+
+    # Ours: Fitri (invalid) and the two valid ones. Eko's row is the other click's.
+    assert MonthlyReportBroadcast.objects.filter(student__in=[fresh, *valid]).count() == 3
+    assert (outcome.created, outcome.invalid_phone, outcome.queued) == (3, 1, 2)
