@@ -23,6 +23,7 @@ VALUES = [
     "\t0812-3456-7890",
     "\u00a00812-3456-7890",
     "\u200b",  # zero-width space: not whitespace, so something is there (an invalid number)
+    "\u2080",  # its UTF-8 bytes are all bytes of blanks: a byte-wise match would miss it
     "-",
     "12345",
     *PHONE_BLANKS,
