@@ -608,7 +608,8 @@ def test_send_test_custom_message(fonnte):
         ),
         (
             {"body": requests.exceptions.ReadTimeout("read timed out")},
-            "No answer after sending; it may have been delivered: Fonnte did not answer",
+            "Fonnte did not answer within 30 seconds after the message was sent; it may still have "
+            "been queued. Check the phone before trying again: it may have arrived.",
         ),
     ],
     ids=["target-invalid", "token-invalid", "http-500", "read-timeout"],

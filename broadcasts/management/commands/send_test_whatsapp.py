@@ -66,7 +66,7 @@ class Command(BaseCommand):
             raise CommandError(f"Fonnte is unreachable or busy, try later: {err.reason}") from err
         except OutcomeUnknown as err:
             raise CommandError(
-                f"No answer after sending; it may have been delivered: {err.reason}"
+                f"{err.reason}. Check the phone before trying again: it may have arrived."
             ) from err
         except WhatsAppError as err:
             raise CommandError(f"Not sent: {err.reason}") from err
