@@ -348,8 +348,10 @@ def check_message(outcome):
 
 
 def preview_rows(result):
-    """The preview's rows with the spreadsheet's row numbers: in error, and to be written."""
+    """The preview's rows with the spreadsheet's row numbers: in error, and to be written;
+    the columns named as the student form names them."""
     return {
+        "student_columns": [column_label(column) for column in result.diff_headers],
         "student_invalid_rows": [
             {"row": file_row(row.number), "errors": row_reasons(row), "values": row.values}
             for row in result.invalid_rows

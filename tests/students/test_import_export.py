@@ -537,6 +537,12 @@ def test_the_upload_page_lists_the_accepted_column_names_in_indonesian(admin_cli
     assert "Huruf besar/kecil, spasi, dan tanda baca tidak dibedakan" in html
 
 
+def assert_columns_named_as_on_the_form(html):
+    """The preview's tables name their columns as the student form does, not as the code."""
+    assert "<th>Nama lengkap</th>" in html and "<th>Nomor WhatsApp orang tua</th>" in html
+    assert "<th>full_name</th>" not in html and "<th>parent_phone</th>" not in html
+
+
 def test_the_preview_of_a_good_file_is_in_indonesian(admin_client, classroom):
     html = page_text(upload(admin_client, csv_upload(GOOD_ROWS)))
 
@@ -544,6 +550,7 @@ def test_the_preview_of_a_good_file_is_in_indonesian(admin_client, classroom):
     assert "Baris yang akan diimpor" in html and "Akan ditambahkan" in html
     assert 'value="Konfirmasi impor"' in html
     assert_no_library_english(html)
+    assert_columns_named_as_on_the_form(html)
 
 
 def test_the_preview_of_a_file_with_bad_rows_is_in_indonesian(admin_client, classroom):
@@ -551,6 +558,7 @@ def test_the_preview_of_a_file_with_bad_rows_is_in_indonesian(admin_client, clas
 
     assert "Baris bermasalah" in html and "Nomor WhatsApp tidak valid" in html
     assert_no_library_english(html)
+    assert_columns_named_as_on_the_form(html)
 
 
 def test_a_row_in_error_is_named_by_its_row_and_its_column_as_on_the_form(admin_client, classroom):
