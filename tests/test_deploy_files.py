@@ -19,6 +19,7 @@ SUPERVISOR = DEPLOY / "supervisor" / "tkassalam.conf"
 SYSTEMD = DEPLOY / "systemd"
 CRON = DEPLOY / "cron" / "tkassalam.cron"
 README = DEPLOY.parent / "README.md"
+NGINX = DEPLOY / "nginx" / "tkassalam.conf"
 
 
 def parse(path):
@@ -203,3 +204,20 @@ def test_the_gunicorn_application_named_by_a_program_imports(command):
     module, _, attribute = target.partition(":")
     application = getattr(importlib.import_module(module), attribute or "application")
     assert callable(application)
+
+
+def test_nginx_logs_no_query_string_or_referer():
+    """Staff search by a parent's number (?q=0812…): nginx must not write it down."""
+    text = NGINX.read_text()
+    formats = dict(re.findall(r"log_format\s+(\w+)\s+((?:'[^']*'\s*)+);", text))
+    logs = re.findall(r"access_log\s+([^;]+);", text)
+    assert logs, "every location says how it logs"
+    for log in logs:
+        target, *format_name = log.split()
+        if target == "off":
+            continue
+        # nginx's default "combined" format holds $request (with the query) and the referer.
+        assert format_name and format_name[0] in formats, log
+        fields = formats[format_name[0]]
+        assert not re.search(r"\$(request|request_uri|args|query_string|http_referer)\b", fields)
+    assert len(logs) == text.count("location ")
