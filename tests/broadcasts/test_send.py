@@ -161,7 +161,7 @@ def test_no_answer_after_sending_is_unknown_and_not_retried(row, fonnte):
     # The client's reason says what happened, once; the service adds what to do.
     assert row.error_message == (
         "Fonnte tidak menjawab dalam 30 detik setelah pesan dikirim; pesan mungkin tetap "
-        "masuk antrean. Sebelum mengirim ulang, periksa dashboard Fonnte atau tanyakan "
+        "masuk antrean. Sebelum mengirim ulang, periksa dasbor Fonnte atau tanyakan "
         "kepada orang tua apakah pesan sudah sampai."
     )
     assert len(fonnte.calls) == 1
