@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from reports.models import MonthlyReport
-from students.phones import InvalidPhoneNumber, normalize_phone
+from students.search import PhoneSearchMixin
 
 from . import admin_devices  # noqa: F401  (registers FonnteDevice)
 from .messages import DEFAULT_TEMPLATE, PLACEHOLDERS, message_preview, template_errors
@@ -101,7 +101,7 @@ class MonthlyReportFilter(admin.SimpleListFilter):
 
 
 @admin.register(MonthlyReportBroadcast)
-class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
+class MonthlyReportBroadcastAdmin(PhoneSearchMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "student",
@@ -121,6 +121,7 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
         "monthly_report__month",
     ]
     search_fields = ["student__nis", "student__full_name", "phone_number"]
+    phone_search_field = "phone_number"
     list_select_related = ["student", "monthly_report__classroom"]
     raw_id_fields = ["student", "monthly_report"]
     inlines = [BroadcastAttemptInline]
@@ -168,17 +169,6 @@ class MonthlyReportBroadcastAdmin(admin.ModelAdmin):
         # What the row's name (__str__) reads: the change page's heading and breadcrumb, the
         # history page and the delete confirmation print it without a query of their own.
         return super().get_queryset(request).select_related("student", "monthly_report__classroom")
-
-    def get_search_results(self, request, queryset, search_term):
-        """Also finds a phone number as staff type it (``0812-3456-7890``), not only ``62…``."""
-        filtered = queryset
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        try:
-            phone = normalize_phone(search_term)
-        except InvalidPhoneNumber:
-            return queryset, may_have_duplicates
-        # From the queryset as filtered, so the sidebar's filters still apply to the phone match.
-        return queryset | filtered.filter(phone_number=phone), may_have_duplicates
 
     def get_readonly_fields(self, request, obj=None):
         # The rows are a record of what happened: statuses change only through the actions.

@@ -22,7 +22,7 @@ from notifications.whatsapp.base import VALIDATE_CHUNK
 from . import services
 from .forms import StudentForm
 from .models import Classroom, Student
-from .phones import InvalidPhoneNumber, is_valid_phone, normalize_phone
+from .phones import is_valid_phone
 from .resources import (
     StudentCSV,
     StudentResource,
@@ -30,6 +30,7 @@ from .resources import (
     column_label,
     file_row,
 )
+from .search import PhoneSearchMixin
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class ClassroomAdmin(admin.ModelAdmin):
 
 
 @admin.register(Student)
-class StudentAdmin(ImportExportModelAdmin):
+class StudentAdmin(PhoneSearchMixin, ImportExportModelAdmin):
     form = StudentForm
     list_display = [
         "nis",
@@ -97,6 +98,7 @@ class StudentAdmin(ImportExportModelAdmin):
     readonly_fields = ["whatsapp_registered", "whatsapp_checked_at"]
     actions = ["check_whatsapp_numbers"]
     search_fields = ["nis", "full_name", "parent_name", "parent_phone"]
+    phone_search_field = "parent_phone"
     list_select_related = ["classroom"]
     list_per_page = 50
     # The facet counts ("Tampilkan hitungan") are a COUNT per class and per WhatsApp check,
@@ -110,16 +112,6 @@ class StudentAdmin(ImportExportModelAdmin):
     export_form_class = StudentExportForm
     confirm_form_class = StudentConfirmImportForm
     import_template_name = "admin/students/student/import.html"
-
-    def get_search_results(self, request, queryset, search_term):
-        """Also find a parent's number as typed (``0812-3456-7890``): it is stored ``62…``."""
-        # ``queryset`` already has the list's filters; the number keeps them.
-        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        try:
-            phone = normalize_phone(search_term)
-        except InvalidPhoneNumber:
-            return found, may_have_duplicates
-        return found | queryset.filter(parent_phone=phone), may_have_duplicates
 
     @admin.display(description=_("WhatsApp number OK"), boolean=True)
     def phone_ok(self, obj):

@@ -1,0 +1,19 @@
+"""Admin search that finds a parent's number as staff type it."""
+
+from .phones import InvalidPhoneNumber, normalize_phone
+
+
+class PhoneSearchMixin:
+    """Also find ``phone_search_field`` by a number typed as staff write it
+    (``0812-3456-7890``, ``+62 812 …``): numbers are stored ``62…``."""
+
+    phone_search_field: str
+
+    def get_search_results(self, request, queryset, search_term):
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            phone = normalize_phone(search_term)
+        except InvalidPhoneNumber:
+            return found, may_have_duplicates
+        # ``queryset`` already has the list's filters: the number's match keeps them.
+        return found | queryset.filter(**{self.phone_search_field: phone}), may_have_duplicates
