@@ -70,6 +70,7 @@ def broadcast_alert_failures(
                 status__in=(BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN),
                 failure_alerted_at__isnull=True,
             )
+            .order_by("pk")  # in the order every other locker takes them: no deadlock
             .values_list("pk", flat=True)
         )
         if not locked:
