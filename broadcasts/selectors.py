@@ -106,6 +106,30 @@ class NotResendable(models.TextChoices):
     NOT_ON_WHATSAPP = "not_on_whatsapp", _("not on WhatsApp")
 
 
+#: A student whose number is invalid: their row is made (or put back) and fails at once.
+INVALID_PHONE = "invalid_phone"
+
+
+def student_delivery_problem(student) -> str | None:
+    """Why a message to this student would not reach Fonnte, or None: the one per-student rule.
+
+    ``student`` is a Student, or anything with its ``parent_phone`` and
+    ``whatsapp_registered``. Checked in this order: no number (NotResendable.NO_PHONE: no
+    row, or the row is left as it is), a number checked and not on WhatsApp
+    (NotResendable.NOT_ON_WHATSAPP: likewise), an invalid number (INVALID_PHONE: the row is
+    made or put back and fails without a call). Sending, its confirmation and every resend
+    decide with it; not_resendable_reason() is its first two checks in SQL.
+    """
+    if not has_phone(student.parent_phone):
+        return NotResendable.NO_PHONE
+    if student.whatsapp_registered is False:
+        # Fonnte's /validate said so: /send would accept it and never deliver.
+        return NotResendable.NOT_ON_WHATSAPP
+    if not is_valid_phone(student.parent_phone):
+        return INVALID_PHONE
+    return None
+
+
 def resendable() -> Q:
     """Rows a resend may put back: a report to send about, and a student who can get it.
 
@@ -195,14 +219,15 @@ def broadcast_plan(*, monthly_report) -> BroadcastPlan:
     if plan.archive is not None:
         return plan
     for student in students_without_broadcast(monthly_report=monthly_report):
-        if not has_phone(student.parent_phone):
+        problem = student_delivery_problem(student)
+        if problem == NotResendable.NO_PHONE:
             plan.no_phone.append(student)
             continue
-        if student.whatsapp_registered is False:
+        if problem == NotResendable.NOT_ON_WHATSAPP:
             plan.not_on_whatsapp.append(student)
             continue
         plan.new_recipients += 1
-        if not is_valid_phone(student.parent_phone):
+        if problem == INVALID_PHONE:
             plan.invalid_phone.append(student)
         elif plan.preview_student is None:
             plan.preview_student = student
@@ -345,7 +370,7 @@ class ResendPlan:
     archived: bool = False
 
     def _failed(self, reason) -> list:
-        return [row for row in self.failed if _resend_reason(row.student) == reason]
+        return [row for row in self.failed if student_delivery_problem(row.student) == reason]
 
     @property
     def no_phone(self) -> list:
@@ -406,25 +431,6 @@ class ResendPlan:
     @property
     def unknown_more(self) -> int:
         return max(len(self.unknown) - RESEND_LIST_LIMIT, 0)
-
-
-#: A resendable row whose student's number is invalid: put back, it fails again at once.
-INVALID_PHONE = "invalid_phone"
-
-
-def _resend_reason(student) -> str | None:
-    """What a resend does with a row of this student (in memory), as the resend decides.
-
-    A NotResendable reason (the row is left as it is), INVALID_PHONE (put back, fails again
-    without reaching Fonnte) or None (sent again). Rows of a deleted report are not here.
-    """
-    if not has_phone(student.parent_phone):
-        return NotResendable.NO_PHONE
-    if student.whatsapp_registered is False:
-        return NotResendable.NOT_ON_WHATSAPP
-    if not is_valid_phone(student.parent_phone):
-        return INVALID_PHONE
-    return None
 
 
 def broadcast_resend_plan(*, monthly_reports) -> list[ResendPlan]:
@@ -581,7 +587,7 @@ def broadcast_retry_preview(*, broadcasts, status=BroadcastStatus.FAILED) -> Ret
             parent_phone=row["student__parent_phone"],
             whatsapp_registered=row["student__whatsapp_registered"],
         )
-        reason = _resend_reason(student)
+        reason = student_delivery_problem(student)
         if not n or reason is None:
             continue
         if reason == NotResendable.NO_PHONE:

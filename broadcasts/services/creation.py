@@ -19,7 +19,13 @@ from ..models import (
     BroadcastStatus,
     MonthlyReportBroadcast,
 )
-from ..selectors import broadcast_status_counts, has_phone, students_without_broadcast
+from ..selectors import (
+    INVALID_PHONE,
+    NotResendable,
+    broadcast_status_counts,
+    student_delivery_problem,
+    students_without_broadcast,
+)
 from .pacing import pacing_state
 
 logger = logging.getLogger(__name__)
@@ -83,17 +89,17 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
     rows, skipped, not_on_whatsapp, invalid = [], 0, 0, []
     template = current_template()
     for student in students_without_broadcast(monthly_report=monthly_report):
-        raw_phone = student.parent_phone
-        if not has_phone(raw_phone):
+        # As the confirmation (broadcast_plan) and every resend decide.
+        problem = student_delivery_problem(student)
+        if problem == NotResendable.NO_PHONE:
             skipped += 1
             continue
-        if student.whatsapp_registered is False:
-            # Fonnte's /validate said so: /send would accept it and never deliver.
+        if problem == NotResendable.NOT_ON_WHATSAPP:
             not_on_whatsapp += 1
             continue
-        phone, valid = row_phone(raw_phone)
-        if not valid:
+        if problem == INVALID_PHONE:
             invalid.append(student.pk)
+        phone, _valid = row_phone(student.parent_phone)
         context = message_context(student=student, monthly_report=monthly_report)
         rows.append(
             MonthlyReportBroadcast(

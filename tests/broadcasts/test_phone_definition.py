@@ -6,14 +6,18 @@ import pytest
 
 from broadcasts.models import MonthlyReportBroadcast
 from broadcasts.selectors import (
+    INVALID_PHONE,
     PHONE_BLANKS,
+    NotResendable,
     broadcast_plan,
     broadcast_resend_plan,
     broadcast_retry_preview,
     has_phone,
+    student_delivery_problem,
     student_has_phone,
 )
 from broadcasts.services import broadcast_create_for_report, broadcast_resend
+from students.models import Student
 
 VALUES = [
     "",
@@ -72,6 +76,65 @@ def test_a_number_of_blanks_is_no_number_on_every_page_and_in_the_service(
     assert (outcome.resent, outcome.no_phone) == ((), (row.pk,))
     row.refresh_from_db()
     assert (row.status, row.phone_number) == ("failed", "0812")
+
+
+@pytest.mark.parametrize(
+    ("phone", "registered", "problem"),
+    [
+        # No number comes first, whatever else is known about the student.
+        ("\u00a0", False, NotResendable.NO_PHONE),
+        ("", None, NotResendable.NO_PHONE),
+        # Then "not on WhatsApp", even for a number that is also invalid.
+        ("0812", False, NotResendable.NOT_ON_WHATSAPP),
+        ("0812-3456-7890", False, NotResendable.NOT_ON_WHATSAPP),
+        # Then the invalid number; an unchecked (None) or registered one is no problem.
+        ("0812", None, INVALID_PHONE),
+        ("0812", True, INVALID_PHONE),
+        ("0812-3456-7890", None, None),
+        (" +62 812 3456 7890 ", True, None),
+    ],
+)
+def test_student_delivery_problem_checks_in_order(phone, registered, problem):
+    student = Student(parent_phone=phone, whatsapp_registered=registered)
+    assert student_delivery_problem(student) == problem
+
+
+def test_the_send_its_confirmation_and_the_resend_pages_decide_alike(
+    report, make_student, dispatch
+):
+    """One student per outcome of student_delivery_problem(): each page puts them alike."""
+    students = {
+        "none": make_student(" "),
+        "not_on_whatsapp": make_student("0812-3456-7890"),
+        "invalid": make_student("0812"),
+        "ok": make_student("0812-3456-7891"),
+    }
+    Student.objects.filter(pk=students["not_on_whatsapp"].pk).update(whatsapp_registered=False)
+    plan = broadcast_plan(monthly_report=report)
+    created = broadcast_create_for_report(monthly_report=report)
+    assert (plan.no_phone, plan.not_on_whatsapp) == (
+        [students["none"]],
+        [students["not_on_whatsapp"]],
+    )
+    assert (plan.new_recipients, plan.invalid_phone) == (2, [students["invalid"]])
+    assert (created.skipped_no_phone, created.skipped_not_on_whatsapp) == (1, 1)
+    assert (created.created, created.invalid_phone) == (2, 1)
+
+    rows = {
+        key: MonthlyReportBroadcast.objects.get_or_create(
+            monthly_report=report, student=student, defaults={"phone_number": "x"}
+        )[0]
+        for key, student in students.items()
+    }
+    MonthlyReportBroadcast.objects.update(status="failed")
+    (resend_plan,) = broadcast_resend_plan(monthly_reports=[report])
+    preview = broadcast_retry_preview(broadcasts=MonthlyReportBroadcast.objects.all())
+    assert [row.pk for row in resend_plan.no_phone] == [rows["none"].pk]
+    assert [row.pk for row in resend_plan.not_on_whatsapp] == [rows["not_on_whatsapp"].pk]
+    assert [row.pk for row in resend_plan.invalid_phone] == [rows["invalid"].pk]
+    assert [row.pk for row in resend_plan.to_resend] == [rows["ok"].pk]
+    assert (preview.no_phone, preview.not_on_whatsapp, preview.invalid_phone) == (1, 1, 1)
+    assert [row.pk for row in preview.shown] == [rows["ok"].pk]
 
 
 @pytest.fixture
