@@ -358,6 +358,21 @@ def broadcast_progress(*, monthly_report_ids) -> dict[int, Progress]:
 RESEND_LIST_LIMIT = 20
 
 
+def shown_and_more(attribute: str, limit: int) -> tuple[property, property]:
+    """Two properties for a confirmation's list: its first ``limit`` items, and how many more.
+
+    ``attribute`` names the list (or a property returning one) on the same object.
+    """
+
+    def shown(self) -> list:
+        return getattr(self, attribute)[:limit]
+
+    def more(self) -> int:
+        return max(len(getattr(self, attribute)) - limit, 0)
+
+    return property(shown), property(more)
+
+
 @dataclass
 class ResendPlan:
     """What resending a report's failed messages would do, shown before the admin confirms."""
@@ -400,37 +415,12 @@ class ResendPlan:
     def will_resend(self) -> int:
         return len(self.to_resend)
 
-    @property
-    def failed_shown(self) -> list:
-        return self.to_resend[:RESEND_LIST_LIMIT]
-
-    @property
-    def failed_more(self) -> int:
-        return max(self.will_resend - RESEND_LIST_LIMIT, 0)
-
-    @property
-    def invalid_shown(self) -> list:
-        return self.invalid_phone[:RESEND_LIST_LIMIT]
-
-    @property
-    def invalid_more(self) -> int:
-        return max(len(self.invalid_phone) - RESEND_LIST_LIMIT, 0)
-
-    @property
-    def not_on_whatsapp_shown(self) -> list:
-        return self.not_on_whatsapp[:RESEND_LIST_LIMIT]
-
-    @property
-    def not_on_whatsapp_more(self) -> int:
-        return max(len(self.not_on_whatsapp) - RESEND_LIST_LIMIT, 0)
-
-    @property
-    def unknown_shown(self) -> list:
-        return self.unknown[:RESEND_LIST_LIMIT]
-
-    @property
-    def unknown_more(self) -> int:
-        return max(len(self.unknown) - RESEND_LIST_LIMIT, 0)
+    failed_shown, failed_more = shown_and_more("to_resend", RESEND_LIST_LIMIT)
+    invalid_shown, invalid_more = shown_and_more("invalid_phone", RESEND_LIST_LIMIT)
+    not_on_whatsapp_shown, not_on_whatsapp_more = shown_and_more(
+        "not_on_whatsapp", RESEND_LIST_LIMIT
+    )
+    unknown_shown, unknown_more = shown_and_more("unknown", RESEND_LIST_LIMIT)
 
 
 def broadcast_resend_plan(*, monthly_reports) -> list[ResendPlan]:
@@ -513,21 +503,10 @@ class RetryPreview:
     def more(self) -> int:
         return max(self.will_resend - len(self.shown), 0)
 
-    @property
-    def invalid_shown(self) -> list:
-        return self.invalid_students[:RETRY_LIST_LIMIT]
-
-    @property
-    def invalid_more(self) -> int:
-        return max(len(self.invalid_students) - RETRY_LIST_LIMIT, 0)
-
-    @property
-    def not_on_whatsapp_shown(self) -> list:
-        return self.not_on_whatsapp_students[:RETRY_LIST_LIMIT]
-
-    @property
-    def not_on_whatsapp_more(self) -> int:
-        return max(len(self.not_on_whatsapp_students) - RETRY_LIST_LIMIT, 0)
+    invalid_shown, invalid_more = shown_and_more("invalid_students", RETRY_LIST_LIMIT)
+    not_on_whatsapp_shown, not_on_whatsapp_more = shown_and_more(
+        "not_on_whatsapp_students", RETRY_LIST_LIMIT
+    )
 
     @property
     def failed(self) -> int:

@@ -13,6 +13,7 @@ from broadcasts.selectors import (
     broadcast_resend_plan,
     broadcast_retry_preview,
     has_phone,
+    shown_and_more,
     student_delivery_problem,
     student_has_phone,
 )
@@ -135,6 +136,16 @@ def test_the_send_its_confirmation_and_the_resend_pages_decide_alike(
     assert [row.pk for row in resend_plan.to_resend] == [rows["ok"].pk]
     assert (preview.no_phone, preview.not_on_whatsapp, preview.invalid_phone) == (1, 1, 1)
     assert [row.pk for row in preview.shown] == [rows["ok"].pk]
+
+
+def test_shown_and_more_lists_the_first_items_and_counts_the_rest():
+    class Page:
+        names = ["a", "b", "c", "d", "e"]
+        shown, more = shown_and_more("names", 3)
+        all_shown, none_more = shown_and_more("names", 5)
+
+    assert (Page().shown, Page().more) == (["a", "b", "c"], 2)
+    assert (Page().all_shown, Page().none_more) == (["a", "b", "c", "d", "e"], 0)
 
 
 @pytest.fixture
