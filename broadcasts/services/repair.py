@@ -1,6 +1,7 @@
 """Putting rows back to be sent: the admins' one-click repair."""
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -18,6 +19,17 @@ from ..selectors import NotResendable, not_resendable_reason, resendable
 from .creation import row_phone
 
 logger = logging.getLogger(__name__)
+
+#: Ids per ``pk__in`` statement, so the id list stays within every database's limits
+#: (SQLite's 32,766 variables): an admin action may pass every row it selected.
+RETRY_BATCH = 1000
+
+
+def id_batches(ids) -> Iterator[list]:
+    """``ids`` in lists of at most RETRY_BATCH, in their order."""
+    ids = list(ids)
+    for start in range(0, len(ids), RETRY_BATCH):
+        yield ids[start : start + RETRY_BATCH]
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,9 @@ def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_
                 invalid.append(pk)
             if phone != raw:
                 renumbered.append(MonthlyReportBroadcast(pk=pk, phone_number=phone))
-        MonthlyReportBroadcast.objects.bulk_update(renumbered, ["phone_number"])
+        MonthlyReportBroadcast.objects.bulk_update(
+            renumbered, ["phone_number"], batch_size=RETRY_BATCH
+        )
         # Read, not written: their error still says why they failed (or that Fonnte never
         # answered); why they were not resent is the caller's message and the history's.
         kept = {reason: [] for reason in NotResendable}
@@ -147,24 +161,24 @@ def _update_returning(rows, *, statuses, **values) -> list[tuple[int, str]]:
     # MySQL/MariaDB: no UPDATE … RETURNING. Lock the rows first, so that no worker or admin
     # changes them between the read and the update: the ids read are the ids updated. The
     # update is guarded all the same, as every status change is (services/__init__.py).
-    ids = list(rows.select_for_update().values_list("pk", flat=True))
-    if not ids:
-        return []
-    updated = MonthlyReportBroadcast.objects.filter(pk__in=ids, status__in=statuses)
-    changed = updated.update(**values)
-    read_back = MonthlyReportBroadcast.objects.filter(pk__in=ids)
-    if changed != len(ids):
-        # Not under the lock after all: only the rows now as this update left them.
-        read_back = read_back.filter(status=values["status"], updated_at=values["updated_at"])
-    return list(read_back.values_list("pk", "phone_number"))
+    returned = []
+    for ids in id_batches(rows.select_for_update().values_list("pk", flat=True)):
+        updated = MonthlyReportBroadcast.objects.filter(pk__in=ids, status__in=statuses)
+        changed = updated.update(**values)
+        read_back = MonthlyReportBroadcast.objects.filter(pk__in=ids)
+        if changed != len(ids):
+            # Not under the lock after all: only the rows now as this update left them.
+            read_back = read_back.filter(status=values["status"], updated_at=values["updated_at"])
+        returned += read_back.order_by("pk").values_list("pk", "phone_number")
+    return returned
 
 
 def _log(user, ids, message):
-    if ids:
+    for batch in id_batches(ids):
         LogEntry.objects.log_actions(
             user.pk,
             # object_repr is str(row): the student and the report, read with the rows.
-            MonthlyReportBroadcast.objects.filter(pk__in=ids).select_related(
+            MonthlyReportBroadcast.objects.filter(pk__in=batch).select_related(
                 "student", "monthly_report__classroom"
             ),
             CHANGE,

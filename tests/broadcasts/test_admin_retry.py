@@ -293,6 +293,60 @@ def test_without_update_returning_the_locked_rows_are_the_ones_reported(
     assert (failed.status, failed.phone_number) == ("pending", "6281311112222")
 
 
+@pytest.mark.parametrize("returning", [True, False], ids=["update-returning", "mysql-path"])
+def test_a_resend_of_more_rows_than_a_batch_changes_and_logs_every_row(
+    report, make_student, admin_user, dispatch, monkeypatch, returning
+):
+    """Every pk__in list the service builds holds at most RETRY_BATCH ids (here 2)."""
+    from django.contrib.admin.models import LogEntry
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from broadcasts.models import MonthlyReportBroadcastQuerySet
+    from broadcasts.services import broadcast_resend, repair
+
+    monkeypatch.setattr(repair, "RETRY_BATCH", 2)
+    failed = [
+        MonthlyReportBroadcast.objects.create(
+            monthly_report=report, student=make_student(), phone_number="x", status="failed"
+        )
+        for _ in range(5)
+    ]
+    kept = [
+        MonthlyReportBroadcast.objects.create(
+            monthly_report=report, student=make_student(""), phone_number="x", status="failed"
+        )
+        for _ in range(3)
+    ]
+    if not returning:
+        monkeypatch.setattr(
+            MonthlyReportBroadcastQuerySet, "update_returning", lambda *a, **k: None
+        )
+    with CaptureQueriesContext(connection) as queries:
+        # As the broadcast list's action passes them: the selection as a query.
+        outcome = broadcast_resend(
+            broadcast_ids=MonthlyReportBroadcast.objects.values_list("pk", flat=True),
+            requested_by=admin_user,
+        )
+
+    assert sorted(outcome.resent) == [row.pk for row in failed]
+    assert sorted(outcome.no_phone) == [row.pk for row in kept]
+    assert set(MonthlyReportBroadcast.objects.values_list("pk", "status")) == {
+        *((row.pk, "pending") for row in failed),
+        *((row.pk, "failed") for row in kept),
+    }
+    assert sorted(LogEntry.objects.values_list("object_id", "change_message")) == sorted(
+        [(str(row.pk), "Dikirim ulang dengan percobaan baru.") for row in failed]
+        + [(str(row.pk), "Tidak dikirim ulang: siswa tidak punya nomor telepon.") for row in kept]
+    )
+    id_lists = [
+        ids.split(",")
+        for query in queries.captured_queries
+        for ids in re.findall(r"IN \((\d+(?:,\s*\d+)*)\)", query["sql"])
+    ]
+    assert id_lists and max(len(ids) for ids in id_lists) == 2
+
+
 def section(page, css_class):
     """The text of the ``<ul class="css_class">`` list on a confirmation page."""
     return page.split(f'class="{css_class}"')[1].split("</ul>")[0]

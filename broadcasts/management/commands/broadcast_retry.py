@@ -4,9 +4,8 @@ from broadcasts import operations
 from broadcasts.models import BroadcastStatus
 from broadcasts.selectors import NotResendable, broadcasts_not_resendable
 from broadcasts.services import broadcast_resend
+from broadcasts.services.repair import id_batches
 
-#: Rows handed to the service per call, so the id list stays within every database's limits.
-RETRY_BATCH = 1000
 #: Up to this many ids are spelled out in the output.
 MAX_LISTED = 20
 
@@ -84,8 +83,9 @@ class Command(BaseCommand):
 
         resent, invalid = [], []
         kept = {reason: [] for reason in NotResendable}
-        for start in range(0, len(candidates), RETRY_BATCH):
-            batch = candidates[start : start + RETRY_BATCH]
+        # Rows handed to the service per call, so the id list stays within every database's
+        # limits (the service's own statements are batched alike).
+        for batch in id_batches(candidates):
             if dry_run:
                 skipped = broadcasts_not_resendable(broadcast_ids=batch)
                 resent += [pk for pk in batch if pk not in skipped]
