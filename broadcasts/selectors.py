@@ -150,15 +150,29 @@ def not_resendable_reason() -> Case:
     )
 
 
-def broadcasts_not_resendable(*, broadcast_ids) -> dict[int, str]:
-    """Of these rows, ``{id: NotResendable reason}`` for those a resend leaves as they are."""
-    return dict(
+def broadcasts_resend_problems(*, broadcast_ids) -> dict[int, str]:
+    """Of these rows, ``{id: reason}`` for those a resend would not send to Fonnte.
+
+    A NotResendable reason (the resend leaves the row as it is) or INVALID_PHONE (put back,
+    it fails again at once), as broadcast_resend() decides: the report first, then
+    student_delivery_problem(). Rows not listed would be sent again. One query.
+    """
+    rows = (
         MonthlyReportBroadcast.objects.filter(pk__in=list(broadcast_ids))
-        .annotate(reason=not_resendable_reason())
-        .filter(reason__isnull=False)
         .order_by("pk")
-        .values_list("pk", "reason")
+        .values_list(
+            "pk", "monthly_report_id", "student__parent_phone", "student__whatsapp_registered"
+        )
     )
+    problems = {}
+    for pk, monthly_report_id, phone, registered in rows:
+        if monthly_report_id is None:
+            problems[pk] = NotResendable.REPORT_DELETED
+        elif problem := student_delivery_problem(
+            Student(parent_phone=phone, whatsapp_registered=registered)
+        ):
+            problems[pk] = problem
+    return problems
 
 
 def broadcast_status_counts(*, monthly_report) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from datetime import timedelta
 from unittest import mock
 from urllib.parse import unquote_plus
@@ -438,6 +439,60 @@ def test_retry_keeps_rows_not_on_whatsapp_or_of_a_deleted_report_and_lists_them(
     ]
     assert rows[flagged.pk].error_message == "Fonnte tidak menjawab."
     assert rows[orphan.pk].error_message == "Laporan bulanan tidak ditemukan."
+
+
+def retry_summary(out):
+    """What a broadcast_retry output says, per kind of line: the count and the ids named."""
+    kinds = {
+        r"(?:Dry run: would put back|Put back) (\d+) message": "put back",
+        r"(\d+) of them (?:would|will) fail again at once": "invalid number",
+        r"(?:Would keep|Kept) (\d+) row\(s\) as they were: the student has no": "no phone",
+        r"(?:Would keep|Kept) (\d+) row\(s\) as they were: the number is not on": "not on WA",
+        r"(?:Would keep|Kept) (\d+) row\(s\) as they were: their monthly report": "deleted",
+        r"(\d+) of them had an unknown outcome": "unknown",
+        r"Skipped (\d+) id\(s\) that are not failed": "not failed",
+        r"Skipped (\d+) id\(s\) that do not exist": "missing",
+    }
+    summary = {}
+    for line in out.splitlines():
+        for pattern, kind in kinds.items():
+            if match := re.match(pattern, line):
+                summary[kind] = (int(match[1]), sorted(re.findall(r"#(\d+)", line)))
+    return summary
+
+
+def test_retry_dry_run_reports_what_the_real_run_does(
+    make_row, dispatch, django_capture_on_commit_callbacks
+):
+    from students.models import Student
+
+    ok = [make_row("failed"), make_row("unknown")]
+    invalid = [make_row("failed"), make_row("unknown")]
+    no_phone, flagged = make_row("failed"), make_row("failed")
+    orphan = make_row("failed", monthly_report=None)
+    sent = make_row("sent")
+    Student.objects.filter(pk__in=[row.student_id for row in invalid]).update(parent_phone="0812")
+    Student.objects.filter(pk=no_phone.student_id).update(parent_phone="\u00a0")
+    Student.objects.filter(pk=flagged.student_id).update(whatsapp_registered=False)
+    rows = [*ok, *invalid, no_phone, flagged, orphan, sent]
+    args = ["broadcast_retry", *(str(row.pk) for row in rows), "999999", "--include-unknown"]
+
+    dry = retry_summary(run(*args, "--dry-run"))
+    with django_capture_on_commit_callbacks(execute=True):
+        real = retry_summary(run(*args))
+
+    assert dry == real
+    assert {kind: count for kind, (count, _ids) in real.items()} == {
+        "put back": 4,
+        "invalid number": 2,
+        "no phone": 1,
+        "not on WA": 1,
+        "deleted": 1,
+        "unknown": 2,
+        "not failed": 1,
+        "missing": 1,
+    }
+    assert real["invalid number"][1] == sorted(str(row.pk) for row in invalid)
 
 
 def test_retry_help_warns_that_unknown_rows_may_reach_parents_twice():

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from broadcasts import operations
 from broadcasts.models import BroadcastStatus
-from broadcasts.selectors import NotResendable, broadcasts_not_resendable
+from broadcasts.selectors import INVALID_PHONE, NotResendable, broadcasts_resend_problems
 from broadcasts.services import broadcast_resend
 from broadcasts.services.repair import id_batches
 
@@ -87,10 +87,16 @@ class Command(BaseCommand):
         # limits (the service's own statements are batched alike).
         for batch in id_batches(candidates):
             if dry_run:
-                skipped = broadcasts_not_resendable(broadcast_ids=batch)
-                resent += [pk for pk in batch if pk not in skipped]
-                for pk, reason in skipped.items():
-                    kept[reason].append(pk)
+                # The rows as the real run would classify them, invalid numbers included.
+                problems = broadcasts_resend_problems(broadcast_ids=batch)
+                for pk in batch:
+                    problem = problems.get(pk)
+                    if problem in kept:
+                        kept[problem].append(pk)
+                        continue
+                    resent.append(pk)
+                    if problem == INVALID_PHONE:
+                        invalid.append(pk)
             else:
                 outcome = broadcast_resend(broadcast_ids=batch, include_unknown=include_unknown)
                 resent += outcome.resent
@@ -128,9 +134,9 @@ class Command(BaseCommand):
         if invalid:
             self.stdout.write(
                 self.style.WARNING(
-                    f"{len(invalid)} of them will fail again at once, without being sent: the "
-                    "number is not a valid Indonesian mobile number; fix it in the student "
-                    f"data, then resend: {id_list(invalid)}."
+                    f"{len(invalid)} of them {'would' if dry_run else 'will'} fail again at "
+                    "once, without being sent: the number is not a valid Indonesian mobile "
+                    f"number; fix it in the student data, then resend: {id_list(invalid)}."
                 )
             )
         why = {
