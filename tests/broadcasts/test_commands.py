@@ -495,6 +495,44 @@ def test_retry_dry_run_reports_what_the_real_run_does(
     assert real["invalid number"][1] == sorted(str(row.pk) for row in invalid)
 
 
+def test_retry_records_in_the_log_the_ids_put_back_and_kept_batch_by_batch(
+    make_row, dispatch, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    from broadcasts.services import repair
+    from students.models import Student
+
+    monkeypatch.setattr(repair, "RETRY_BATCH", 2)
+    ok = [make_row("failed") for _ in range(3)]
+    no_phone = make_row("failed")
+    Student.objects.filter(pk=no_phone.student_id).update(parent_phone="")
+    ids = [row.pk for row in (*ok, no_phone)]
+
+    caplog.set_level("INFO")
+    run("broadcast_retry", *map(str, ids), "--dry-run")
+    assert not [r for r in caplog.records if r.name.endswith("broadcast_retry")]
+    with django_capture_on_commit_callbacks(execute=True):
+        out = run("broadcast_retry", *map(str, ids))
+
+    records = [
+        r for r in caplog.records if r.name == "broadcasts.management.commands.broadcast_retry"
+    ]
+    assert [r.broadcast_ids_resent for r in records] == [sorted(ids[:2]), [ids[2]]]
+    assert [r.broadcast_ids_kept["no_phone"] for r in records] == [[], [no_phone.pk]]
+    assert f"#{ids[0]}, #{ids[1]}" in records[0].getMessage()
+    assert f"no_phone #{no_phone.pk}" in records[1].getMessage()
+    assert out.splitlines()[-1] == (
+        "This resend from the terminal is recorded in the log "
+        "(broadcasts.management.commands.broadcast_retry), not in the rows' Riwayat (history)."
+    )
+
+
+def test_retry_help_says_a_terminal_resend_is_recorded_in_the_log_not_the_history():
+    text = " ".join(
+        RetryCommand().create_parser("manage.py", "broadcast_retry").format_help().split()
+    )
+    assert "recorded in the log" in text and "not in the rows' Riwayat (history)" in text
+
+
 def test_retry_help_warns_that_unknown_rows_may_reach_parents_twice():
     text = " ".join(
         RetryCommand().create_parser("manage.py", "broadcast_retry").format_help().split()

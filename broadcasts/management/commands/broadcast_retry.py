@@ -1,3 +1,5 @@
+import logging
+
 from django.core.management.base import BaseCommand, CommandError
 
 from broadcasts import operations
@@ -5,6 +7,8 @@ from broadcasts.models import BroadcastStatus
 from broadcasts.selectors import INVALID_PHONE, NotResendable, broadcasts_resend_problems
 from broadcasts.services import broadcast_resend
 from broadcasts.services.repair import id_batches
+
+logger = logging.getLogger(__name__)
 
 #: Up to this many ids are spelled out in the output.
 MAX_LISTED = 20
@@ -26,7 +30,10 @@ class Command(BaseCommand):
         "student has no number now, whose number is not on WhatsApp, or whose report was "
         "deleted. "
         "--include-unknown also resends rows whose outcome is unknown: Fonnte may already "
-        "have delivered those, so their parents may get the message twice."
+        "have delivered those, so their parents may get the message twice. "
+        "A resend from the terminal is recorded in the log (logger "
+        f"{__name__}: the ids put back and kept), not in the rows' Riwayat (history), "
+        "which records resends from the admin."
     )
 
     def add_arguments(self, parser):
@@ -104,6 +111,7 @@ class Command(BaseCommand):
                 kept[NotResendable.NO_PHONE] += outcome.no_phone
                 kept[NotResendable.NOT_ON_WHATSAPP] += outcome.not_on_whatsapp
                 kept[NotResendable.REPORT_DELETED] += outcome.report_deleted
+                _log_batch(outcome, include_unknown=include_unknown)
         if not requested:
             what = "failed or unknown" if include_unknown else "failed"
             self.stdout.write(self.style.WARNING(f"No {what} messages to resend."))
@@ -190,3 +198,35 @@ class Command(BaseCommand):
                     f"Skipped {len(missing)} id(s) that do not exist: {id_list(missing)}."
                 )
             )
+        if candidates and not dry_run:
+            self.stdout.write(
+                f"This resend from the terminal is recorded in the log ({__name__}), "
+                "not in the rows' Riwayat (history)."
+            )
+
+
+def _log_batch(outcome, *, include_unknown):
+    """Record one batch's resend: a terminal resend has no user for the rows' history."""
+    kept = {
+        NotResendable.NO_PHONE: outcome.no_phone,
+        NotResendable.NOT_ON_WHATSAPP: outcome.not_on_whatsapp,
+        NotResendable.REPORT_DELETED: outcome.report_deleted,
+    }
+    logger.info(
+        "broadcast_retry: put back %d row(s) to be sent: %s (invalid number, failing again: "
+        "%s); kept as they were: %s",
+        len(outcome.resent),
+        _ids(outcome.resent),
+        _ids(outcome.invalid_phone),
+        "; ".join(f"{reason.value} {_ids(ids)}" for reason, ids in kept.items() if ids) or "-",
+        extra={
+            "broadcast_ids_resent": sorted(outcome.resent),
+            "broadcast_ids_invalid_phone": sorted(outcome.invalid_phone),
+            "broadcast_ids_kept": {reason.value: sorted(ids) for reason, ids in kept.items()},
+            "include_unknown": include_unknown,
+        },
+    )
+
+
+def _ids(ids) -> str:
+    return ", ".join(f"#{pk}" for pk in sorted(ids)) or "-"
