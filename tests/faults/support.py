@@ -13,7 +13,9 @@ variables, the same fake Fonnte. What differs:
   on a free port, kills and restarts, and removes at teardown. The machine's
   shared PostgreSQL, MariaDB and Redis are never stopped;
 - :class:`OrmProbe` and :class:`SqlProbe` read where a broadcast stands, from the
-  test database or from a private PostgreSQL, as the same :class:`Snapshot`.
+  test database or from a private PostgreSQL, as the same :class:`Snapshot`;
+- :func:`settle`, :func:`stays_quiet` and :func:`verify` wait for a class of :data:`N`
+  parents (:func:`make_class`) to settle and check what every fault must leave intact.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
+from broadcasts.models import FINAL_STATUSES, BroadcastStatus
 from tests.conftest import point_app_at
 from tests.e2e.conftest import (
     BROKER_ENV,
@@ -827,3 +830,145 @@ class SqlProbe:
         if rows is None or alerts is None:
             return None
         return Snapshot(rows=[Row(*row) for row in rows], alerts=[Alert(*a) for a in alerts])
+
+
+# --- A class of N parents, and what every fault must leave intact ---------------------
+
+SENT, FAILED, UNKNOWN = BroadcastStatus.SENT, BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN
+
+#: Parents in the class.
+N = 30
+#: Longest wait for the broadcast to settle after a fault (a passing test needs ~10 s).
+SETTLE_TIMEOUT = 40
+#: Longer than two recovery sweeps (WHATSAPP_RECOVERY_INTERVAL = 1 s): nothing may move.
+QUIET = 2.5
+#: Users the ``admins`` fixture makes: alerted (superuser, group admin, group super_admin)...
+ADMINS = ("kepala", "tatausaha", "yayasan")
+#: ... and never alerted (staff without an admin group, an inactive superuser).
+BYSTANDERS = ("guru", "lama")
+
+
+def make_class(make_student, code: int, n: int = N):
+    """``n`` students with distinct valid numbers 0812<code><nnnnnn> (62812<code><nnnnnn>)."""
+    return [make_student(f"0812{code:02d}{i:06d}") for i in range(1, n + 1)]
+
+
+def handed_out(progress) -> bool:
+    """All N rows exist and the dispatcher published a task for each (none left waiting)."""
+    return bool(progress) and progress["rows"] == N and progress[UNDISPATCHED] == 0
+
+
+def settle(probe, expected: int = N, *, timeout: float = SETTLE_TIMEOUT):
+    """Wait until the report has ``expected`` rows, all final, every failed/unknown one alerted."""
+    last = []
+
+    def settled():
+        snap = probe.snapshot()
+        if snap is None:
+            return None
+        last[:] = [snap]
+        final = len(snap.rows) == expected and all(r.status in FINAL_STATUSES for r in snap.rows)
+        alerted = all(r.alerted for r in snap.rows if r.status != SENT)
+        return snap if final and alerted else None
+
+    def describe():
+        if not last:
+            return "the database does not answer"
+        snap = last[0]
+        not_alerted = sum(1 for r in snap.rows if r.status != SENT and not r.alerted)
+        return f"{len(snap.rows)} rows {dict(snap.statuses())}, {not_alerted} not alerted yet"
+
+    return wait_until(
+        settled,
+        timeout=timeout,
+        what=f"{expected} rows sent, failed or unknown, the failed and unknown ones alerted",
+        describe=describe,
+    )
+
+
+def stays_quiet(probe, fake, snap):
+    """Two more sweeps: no row changes, Fonnte gets no further request. Returns the snapshot."""
+    requests = len(fake.received)
+    time.sleep(QUIET)
+    later = probe.snapshot()
+    assert [(r.pk, r.status, r.attempts) for r in later.rows] == [
+        (r.pk, r.status, r.attempts) for r in snap.rows
+    ], "rows changed after the broadcast had settled"
+    assert len(fake.received) == requests, "Fonnte was called after every row had settled"
+    return later
+
+
+def verify(snap, fake, *, report_id, expected=N, allowed=FINAL_STATUSES, figures=None):
+    """The invariants every fault must leave intact; returns (and records) the figures."""
+    rows = snap.rows
+    statuses = snap.statuses()
+    accepted = fake.accepted_count_by_target()
+    requests = {}
+    for request in fake.received:
+        requests[request.target] = requests.get(request.target, 0) + 1
+
+    # None lost, none in flight, none in a status this fault may not produce.
+    assert len(rows) == expected, f"{expected - len(rows)} rows lost"
+    stuck = [r.pk for r in rows if r.status not in FINAL_STATUSES]
+    assert not stuck, f"rows still in flight: {stuck}"
+    assert set(statuses) <= set(allowed), dict(statuses)
+
+    # No parent twice; Fonnte reached only parents of this class.
+    assert fake.duplicates() == {}, f"parents who got the message twice: {fake.duplicates()}"
+    assert set(requests) <= {r.phone for r in rows}
+
+    # sent <=> accepted once; failed => never accepted; unknown => tried once at most.
+    accepted_unknown = 0
+    for row in rows:
+        if row.status == SENT:
+            (request,) = fake.sent_to(row.phone)
+            assert row.message_id == request.message_id, row
+        elif row.status == FAILED:
+            assert accepted.get(row.phone, 0) == 0, f"failed row #{row.pk} was accepted"
+        else:
+            assert requests.get(row.phone, 0) <= 1, f"unknown row #{row.pk} was sent again"
+            accepted_unknown += accepted.get(row.phone, 0)
+
+    # Every failed or unknown row: in a grouped alert to every admin, and to nobody else.
+    report_alerts = snap.report_alerts(report_id)
+    for row in rows:
+        if row.status in (FAILED, UNKNOWN):
+            assert row.alerted, f"row #{row.pk} ({row.status}) was never alerted"
+            for admin in ADMINS:
+                assert any(
+                    a.recipient == admin and f"{row.name} ({row.nis})" in a.body
+                    for a in report_alerts
+                ), f"{admin} was not told about row #{row.pk} ({row.status})"
+    assert not [a for a in snap.alerts if a.recipient in BYSTANDERS], "a non-admin was alerted"
+
+    counted = {
+        "rows": len(rows),
+        "sent": statuses[SENT],
+        "unknown": statuses[UNKNOWN],
+        "failed": statuses[FAILED],
+        "lost": expected - len(rows),
+        "stuck": len(stuck),
+        "accepted": sum(accepted.values()),
+        "requests": sum(requests.values()),
+        "accepted_but_unknown": accepted_unknown,
+        "duplicates": len(fake.duplicates()),
+        "alerts_per_admin": max(
+            (sum(a.recipient == admin for a in report_alerts) for admin in ADMINS), default=0
+        ),
+    }
+    if figures is not None:
+        figures.update(counted)
+    return counted
+
+
+def log_count(workers, pattern: str) -> int:
+    return sum(len(re.findall(pattern, worker.log())) for worker in workers.started)
+
+
+def republished(workers) -> int:
+    """Tasks the recovery sweep published again (lost with a worker or the broker)."""
+    return sum(
+        int(n)
+        for worker in workers.started
+        for n in re.findall(r"Republished (\d+) broadcast tasks", worker.log())
+    )

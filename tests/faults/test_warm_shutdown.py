@@ -7,7 +7,7 @@ messages it is sending, hands back the tasks it had not started, and exits; the 
 waiting are sent by the next worker.
 
 One real worker (prefork, embedded beat, ``support.FAULT_SETTINGS``) sends a class of
-:data:`N` parents through a fake Fonnte that answers each send after :data:`LATENCY`
+``support.N`` parents through a fake Fonnte that answers each send after :data:`LATENCY`
 seconds. While messages are in flight it gets SIGTERM; once it has exited, a replacement
 (the "new version") is started. Checked from the rows, the workers' logs, the broker's
 queue and what Fonnte accepted per phone number: the old worker exited by itself, every
@@ -32,19 +32,17 @@ import pytest
 from broadcasts.models import BroadcastStatus
 from tests.fake_fonnte import HTTP_500
 from tests.faults.support import (
+    N,
     OrmProbe,
     broker_label,
-    publishing_to,
-    wait_until,
-)
-from tests.faults.test_faults import (
-    N,
     handed_out,
     make_class,
+    publishing_to,
     republished,
     settle,
     stays_quiet,
     verify,
+    wait_until,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
