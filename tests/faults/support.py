@@ -33,8 +33,10 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from django.db import connection
@@ -377,9 +379,21 @@ class FaultWorkers:
             _kill_group(worker.process)
 
 
-def children_of(pid: int) -> list[int]:
-    """Pids of the live processes whose parent is ``pid`` (from /proc)."""
-    found = []
+class ProcessInfo(NamedTuple):
+    """One process, as its /proc/<pid>/stat describes it."""
+
+    pid: int
+    state: str  # "Z": a zombie, exited and not reaped yet
+    ppid: int
+    pgrp: int
+
+    @property
+    def zombie(self) -> bool:
+        return self.state == "Z"
+
+
+def live_processes() -> Iterator[ProcessInfo]:
+    """Every process in /proc now, zombies included (marked: ``zombie``)."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -387,10 +401,19 @@ def children_of(pid: int) -> list[int]:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        # "pid (comm) state ppid …": comm may hold spaces and parentheses.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry))
-    return found
+        # "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses.
+        state, ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+        yield ProcessInfo(int(entry), state, int(ppid), int(pgrp))
+
+
+def children_of(pid: int) -> list[int]:
+    """Pids of the processes whose parent is ``pid`` (from /proc)."""
+    return [process.pid for process in live_processes() if process.ppid == pid]
+
+
+def group_left(pgid: int) -> list[int]:
+    """Live processes (zombies aside) of the process group ``pgid`` (from /proc)."""
+    return [p.pid for p in live_processes() if p.pgrp == pgid and not p.zombie]
 
 
 def processes_connected_to(pids: list[int], port: int) -> list[int]:

@@ -19,7 +19,6 @@ worker holds retries that are due later (unacknowledged, in its memory).
 
 import base64
 import json
-import os
 import re
 import signal
 import subprocess
@@ -35,6 +34,7 @@ from tests.faults.support import (
     N,
     OrmProbe,
     broker_label,
+    group_left,
     handed_out,
     make_class,
     publishing_to,
@@ -88,23 +88,6 @@ def stop_warm(workers, worker, timeout: float) -> float | None:
         workers.kill(worker)
         return None
     return time.monotonic() - started
-
-
-def group_left(pgid: int) -> list[int]:
-    """Live processes (zombies aside) of the process group ``pgid`` (from /proc)."""
-    alive = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses.
-        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
-        if int(pgrp) == pgid and state != "Z":
-            alive.append(int(entry))
-    return alive
 
 
 def queued_sends(broker) -> list[int]:
