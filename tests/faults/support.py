@@ -234,7 +234,7 @@ class FaultWorkers:
     Like the process managers of deploy/ (supervisor ``autorestart=true``, systemd
     ``Restart=always``), a worker that exits on its own is started again after
     :data:`RESTART_DELAY`; each such exit is recorded in ``crashes`` (with the log
-    line that says why). Workers the test kills on purpose stay dead.
+    line that says why). Workers the test stops or kills on purpose stay down.
     """
 
     workdir: Path
@@ -341,6 +341,24 @@ class FaultWorkers:
                 if self._stopping.wait(RESTART_DELAY):
                     return
                 self._spawn(replace(spec, name=f"{spec.name}-restart{len(self.crashes)}"))
+
+    def stop(self, worker: Worker, *, timeout: float) -> float | None:
+        """SIGTERM to the main process only, as deploy/ sends it; seconds until it exited.
+
+        A warm shutdown, on purpose: the worker is not started again. None if it was still
+        running after ``timeout``: then its whole process group is SIGKILLed (:meth:`kill`),
+        as supervisor and systemd do once their stop timeout has passed.
+        """
+        with self._lock:
+            self._done.add(worker.process.pid)
+        started = time.monotonic()
+        worker.process.send_signal(signal.SIGTERM)
+        try:
+            worker.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill(worker)
+            return None
+        return time.monotonic() - started
 
     def kill(self, worker: Worker) -> None:
         """``kill -9`` the whole worker: main process, pool processes and embedded beat."""

@@ -20,8 +20,6 @@ worker holds retries that are due later (unacknowledged, in its memory).
 import base64
 import json
 import re
-import signal
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -69,25 +67,6 @@ RETRIED = 4
 RETRY_DELAY = 40
 #: Longest wait for the moment of the SIGTERM (``retry``: the end of the broadcast, ~16 s).
 MOMENT_TIMEOUT = 45
-
-
-def stop_warm(workers, worker, timeout: float) -> float | None:
-    """SIGTERM to the worker's main process only, as deploy/ sends it; seconds until it exited.
-
-    None if it was still running after ``timeout``: then its whole process group is
-    SIGKILLed, as supervisor and systemd do once their stop timeout has passed.
-    """
-    # Stopped on purpose: the fixture's supervisor must not restart it as a crash.
-    with workers._lock:
-        workers._done.add(worker.process.pid)
-    started = time.monotonic()
-    worker.process.send_signal(signal.SIGTERM)
-    try:
-        worker.process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        workers.kill(worker)
-        return None
-    return time.monotonic() - started
 
 
 def queued_sends(broker) -> list[int]:
@@ -203,7 +182,7 @@ def test_deploy_mid_broadcast_loses_and_repeats_nothing(
     in_flight = dict(probe.rows(SENDING))
     held_at_sigterm = retries_held(old)
     signalled_at = time.monotonic()
-    stop_seconds = stop_warm(fault_workers, old, STOP_TIMEOUT)
+    stop_seconds = fault_workers.stop(old, timeout=STOP_TIMEOUT)
 
     # The old worker stopped by itself, in time, and left no process behind.
     assert stop_seconds is not None, f"still running {STOP_TIMEOUT}s after SIGTERM: killed"
