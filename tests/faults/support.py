@@ -875,7 +875,10 @@ class SqlProbe:
 
 # --- A class of N parents, and what every fault must leave intact ---------------------
 
+#: The statuses, as the fault tests name them.
 SENT, FAILED, UNKNOWN = BroadcastStatus.SENT, BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN
+SENDING, PENDING = BroadcastStatus.SENDING, BroadcastStatus.PENDING
+RETRYING = BroadcastStatus.RETRYING
 
 #: Parents in the class.
 N = 30
@@ -1006,10 +1009,11 @@ def log_count(workers, pattern: str) -> int:
     return sum(len(re.findall(pattern, worker.log())) for worker in workers.started)
 
 
+def log_total(workers, pattern: str) -> int:
+    """The sum of the numbers ``pattern`` captures in every worker's log."""
+    return sum(int(n) for worker in workers.started for n in re.findall(pattern, worker.log()))
+
+
 def republished(workers) -> int:
     """Tasks the recovery sweep published again (lost with a worker or the broker)."""
-    return sum(
-        int(n)
-        for worker in workers.started
-        for n in re.findall(r"Republished (\d+) broadcast tasks", worker.log())
-    )
+    return log_total(workers, r"Republished (\d+) broadcast tasks")

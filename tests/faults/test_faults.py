@@ -29,15 +29,20 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from broadcasts.models import BroadcastStatus
 from broadcasts.selectors import students_without_broadcast
 from students.phones import normalize_phone
 from tests.fake_fonnte import TARGET_INVALID
 from tests.faults.support import (
     ADMINS,
+    FAILED,
     FAULT_SETTINGS,
     HTTP_500,
+    PENDING,
     REFUSED,
+    RETRYING,
+    SENDING,
+    SENT,
+    UNKNOWN,
     FonnteDown,
     N,
     OrmProbe,
@@ -45,6 +50,7 @@ from tests.faults.support import (
     broker_label,
     handed_out,
     log_count,
+    log_total,
     make_class,
     manage,
     publishing_to,
@@ -58,21 +64,13 @@ from tests.faults.support import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
-SENT, FAILED, UNKNOWN = BroadcastStatus.SENT, BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN
-SENDING, PENDING = BroadcastStatus.SENDING, BroadcastStatus.PENDING
-RETRYING = BroadcastStatus.RETRYING
-
 #: Longest wait for the moment to inject a fault.
 FAULT_MOMENT_TIMEOUT = 20
 
 
 def settled_by_sweep(workers) -> int:
     """Rows the recovery sweep found stuck in ``sending`` and made ``unknown``."""
-    return sum(
-        int(n)
-        for worker in workers.started
-        for n in re.findall(r"(\d+) broadcasts were stuck in sending", worker.log())
-    )
+    return log_total(workers, r"(\d+) broadcasts were stuck in sending")
 
 
 def skipped(workers, pk) -> int:

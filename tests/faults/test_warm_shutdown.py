@@ -26,9 +26,13 @@ from pathlib import Path
 
 import pytest
 
-from broadcasts.models import BroadcastStatus
 from tests.fake_fonnte import HTTP_500
 from tests.faults.support import (
+    PENDING,
+    RETRYING,
+    SENDING,
+    SENT,
+    UNKNOWN,
     N,
     OrmProbe,
     broker_label,
@@ -44,9 +48,6 @@ from tests.faults.support import (
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
-
-SENT, SENDING, PENDING = BroadcastStatus.SENT, BroadcastStatus.SENDING, BroadcastStatus.PENDING
-UNKNOWN, RETRYING = BroadcastStatus.UNKNOWN, BroadcastStatus.RETRYING
 
 #: Seconds Fonnte takes to answer each send: the SIGTERM always finds sends under way.
 #: Under FAULT_SETTINGS' read timeout (5 s), so a send that is let finish ends sent.
