@@ -9,7 +9,7 @@ import kombu.pools
 import pytest
 import responses
 from django.conf import settings as django_settings
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.utils import translation
 from kombu import Queue
 
@@ -28,6 +28,40 @@ def skip_unless_required(name, reason):
     if name in required():
         pytest.fail(f"{reason}; TEST_REQUIRE names {name!r}, so this fails", pytrace=False)
     pytest.skip(reason)
+
+
+#: The groups the migrations create, each with its permissions as (app label, codename):
+#: read once, right after the test database is migrated (django_db_setup below).
+MIGRATED_ROLES: dict[str, list[tuple[str, str]]] = {}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's, then a note of the roles its migrations made (see restore_roles)."""
+    with django_db_blocker.unblock():
+        for group in Group.objects.prefetch_related("permissions__content_type"):
+            MIGRATED_ROLES[group.name] = [
+                (permission.content_type.app_label, permission.codename)
+                for permission in group.permissions.all()
+            ]
+
+
+def restore_roles():
+    """Make the migrations' groups again, with their permissions, where missing.
+
+    They come from data migrations; the flush after a transactional test removes them
+    (and Django's serialized rollback cannot bring them back: the flush renumbers the
+    content types). Transactional tests that log in as school staff call this first.
+    """
+    for name, permissions in MIGRATED_ROLES.items():
+        group, created = Group.objects.get_or_create(name=name)
+        if created:
+            wanted = set(permissions)
+            group.permissions.set(
+                permission
+                for permission in Permission.objects.select_related("content_type")
+                if (permission.content_type.app_label, permission.codename) in wanted
+            )
 
 
 @pytest.fixture(autouse=True)

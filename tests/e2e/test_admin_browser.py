@@ -22,7 +22,7 @@ from django.contrib.auth.models import Group
 from broadcasts.models import MonthlyReportBroadcast
 from reports.models import MonthlyReport
 from students.models import Classroom, Student
-from tests.conftest import skip_unless_required
+from tests.conftest import restore_roles, skip_unless_required
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -97,6 +97,7 @@ def page(browser, live_server):
 def school():
     """A class, its report, and the school's administrator: a member of the ``admin`` group
     (what the school gives its staff), not a superuser."""
+    restore_roles()  # an earlier transactional test's flush removed them
     classroom = Classroom.objects.create(name="TK A Melati")
     report = MonthlyReport.objects.create(classroom=classroom, month=11, year=2026)
     admin = get_user_model().objects.create_user(

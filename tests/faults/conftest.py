@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import confirm_send, skip_unless_required
+from tests.conftest import confirm_send, restore_roles, skip_unless_required
 from tests.e2e.conftest import (
     WORKER_SETTINGS,
     _forget_bindings,
@@ -85,13 +85,10 @@ def fault_workers(transactional_db, fake, tmp_path):
 def school_admins(transactional_db, request):
     """The ``admins`` of tests/conftest.py (3 admins, 2 users never alerted).
 
-    Their groups come from a data migration, which the flush after a transactional test
+    Their groups come from data migrations, which the flush after a transactional test
     removes: made again here if an earlier test flushed them.
     """
-    from django.contrib.auth.models import Group
-
-    for name in ("super_admin", "admin"):
-        Group.objects.get_or_create(name=name)
+    restore_roles()
     return request.getfixturevalue("admins")
 
 
