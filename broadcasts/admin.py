@@ -274,42 +274,44 @@ class MonthlyReportBroadcastAdmin(PhoneSearchMixin, admin.ModelAdmin):
             self.message_user(request, note, messages.WARNING)
 
 
+#: What a resend (services.Resend) did not send, and why: one note per non-empty field.
+RESEND_NOTES = (
+    (
+        "invalid_phone",
+        _(
+            "Will fail again, the number is not a valid Indonesian mobile number: %(n)s. "
+            "Fix the number in the student data first, then resend."
+        ),
+    ),
+    (
+        "no_phone",
+        _(
+            "Not resent, the student has no phone number: %(n)s. Add the parent's number "
+            "in the student data, then resend."
+        ),
+    ),
+    (
+        "not_on_whatsapp",
+        _(
+            "Not resent, the number is not on WhatsApp: %(n)s. Correct the number in the "
+            "student data, then resend."
+        ),
+    ),
+    (
+        "report_deleted",
+        _(
+            "Not resent, the report was deleted: %(n)s. There is nothing to send about; "
+            "these messages cannot be resent."
+        ),
+    ),
+)
+
+
 def resend_notes(outcome) -> list[str]:
     """What a resend (services.Resend) did not send, and why: both resend actions' words."""
-    notes = []
-    if outcome.invalid_phone:
-        notes.append(
-            _(
-                "Will fail again, the number is not a valid Indonesian mobile number: %(n)s. "
-                "Fix the number in the student data first, then resend."
-            )
-            % {"n": len(outcome.invalid_phone)}
-        )
-    if outcome.no_phone:
-        notes.append(
-            _(
-                "Not resent, the student has no phone number: %(n)s. Add the parent's number "
-                "in the student data, then resend."
-            )
-            % {"n": len(outcome.no_phone)}
-        )
-    if outcome.not_on_whatsapp:
-        notes.append(
-            _(
-                "Not resent, the number is not on WhatsApp: %(n)s. Correct the number in the "
-                "student data, then resend."
-            )
-            % {"n": len(outcome.not_on_whatsapp)}
-        )
-    if outcome.report_deleted:
-        notes.append(
-            _(
-                "Not resent, the report was deleted: %(n)s. There is nothing to send about; "
-                "these messages cannot be resent."
-            )
-            % {"n": len(outcome.report_deleted)}
-        )
-    return notes
+    return [
+        text % {"n": len(ids)} for field, text in RESEND_NOTES if (ids := getattr(outcome, field))
+    ]
 
 
 class MessageTemplateForm(forms.ModelForm):
