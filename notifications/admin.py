@@ -3,8 +3,6 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from students.visibility import MaskedPhoneMixin, masked_text
-
 from .models import Notification
 from .services import notification_mark_read, notification_mark_read_many
 
@@ -27,7 +25,7 @@ class ReadListFilter(admin.SimpleListFilter):
 
 
 @admin.register(Notification)
-class NotificationAdmin(MaskedPhoneMixin, admin.ModelAdmin):
+class NotificationAdmin(admin.ModelAdmin):
     """Each admin sees their own alerts, newest first; opening one marks it read."""
 
     list_display = ["title_display", "level", "created_at", "is_read", "rows"]
@@ -38,13 +36,6 @@ class NotificationAdmin(MaskedPhoneMixin, admin.ModelAdmin):
     actions = ["mark_read"]
     readonly_fields = ["recipient", "level", "title", "body", "rows", "created_at", "read_at"]
     fields = readonly_fields
-    # Alerts mask numbers when written (broadcasts.services.alerts); whoever sees numbers
-    # masked also sees any other number in an alert's text masked.
-    masked_fields = {
-        "title_display": "title_masked",
-        "title": "title_masked",
-        "body": "body_masked",
-    }
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(recipient=request.user)
@@ -60,17 +51,6 @@ class NotificationAdmin(MaskedPhoneMixin, admin.ModelAdmin):
         if obj.read_at is None:
             return format_html("<strong>{}</strong>", obj.title)
         return obj.title
-
-    @admin.display(description=_("title"))
-    def title_masked(self, obj):
-        title = masked_text(obj.title)
-        if obj.read_at is None:
-            return format_html("<strong>{}</strong>", title)
-        return title
-
-    @admin.display(description=_("message"))
-    def body_masked(self, obj):
-        return format_html('<div style="white-space: pre-wrap">{}</div>', masked_text(obj.body))
 
     @admin.display(description=_("read"), boolean=True, ordering="read_at")
     def is_read(self, obj):

@@ -74,10 +74,6 @@ class MaskedPhoneMixin:
     def get_list_display(self, request):
         return self._masked(request, super().get_list_display(request))
 
-    def get_list_display_links(self, request, list_display):
-        links = super().get_list_display_links(request, list_display)
-        return links if links is None else self._masked(request, links)
-
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if sees_full_phone_numbers(user=request.user):
