@@ -171,7 +171,11 @@ def teacher_pages(school):
     student, report, row = own["student"], own["report"], own["row"]
     return [
         ("index", "/admin/"),
+        ("students app", "/admin/students/"),
+        ("reports app", "/admin/reports/"),
+        ("broadcasts app", "/admin/broadcasts/"),
         ("students", STUDENTS),
+        ("students picker (raw id popup)", f"{STUDENTS}?_popup=1&_to_field=id"),
         ("students searched by number", f"{STUDENTS}?q=0812-3456-7890"),
         ("students by class", f"{STUDENTS}?classroom__id__exact={report.classroom_id}"),
         ("student page", f"{STUDENTS}{student.pk}/change/"),
@@ -187,6 +191,8 @@ def teacher_pages(school):
         ("messages by report", f"{BROADCASTS}?monthly_report__id__exact={report.pk}"),
         ("message page with its attempts", f"{BROADCASTS}{row.pk}/change/"),
         ("message history", f"{BROADCASTS}{row.pk}/history/"),
+        # The school's own number, as Fonnte reports it: no parent's.
+        ("WhatsApp devices", "/admin/broadcasts/fonntedevice/"),
     ]
 
 
@@ -211,6 +217,18 @@ def test_every_page_a_teacher_opens_masks_the_parents_numbers(client, school, te
         "messages searched by number",
         "message page with its attempts",
     }
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/notifications/notification/",
+        "/admin/broadcasts/messagetemplate/",
+        EXPORT,
+    ],
+)
+def test_the_other_pages_are_closed_to_a_teacher(client, teacher, url):
+    assert client.get(url).status_code == 403
 
 
 def test_the_message_page_masks_fonnte_answer_reason_and_attempts(client, school, teacher):
