@@ -390,3 +390,17 @@ def test_the_class_page_names_its_teachers(member, client, school, django_user_m
     assert "Guru" in page and "Staf yang mengajar kelas ini" in page
     assert response.status_code == 302
     assert list(classroom.teachers.all()) == [teacher]
+
+
+def test_the_roles_made_again_after_a_flush_hold_the_new_permissions(db):
+    from tests.conftest import restore_roles
+
+    Group.objects.all().delete()  # as a transactional test's flush leaves them
+
+    restore_roles()
+
+    for name in ("admin", "super_admin"):
+        codenames = set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))
+        assert {"export_student", "view_all_classrooms"} <= codenames
+    teacher = set(Group.objects.get(name="guru").permissions.values_list("codename", flat=True))
+    assert not {"export_student", "view_all_classrooms", "change_student"} & teacher
