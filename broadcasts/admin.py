@@ -11,6 +11,14 @@ from django.utils.translation import ngettext
 
 from reports.models import MonthlyReport
 from students.search import PhoneSearchMixin
+from students.selectors import in_visible_classrooms
+from students.visibility import (
+    ClassroomFilter,
+    ClassroomScopedMixin,
+    MaskedPhoneMixin,
+    masked,
+    masked_text,
+)
 
 from . import admin_devices  # noqa: F401  (registers FonnteDevice)
 from .messages import DEFAULT_TEMPLATE, PLACEHOLDERS, message_preview, template_errors
@@ -20,14 +28,19 @@ from .services import broadcast_resend
 from .services.receipts import STATE_RANKS
 
 
-class BroadcastAttemptInline(admin.TabularInline):
+class BroadcastAttemptInline(MaskedPhoneMixin, admin.TabularInline):
     """Every try at sending the row, oldest first: when, how it ended, why."""
 
     model = BroadcastAttempt
     fields = ["number", "started_at", "finished_at", "outcome", "detail"]
     readonly_fields = fields
+    masked_fields = {"detail": "detail_masked"}
     extra = 0
     can_delete = False
+
+    @admin.display(description=_("detail"))
+    def detail_masked(self, obj):
+        return masked_text(obj.detail)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -83,8 +96,11 @@ class MonthlyReportFilter(admin.SimpleListFilter):
     DELETED = "deleted"
 
     def lookups(self, request, model_admin):
-        reports = MonthlyReport.objects.filter(
-            Exists(MonthlyReportBroadcast.objects.filter(monthly_report=OuterRef("pk")))
+        reports = in_visible_classrooms(
+            MonthlyReport.objects.filter(
+                Exists(MonthlyReportBroadcast.objects.filter(monthly_report=OuterRef("pk")))
+            ),
+            user=request.user,
         ).select_related("classroom")
         return [
             *((str(report.pk), str(report)) for report in reports),
@@ -101,7 +117,9 @@ class MonthlyReportFilter(admin.SimpleListFilter):
 
 
 @admin.register(MonthlyReportBroadcast)
-class MonthlyReportBroadcastAdmin(PhoneSearchMixin, admin.ModelAdmin):
+class MonthlyReportBroadcastAdmin(
+    ClassroomScopedMixin, MaskedPhoneMixin, PhoneSearchMixin, admin.ModelAdmin
+):
     list_display = [
         "id",
         "student",
@@ -116,12 +134,19 @@ class MonthlyReportBroadcastAdmin(PhoneSearchMixin, admin.ModelAdmin):
         "status",
         DeliveryStateFilter,
         MonthlyReportFilter,
-        "monthly_report__classroom",
+        ("monthly_report__classroom", ClassroomFilter),
         "monthly_report__year",
         "monthly_report__month",
     ]
     search_fields = ["student__nis", "student__full_name", "phone_number"]
     phone_search_field = "phone_number"
+    # A row belongs to its report's class; a row whose report was deleted, to no class.
+    classroom_field = "monthly_report__classroom"
+    masked_fields = {
+        "phone_number": "phone_number_masked",
+        "error_message": "error_message_masked",
+        "fonnte_response": "fonnte_response_masked",
+    }
     list_select_related = ["student", "monthly_report__classroom"]
     raw_id_fields = ["student", "monthly_report"]
     inlines = [BroadcastAttemptInline]
@@ -179,11 +204,27 @@ class MonthlyReportBroadcastAdmin(PhoneSearchMixin, admin.ModelAdmin):
         """Fonnte's answer, indented when it is JSON (it is kept exactly as received)."""
         if not obj.response:
             return "-"
-        try:
-            text = json.dumps(json.loads(obj.response), indent=2, ensure_ascii=False)
-        except ValueError:
-            text = obj.response
-        return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
+        return format_html(
+            '<pre style="white-space: pre-wrap; margin: 0">{}</pre>', _indented(obj.response)
+        )
+
+    @admin.display(description=_("phone number"))
+    def phone_number_masked(self, obj):
+        return masked(obj.phone_number)
+
+    @admin.display(description=_("error"))
+    def error_message_masked(self, obj):
+        return masked_text(obj.error_message)
+
+    @admin.display(description=_("Fonnte response"))
+    def fonnte_response_masked(self, obj):
+        """Fonnte's answer names the number it was sent to: masked, as the number is."""
+        if not obj.response:
+            return "-"
+        return format_html(
+            '<pre style="white-space: pre-wrap; margin: 0">{}</pre>',
+            masked_text(_indented(obj.response)),
+        )
 
     def has_add_permission(self, request):
         return False
@@ -272,6 +313,14 @@ class MonthlyReportBroadcastAdmin(PhoneSearchMixin, admin.ModelAdmin):
     def _say_not_sent(self, request, outcome):
         for note in resend_notes(outcome):
             self.message_user(request, note, messages.WARNING)
+
+
+def _indented(response: str) -> str:
+    """Fonnte's answer indented when it is JSON (it is kept exactly as received)."""
+    try:
+        return json.dumps(json.loads(response), indent=2, ensure_ascii=False)
+    except ValueError:
+        return response
 
 
 #: What a resend (services.Resend) did not send, and why: one note per non-empty field.

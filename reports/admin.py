@@ -24,6 +24,7 @@ from broadcasts.selectors import (
 from broadcasts.services import broadcast_create_for_report, broadcast_resend
 from broadcasts.services.pacing import Waiting, pacing_state
 from notifications.selectors import whatsapp_device_readiness
+from students.visibility import ClassroomFilter, ClassroomScopedMixin
 from tkassalam.language import school_language
 
 from .models import MonthlyReport
@@ -270,10 +271,10 @@ def _resend_message(plan, outcome):
 
 
 @admin.register(MonthlyReport)
-class MonthlyReportAdmin(admin.ModelAdmin):
+class MonthlyReportAdmin(ClassroomScopedMixin, admin.ModelAdmin):
     # The name says class and period; the room goes to the progress, which must fit.
     list_display = ["__str__", "delivery"]
-    list_filter = ["year", "month", "classroom"]
+    list_filter = ["year", "month", ("classroom", ClassroomFilter)]
     list_select_related = ["classroom"]
     show_facets = admin.ShowFacets.NEVER  # a COUNT per year, month and class: 17 queries, not 11
     actions = [send_whatsapp_broadcast, resend_failed_broadcasts]

@@ -5,6 +5,7 @@ from django.http import JsonResponse
 from django.utils.translation import gettext as _
 
 from broadcasts.selectors import Progress, broadcast_progress
+from students.selectors import sees_every_classroom
 
 #: Most reports one request may ask about (a changelist page shows at most a few hundred).
 MAX_IDS = 500
@@ -46,7 +47,7 @@ def monthly_report_progress(request, *, model_admin):
     """``GET …/progress/?ids=1,2,3`` → ``{"reports": {"1": {counts, state…}, …}}``.
 
     Served through ``admin_site.admin_view`` (staff only); needs the view permission too.
-    Reports that do not exist are left out of the answer.
+    Reports that do not exist, or that the user may not see, are left out of the answer.
     """
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
@@ -56,6 +57,9 @@ def monthly_report_progress(request, *, model_admin):
         return JsonResponse({"error": "ids must be comma-separated integers"}, status=400)
     if len(ids) > MAX_IDS:
         return JsonResponse({"error": f"at most {MAX_IDS} ids per request"}, status=400)
+    if not sees_every_classroom(user=request.user):
+        # Another class's report is "not found" here too (students.selectors).
+        ids = set(model_admin.get_queryset(request).filter(pk__in=ids).values_list("pk", flat=True))
     progress = broadcast_progress(monthly_report_ids=ids)
     return JsonResponse(
         {"reports": {str(pk): progress_as_json(item) for pk, item in sorted(progress.items())}}

@@ -31,6 +31,7 @@ from .resources import (
     file_row,
 )
 from .search import PhoneSearchMixin
+from .visibility import ClassroomFilter, ClassroomScopedMixin, MaskedPhoneMixin, masked
 
 logger = logging.getLogger(__name__)
 
@@ -77,13 +78,17 @@ class WhatsAppCheckFilter(admin.BooleanFieldListFilter):
 
 
 @admin.register(Classroom)
-class ClassroomAdmin(admin.ModelAdmin):
+class ClassroomAdmin(ClassroomScopedMixin, admin.ModelAdmin):
     list_display = ["name"]
     search_fields = ["name"]
+    filter_horizontal = ["teachers"]
+    classroom_field = "pk"
 
 
 @admin.register(Student)
-class StudentAdmin(PhoneSearchMixin, ImportExportModelAdmin):
+class StudentAdmin(
+    ClassroomScopedMixin, MaskedPhoneMixin, PhoneSearchMixin, ImportExportModelAdmin
+):
     form = StudentForm
     list_display = [
         "nis",
@@ -94,11 +99,12 @@ class StudentAdmin(PhoneSearchMixin, ImportExportModelAdmin):
         "phone_ok",
         "on_whatsapp",
     ]
-    list_filter = ["classroom", ("whatsapp_registered", WhatsAppCheckFilter)]
+    list_filter = [("classroom", ClassroomFilter), ("whatsapp_registered", WhatsAppCheckFilter)]
     readonly_fields = ["whatsapp_registered", "whatsapp_checked_at"]
     actions = ["check_whatsapp_numbers"]
     search_fields = ["nis", "full_name", "parent_name", "parent_phone"]
     phone_search_field = "parent_phone"
+    masked_fields = {"parent_phone": "parent_phone_masked"}
     list_select_related = ["classroom"]
     list_per_page = 50
     # The facet counts ("Tampilkan hitungan") are a COUNT per class and per WhatsApp check,
@@ -112,6 +118,10 @@ class StudentAdmin(PhoneSearchMixin, ImportExportModelAdmin):
     export_form_class = StudentExportForm
     confirm_form_class = StudentConfirmImportForm
     import_template_name = "admin/students/student/import.html"
+
+    @admin.display(description=_("parent's WhatsApp number"))
+    def parent_phone_masked(self, obj):
+        return masked(obj.parent_phone)
 
     @admin.display(description=_("WhatsApp number OK"), boolean=True)
     def phone_ok(self, obj):
@@ -211,8 +221,10 @@ class StudentAdmin(PhoneSearchMixin, ImportExportModelAdmin):
         return self.has_add_permission(request) and self.has_change_permission(request)
 
     def has_export_permission(self, request):
-        """The file holds what the list shows, parents' numbers included."""
-        return self.has_view_permission(request)
+        """The file holds every parent's number, whole: its own permission (the admin groups')."""
+        return self.has_view_permission(request) and request.user.has_perm(
+            "students.export_student"
+        )
 
     def import_action(self, request, **kwargs):
         """Upload and preview; with "only the valid rows" a file with rows in error can go on.

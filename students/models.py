@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -9,11 +10,29 @@ _NOT_LOADED = object()
 
 class Classroom(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
+    # Who teaches the class: a teacher sees this class only (students.selectors).
+    teachers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="classrooms_taught",
+        limit_choices_to={"is_staff": True},
+        verbose_name=_("teachers"),
+        help_text=_(
+            "Staff who teach this class. A teacher sees the students, reports and WhatsApp "
+            "messages of their own classes only."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
         verbose_name = _("classroom")
         verbose_name_plural = _("classrooms")
+        permissions = [
+            (
+                "view_all_classrooms",
+                _("Can see the students, reports and messages of every class"),
+            ),
+        ]
 
     def __str__(self):
         return self.name
@@ -53,6 +72,9 @@ class Student(models.Model):
         ordering = ["classroom__name", "full_name"]
         verbose_name = _("student")
         verbose_name_plural = _("students")
+        permissions = [
+            ("export_student", _("Can export students, parents' numbers included")),
+        ]
 
     def __str__(self):
         return f"{self.full_name} ({self.nis})"

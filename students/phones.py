@@ -69,3 +69,13 @@ def mask_phone(phone: str) -> str:
     if len(digits) < 10:
         return "****" + digits[-2:] if digits else ""
     return f"{digits[:5]}****{digits[-4:]}"
+
+
+# A number inside free text (Fonnte's raw answers, failure reasons, alerts), in whatever
+# form it was stored: any run of 10 to 15 digits. Fonnte's ids are shorter.
+_NUMBER_IN_TEXT = re.compile(r"(?<!\d)\d{10,15}(?!\d)")
+
+
+def mask_phones_in(text: str) -> str:
+    """``text`` with every number in it masked as mask_phone masks one."""
+    return _NUMBER_IN_TEXT.sub(lambda match: mask_phone(match.group()), text or "")

@@ -6,8 +6,9 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
+from django.utils import timezone
 
-from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
+from broadcasts.models import BroadcastAttempt, BroadcastStatus, MonthlyReportBroadcast
 
 
 @pytest.fixture
@@ -108,3 +109,298 @@ def test_without_staff_status_nothing_is_reachable(member, client):
         response = client.get(url)
         assert response.status_code == 302
         assert "/admin/login/" in response["Location"]
+
+
+# --- Teachers: their own classes, numbers masked, no export (issue 11) ----------------------
+
+OWN_PHONE, OWN_MASKED = "6281234567890", "62812****7890"
+OTHER_PHONE, OTHER_MASKED = "6285711112222", "62857****2222"
+EXPORT = "/admin/students/student/export/"
+STUDENTS = "/admin/students/student/"
+CLASSES = "/admin/students/classroom/"
+
+
+@pytest.fixture
+def school(report, make_student):
+    """Two classes, each with a report and a failed message whose texts name the number."""
+    from reports.models import MonthlyReport
+    from students.models import Classroom
+
+    other_class = Classroom.objects.create(name="TK B Mawar")
+    other_report = MonthlyReport.objects.create(classroom=other_class, month=11, year=2026)
+    own = make_student(OWN_PHONE, name="Aisyah Putri")
+    other = make_student(OTHER_PHONE, name="Budi Santoso", classroom=other_class)
+    rows = {}
+    for student, rep, phone in ((own, report, OWN_PHONE), (other, other_report, OTHER_PHONE)):
+        row = MonthlyReportBroadcast.objects.create(
+            monthly_report=rep,
+            student=student,
+            phone_number=phone,
+            message="m",
+            status=BroadcastStatus.FAILED,
+            error_message=f"target invalid: {phone}",
+            response=f'{{"status": false, "reason": "target invalid", "target": ["{phone}"]}}',
+        )
+        BroadcastAttempt.objects.create(
+            broadcast=row,
+            number=1,
+            started_at=timezone.now(),
+            finished_at=timezone.now(),
+            outcome=BroadcastAttempt.Outcome.FAILED,
+            detail=f"Fonnte refused {phone}",
+        )
+        rows[student.classroom.name] = row
+    return {
+        "own": {"student": own, "report": report, "row": rows[report.classroom.name]},
+        "other": {"student": other, "report": other_report, "row": rows["TK B Mawar"]},
+        "other_class": other_class,
+    }
+
+
+@pytest.fixture
+def teacher(member, school):
+    """A guru named as the teacher of the first class (TK A Melati) only, logged in."""
+    user = member("guru")
+    school["own"]["report"].classroom.teachers.add(user)
+    return user
+
+
+def teacher_pages(school):
+    """Every admin page a teacher can open about their class, as (name, url)."""
+    own = school["own"]
+    student, report, row = own["student"], own["report"], own["row"]
+    return [
+        ("index", "/admin/"),
+        ("students app", "/admin/students/"),
+        ("reports app", "/admin/reports/"),
+        ("broadcasts app", "/admin/broadcasts/"),
+        ("students", STUDENTS),
+        ("students picker (raw id popup)", f"{STUDENTS}?_popup=1&_to_field=id"),
+        ("students searched by number", f"{STUDENTS}?q=0812-3456-7890"),
+        ("students by class", f"{STUDENTS}?classroom__id__exact={report.classroom_id}"),
+        ("student page", f"{STUDENTS}{student.pk}/change/"),
+        ("student history", f"{STUDENTS}{student.pk}/history/"),
+        ("classes", CLASSES),
+        ("class page", f"{CLASSES}{report.classroom_id}/change/"),
+        ("reports", REPORTS),
+        ("report page", f"{REPORTS}{report.pk}/change/"),
+        ("report history", f"{REPORTS}{report.pk}/history/"),
+        ("report progress", f"{REPORTS}progress/?ids={report.pk}"),
+        ("messages", BROADCASTS),
+        ("messages searched by number", f"{BROADCASTS}?q=%2B62%20812%203456%207890"),
+        ("messages by report", f"{BROADCASTS}?monthly_report__id__exact={report.pk}"),
+        ("message page with its attempts", f"{BROADCASTS}{row.pk}/change/"),
+        ("message history", f"{BROADCASTS}{row.pk}/history/"),
+        # The school's own number, as Fonnte reports it: no parent's.
+        ("WhatsApp devices", "/admin/broadcasts/fonntedevice/"),
+    ]
+
+
+def test_every_page_a_teacher_opens_masks_the_parents_numbers(client, school, teacher):
+    shown = {}
+    for name, url in teacher_pages(school):
+        response = client.get(url)
+        assert response.status_code == 200, name
+        html = response.content.decode()
+        # The stored number, or its hidden digits in any form ("0812-3456-7890" typed in
+        # the search box is echoed there: the teacher's own input).
+        for digits in (OWN_PHONE, OTHER_PHONE, "34567890", "11112222"):
+            assert digits not in html, (name, digits)
+        shown[name] = OWN_MASKED in html
+
+    # Where the number is shown, it is shown masked: lists, search results, pages, attempts.
+    assert {name for name, masked in shown.items() if masked} >= {
+        "students",
+        "students searched by number",
+        "student page",
+        "messages",
+        "messages searched by number",
+        "message page with its attempts",
+    }
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/notifications/notification/",
+        "/admin/broadcasts/messagetemplate/",
+        EXPORT,
+    ],
+)
+def test_the_other_pages_are_closed_to_a_teacher(client, teacher, url):
+    assert client.get(url).status_code == 403
+
+
+def test_the_message_page_masks_fonnte_answer_reason_and_attempts(client, school, teacher):
+    row = school["own"]["row"]
+
+    html = client.get(f"{BROADCASTS}{row.pk}/change/").content.decode()
+
+    assert f"target invalid: {OWN_MASKED}" in html  # the reason
+    assert f"&quot;{OWN_MASKED}&quot;" in html  # Fonnte's answer
+    assert f"Fonnte refused {OWN_MASKED}" in html  # the attempt
+
+
+def test_admins_see_the_whole_numbers(member, client, school):
+    member("admin")
+    row = school["own"]["row"]
+
+    students = client.get(STUDENTS).content.decode()
+    page = client.get(f"{BROADCASTS}{row.pk}/change/").content.decode()
+
+    assert OWN_PHONE in students and OTHER_PHONE in students
+    assert f"target invalid: {OWN_PHONE}" in page
+    assert f"Fonnte refused {OWN_PHONE}" in page
+    assert OWN_MASKED not in students + page
+
+
+def shown_rows(client, url, **params):
+    response = client.get(url, params)
+    assert response.status_code == 200
+    return list(response.context["cl"].result_list)
+
+
+def test_a_typed_number_finds_the_row_for_a_teacher_but_a_part_of_it_does_not(
+    client, school, teacher
+):
+    own = school["own"]
+    for typed in ("0812-3456-7890", "+62 812 3456 7890", OWN_PHONE):
+        assert shown_rows(client, STUDENTS, q=typed) == [own["student"]]
+        assert shown_rows(client, BROADCASTS, q=typed) == [own["row"]]
+    # A part of a number would reveal the masked digits one search at a time.
+    assert shown_rows(client, STUDENTS, q="628123") == []
+    assert shown_rows(client, BROADCASTS, q="628123") == []
+
+
+def test_a_teacher_sees_only_their_own_class(client, school, teacher):
+    own, other = school["own"], school["other"]
+
+    assert shown_rows(client, STUDENTS) == [own["student"]]
+    assert shown_rows(client, REPORTS) == [own["report"]]
+    assert shown_rows(client, BROADCASTS) == [own["row"]]
+    assert [c.name for c in shown_rows(client, CLASSES)] == ["TK A Melati"]
+    # Nor another class's name in the filters.
+    for url in (STUDENTS, REPORTS, BROADCASTS, CLASSES):
+        assert "TK B Mawar" not in client.get(url).content.decode(), url
+    # Nor by filtering, nor by a direct address: "not found", back to the index.
+    assert other["student"] not in shown_rows(
+        client, STUDENTS, classroom__id__exact=school["other_class"].pk
+    )
+    assert shown_rows(client, BROADCASTS, monthly_report__id__exact=other["report"].pk) == []
+    for url in (
+        f"{STUDENTS}{other['student'].pk}/change/",
+        f"{STUDENTS}{other['student'].pk}/history/",
+        f"{REPORTS}{other['report'].pk}/change/",
+        f"{BROADCASTS}{other['row'].pk}/change/",
+        f"{CLASSES}{school['other_class'].pk}/change/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"] == "/admin/"
+
+
+def test_autocomplete_names_only_the_teachers_classes_and_students(client, school, teacher):
+    def names(model_name, field_name):
+        response = client.get(
+            "/admin/autocomplete/",
+            {"app_label": model_name[0], "model_name": model_name[1], "field_name": field_name},
+        )
+        assert response.status_code == 200
+        return [result["text"] for result in response.json()["results"]]
+
+    assert names(("reports", "monthlyreport"), "classroom") == ["TK A Melati"]
+    student = school["own"]["student"]
+    assert names(("broadcasts", "monthlyreportbroadcast"), "student") == [str(student)]
+
+
+def test_admins_see_every_class(member, client, school):
+    member("admin")
+
+    assert len(shown_rows(client, STUDENTS)) == 2
+    assert len(shown_rows(client, REPORTS)) == 2
+    assert len(shown_rows(client, BROADCASTS)) == 2
+    assert "TK B Mawar" in client.get(STUDENTS).content.decode()
+
+
+def test_a_teacher_of_no_class_sees_nothing_and_is_told_why(member, client, school):
+    member("guru")
+    told = "Anda belum ditetapkan sebagai guru kelas mana pun"
+
+    for url in (STUDENTS, REPORTS, BROADCASTS, CLASSES):
+        response = client.get(url)
+        assert list(response.context["cl"].result_list) == [], url
+        assert told in response.content.decode(), url
+    member("admin")
+    assert told not in client.get(STUDENTS).content.decode()
+
+
+def test_only_the_admin_groups_may_export_students(db):
+    holders = set(
+        Group.objects.filter(permissions__codename="export_student").values_list("name", flat=True)
+    )
+    assert holders == {"super_admin", "admin"}
+
+
+def test_a_teacher_cannot_export_students(client, school, teacher):
+    listing = client.get(STUDENTS).content.decode()
+    page = client.get(EXPORT)
+    posted = client.post(EXPORT, {"format": "0", "resource": "0"})
+
+    assert "export_link" not in listing and EXPORT not in listing
+    assert page.status_code == 403
+    assert posted.status_code == 403
+    assert "Content-Disposition" not in posted
+    assert OWN_PHONE not in posted.content.decode()
+
+
+@pytest.mark.parametrize("group", ["admin", "super_admin"])
+def test_the_admin_groups_export_students(member, client, school, group):
+    member(group)
+
+    assert EXPORT in client.get(STUDENTS).content.decode()
+    assert client.get(EXPORT).status_code == 200
+
+
+def test_a_teacher_opens_no_alert_and_alerts_mask_numbers(client, school, teacher):
+    from broadcasts.services.alerts import broadcast_alert_failures
+    from notifications.models import Notification
+
+    User = teacher.__class__
+    admin_user = User.objects.create_superuser("kepala", "k@example.com", "pw")
+    broadcast_alert_failures(monthly_report_id=school["own"]["report"].pk)
+    alert = Notification.objects.get(recipient=admin_user)
+
+    # The reason too: Fonnte's reason may name the number (the alert is also emailed).
+    assert f"target invalid: {OWN_MASKED}" in alert.body
+    assert OWN_PHONE not in alert.title + alert.body
+    assert client.get("/admin/notifications/notification/").status_code == 403
+    assert 'id="notifications-link"' not in client.get("/admin/").content.decode()
+
+
+def test_the_class_page_names_its_teachers(member, client, school, django_user_model):
+    member("admin")
+    teacher = django_user_model.objects.create_user("bu_ani", password="pw", is_staff=True)
+    classroom = school["other_class"]
+
+    page = client.get(f"{CLASSES}{classroom.pk}/change/").content.decode()
+    response = client.post(
+        f"{CLASSES}{classroom.pk}/change/", {"name": classroom.name, "teachers": [teacher.pk]}
+    )
+
+    assert "Guru" in page and "Staf yang mengajar kelas ini" in page
+    assert response.status_code == 302
+    assert list(classroom.teachers.all()) == [teacher]
+
+
+def test_the_roles_made_again_after_a_flush_hold_the_new_permissions(db):
+    from tests.conftest import restore_roles
+
+    Group.objects.all().delete()  # as a transactional test's flush leaves them
+
+    restore_roles()
+
+    for name in ("admin", "super_admin"):
+        codenames = set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))
+        assert {"export_student", "view_all_classrooms"} <= codenames
+    teacher = set(Group.objects.get(name="guru").permissions.values_list("codename", flat=True))
+    assert not {"export_student", "view_all_classrooms", "change_student"} & teacher

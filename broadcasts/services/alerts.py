@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from notifications.services import notification_send_to_admins, notification_sent_since
-from students.phones import mask_phone
+from students.phones import mask_phone, mask_phones_in
 
 from .. import queue
 from ..models import BroadcastStatus, MonthlyReportBroadcast
@@ -166,7 +166,7 @@ def _alert_text(rows, monthly_report_id):
     for row in rows[:ALERT_MAX_LISTED]:
         lines.append(
             f"- {row.student.full_name} ({row.student.nis}) {mask_phone(row.phone_number)}: "
-            f"{row.get_status_display()}: {row.error_message}"
+            f"{row.get_status_display()}: {mask_phones_in(row.error_message)}"
         )
     if len(rows) > ALERT_MAX_LISTED:
         lines.append(_("… and %(n)d more.") % {"n": len(rows) - ALERT_MAX_LISTED})

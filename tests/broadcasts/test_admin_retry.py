@@ -128,6 +128,7 @@ def test_select_all_across_pages_is_carried_to_the_confirmation(
 def test_a_teacher_cannot_resend(client, django_user_model, rows, dispatch):
     teacher = django_user_model.objects.create_user("guru", password="pw", is_staff=True)
     teacher.groups.add(Group.objects.get(name="guru"))
+    rows["failed"].monthly_report.classroom.teachers.add(teacher)  # their own class's rows
     client.force_login(teacher)
 
     response = post_action(client, rows.values())
@@ -466,6 +467,7 @@ def test_confirming_resends_the_unknown_rows_only(
 def test_a_teacher_cannot_resend_unknown_rows(client, django_user_model, rows, dispatch):
     teacher = django_user_model.objects.create_user("guru", password="pw", is_staff=True)
     teacher.groups.add(Group.objects.get(name="guru"))
+    rows["failed"].monthly_report.classroom.teachers.add(teacher)  # their own class's rows
     client.force_login(teacher)
 
     post_unknown(client, rows.values())

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from broadcasts.models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
 from broadcasts.selectors import Progress, ProgressState, broadcast_progress
 from reports.models import MonthlyReport
-from students.models import Student
+from students.models import Classroom, Student
 
 CHANGELIST = "/admin/reports/monthlyreport/"
 PROGRESS_URL = "/admin/reports/monthlyreport/progress/"
@@ -294,9 +294,25 @@ def test_staff_without_the_view_permission_get_403(client, django_user_model, re
 def test_a_teacher_who_may_view_reports_gets_the_progress(client, django_user_model, report):
     teacher = django_user_model.objects.create_user("guru", password="pw", is_staff=True)
     teacher.groups.add(Group.objects.get(name="guru"))
+    report.classroom.teachers.add(teacher)
     client.force_login(teacher)
 
     response = client.get(PROGRESS_URL, {"ids": report.pk})
 
     assert response.status_code == 200
     assert response.json()["reports"][str(report.pk)]["state"] == "not_sent"
+
+
+def test_a_teacher_gets_no_progress_of_another_class(client, django_user_model, report):
+    teacher = django_user_model.objects.create_user("guru", password="pw", is_staff=True)
+    teacher.groups.add(Group.objects.get(name="guru"))
+    own = MonthlyReport.objects.create(
+        classroom=Classroom.objects.create(name="TK B Mawar"), month=11, year=2026
+    )
+    own.classroom.teachers.add(teacher)
+    client.force_login(teacher)
+
+    response = client.get(PROGRESS_URL, {"ids": f"{report.pk},{own.pk}"})
+
+    assert response.status_code == 200
+    assert list(response.json()["reports"]) == [str(own.pk)]

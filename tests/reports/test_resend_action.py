@@ -327,6 +327,7 @@ def test_only_those_who_may_resend_see_the_unknown_link(client, admins, report, 
 
     teacher = get_user_model().objects.get(username="guru")
     teacher.groups.add(Group.objects.get(name="guru"))
+    report.classroom.teachers.add(teacher)  # else the page is "not found" for them
     pages = {}
     for user in (teacher, admins[1]):
         client.force_login(user)

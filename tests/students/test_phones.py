@@ -1,6 +1,12 @@
 import pytest
 
-from students.phones import InvalidPhoneNumber, is_valid_phone, mask_phone, normalize_phone
+from students.phones import (
+    InvalidPhoneNumber,
+    is_valid_phone,
+    mask_phone,
+    mask_phones_in,
+    normalize_phone,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,3 +51,18 @@ def test_mask_keeps_the_prefix_and_last_four_digits_only():
 def test_mask_of_a_short_or_empty_value_reveals_almost_nothing():
     assert mask_phone("0812") == "****12"
     assert mask_phone("") == ""
+
+
+def test_numbers_inside_a_text_are_masked_as_one_number_is():
+    answer = '{"reason": "target invalid", "target": ["6281234567890", "081299998888"]}'
+
+    assert mask_phones_in(answer) == (
+        '{"reason": "target invalid", "target": ["62812****7890", "08129****8888"]}'
+    )
+
+
+def test_ids_and_dates_in_a_text_are_left_alone():
+    text = 'id 80367170, requestid 2937124, at 2026-11-05 10:00:00, "status": false'
+
+    assert mask_phones_in(text) == text
+    assert mask_phones_in("") == ""
