@@ -115,9 +115,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-# Student import/export (django-import-export): a cell like =HYPERLINK(…) in an
-# exported CSV must not run as a formula in the school's spreadsheet.
-IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+# Student import/export (django-import-export). A cell like =HYPERLINK(…) is exported as
+# text with an apostrophe before it (students.resources.escape_cell), in CSV and XLSX; the
+# library's IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT only drops one leading "=" and is off.
+# A control character XLSX cannot hold (an old name's ESC) becomes U+FFFD instead of
+# failing the whole export.
+IMPORT_EXPORT_ESCAPE_ILLEGAL_CHARS_ON_EXPORT = True
 
 # --- Email (admin alerts) ---------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
