@@ -15,6 +15,7 @@ import re
 import tempfile
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 from django.conf import settings
@@ -33,6 +34,9 @@ logger = logging.getLogger(__name__)
 _WORKSHEET = re.compile(r"xl/worksheets/[^/]+\.xml")
 _ROW_TAG = f"{{{SHEET_MAIN_NS}}}row"
 _DIMENSION_TAG = f"{{{SHEET_MAIN_NS}}}dimension"
+# A damaged or encrypted archive, bad XML: the library's own read then refuses the file
+# with its message (openpyxl reads the sheets with the same parser).
+_UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, SyntaxError)
 
 
 def check_import_file(upload, *, is_xlsx):
@@ -90,12 +94,8 @@ def xlsx_rows(upload, *, stop_after):
     declared size; rows are counted while streaming, never all loaded.
     """
     upload.seek(0)
-    try:
-        archive = zipfile.ZipFile(upload)
-    except zipfile.BadZipFile:
-        return 0  # not an XLSX: the library's own read says so
     most = 0
-    with archive:
+    with contextlib.suppress(*_UNREADABLE), zipfile.ZipFile(upload) as archive:
         for name in archive.namelist():
             if _WORKSHEET.fullmatch(name):
                 most = max(most, _sheet_rows(archive, name, stop_after=stop_after))
@@ -107,22 +107,19 @@ def xlsx_rows(upload, *, stop_after):
 def _sheet_rows(archive, name, *, stop_after):
     row = 0
     with archive.open(name) as source:
-        try:
-            for event, element in iterparse(source, events=("start", "end")):
-                if event == "end":
-                    element.clear()  # keep memory small: only the count matters
-                elif element.tag == _DIMENSION_TAG and not row:
-                    with contextlib.suppress(TypeError, ValueError):
-                        declared = range_boundaries(element.get("ref", ""))[3]
-                        if declared is not None:
-                            return declared
-                elif element.tag == _ROW_TAG:
-                    number = element.get("r")
-                    row = int(float(number)) if number else row + 1
-                    if row >= stop_after:
-                        return row
-        except (SyntaxError, ValueError, zipfile.BadZipFile, OSError):
-            pass  # unreadable: the library's own read refuses the file with its message
+        for event, element in iterparse(source, events=("start", "end")):
+            if event == "end":
+                element.clear()  # keep memory small: only the count matters
+            elif element.tag == _DIMENSION_TAG and not row:
+                with contextlib.suppress(TypeError, ValueError):
+                    declared = range_boundaries(element.get("ref", ""))[3]
+                    if declared is not None:
+                        return declared
+            elif element.tag == _ROW_TAG:
+                with contextlib.suppress(TypeError, ValueError):
+                    row = int(float(element.get("r") or row + 1))
+                if row >= stop_after:
+                    return row
     return row
 
 
