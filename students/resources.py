@@ -81,8 +81,7 @@ def unescape_cell(text):
 
 
 class TextWidget(widgets.CharWidget):
-    """A cell as stripped text; a whole number typed in a spreadsheet loses its ``.0``;
-    an exported cell's apostrophe (escape_cell) is taken off."""
+    """A cell as stripped text: a whole number loses its ``.0``, escape_cell's apostrophe goes."""
 
     def clean(self, value, row=None, **kwargs):
         if isinstance(value, float) and value.is_integer():
