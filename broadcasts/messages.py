@@ -11,9 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from notifications.whatsapp.base import MAX_MESSAGE_LENGTH
 from reports.models import MonthlyReport
 from reports.months import month_name
-from students.models import Student
+from students.models import Classroom, Student
 
 from .models import MessageTemplate
 
@@ -86,7 +87,54 @@ def template_errors(text: str) -> list[str]:
         )
     if not text.strip():
         errors.append(_("The message is empty."))
+    if not errors:
+        errors.extend(_length_errors(text))
     return errors
+
+
+def longest_context() -> dict[str, str]:
+    """The longest value each placeholder can take: what the length check fills in.
+
+    Names are as long as their columns allow (Student.full_name and parent_name, 150;
+    Classroom.name, 100), the month is the longest Indonesian name (September), the year
+    has four digits (MonthlyReport allows 2000 to 2100); the school's name and website are
+    this installation's own settings, as every message has them.
+    """
+    widest = {
+        "nama_siswa": Student._meta.get_field("full_name").max_length,
+        "nama_orang_tua": Student._meta.get_field("parent_name").max_length,
+        "kelas": Classroom._meta.get_field("name").max_length,
+    }
+    return {
+        **{name: "W" * length for name, length in widest.items()},
+        "bulan": max((month_name(month) for month in range(1, 13)), key=len),
+        "tahun": "2100",
+        "nama_sekolah": settings.SCHOOL_NAME,
+        "situs_sekolah": settings.SCHOOL_WEBSITE,
+    }
+
+
+def _length_errors(text: str) -> list[str]:
+    """The message for the longest values must fit Fonnte's limit (MAX_MESSAGE_LENGTH)."""
+    longest = len(render_message(longest_context(), text))
+    if longest <= MAX_MESSAGE_LENGTH:
+        return []
+    return [
+        _(
+            "The message is too long: with the longest names (student and parent: "
+            "%(name)d characters, classroom: %(classroom)d) it would have %(longest)d "
+            "characters, and Fonnte sends at most %(max)d. Shorten the text to at most "
+            "%(allowed)d characters (it has %(length)d)."
+        )
+        % {
+            "name": Student._meta.get_field("full_name").max_length,
+            "classroom": Classroom._meta.get_field("name").max_length,
+            "longest": longest,
+            "max": MAX_MESSAGE_LENGTH,
+            "allowed": max(len(text) - (longest - MAX_MESSAGE_LENGTH), 0),
+            "length": len(text),
+        }
+    ]
 
 
 def _as_written(field: str, spec: str, conversion: str | None) -> str:

@@ -5,6 +5,8 @@ from django.db.models import F
 from django.db.models.sql import UpdateQuery
 from django.utils.translation import gettext_lazy as _
 
+from notifications.whatsapp.base import MAX_MESSAGE_LENGTH
+
 
 class BroadcastStatus(models.TextChoices):
     """Where one parent's message stands. Only broadcasts.services changes it."""
@@ -246,7 +248,8 @@ class BroadcastAttempt(models.Model):
 class MessageTemplate(models.Model):
     """The school's own wording of the parents' message (one per installation)."""
 
-    text = models.TextField(_("message"))
+    # The filled-in message must fit too: broadcasts.messages.template_errors checks it.
+    text = models.TextField(_("message"), max_length=MAX_MESSAGE_LENGTH)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

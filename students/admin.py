@@ -5,7 +5,7 @@ import logging
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
@@ -21,6 +21,7 @@ from notifications.whatsapp.base import VALIDATE_CHUNK
 
 from . import services
 from .forms import StudentForm
+from .imports import ImportUploadExpired, check_import_file
 from .models import Classroom, Student
 from .phones import is_valid_phone
 from .resources import (
@@ -50,6 +51,22 @@ class StudentImportForm(ImportForm):
             "are imported and the rows in error are listed, not imported."
         ),
     )
+
+    def __init__(self, formats, resources, **kwargs):
+        super().__init__(formats, resources, **kwargs)
+        self.formats = formats
+
+    def clean(self):
+        """A file too large or with too many rows is refused before the library reads it."""
+        cleaned_data = super().clean()
+        upload, chosen = cleaned_data.get("import_file"), cleaned_data.get("format")
+        if upload is not None and chosen:
+            is_xlsx = issubclass(self.formats[int(chosen)], base_formats.XLSX)
+            try:
+                check_import_file(upload, is_xlsx=is_xlsx)
+            except ValidationError as err:
+                self.add_error("import_file", err)
+        return cleaned_data
 
 
 class StudentConfirmImportForm(ConfirmImportForm):
@@ -256,6 +273,24 @@ class StudentAdmin(
         if import_form is not None and import_form.is_bound and "confirm_form" not in context:
             self._discard_upload(import_form)
         return response
+
+    def process_import(self, request, **kwargs):
+        """The confirm step; a preview whose upload is gone imports nothing and says so."""
+        try:
+            return super().process_import(request, **kwargs)
+        except ImportUploadExpired:
+            messages.error(
+                request,
+                gettext(
+                    "This preview is no longer available (it was imported already, or left "
+                    "for more than %(minutes)d minutes): nothing was imported. Upload the "
+                    "file again."
+                )
+                % {"minutes": settings.STUDENT_IMPORT_PREVIEW_MAX_AGE // 60},
+            )
+            return HttpResponseRedirect(
+                reverse("admin:students_student_import", current_app=self.admin_site.name)
+            )
 
     def get_confirm_form_initial(self, request, import_form):
         initial = super().get_confirm_form_initial(request, import_form)

@@ -3,13 +3,14 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .phones import InvalidPhoneNumber, normalize_phone
+from .validators import validate_name
 
 # Marks a student loaded without its number: whether it changed cannot be told.
 _NOT_LOADED = object()
 
 
 class Classroom(models.Model):
-    name = models.CharField(_("name"), max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=100, unique=True, validators=[validate_name])
     # Who teaches the class: a teacher sees this class only (students.selectors).
     teachers = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
@@ -40,14 +41,16 @@ class Classroom(models.Model):
 
 class Student(models.Model):
     nis = models.CharField(_("NIS"), max_length=10, unique=True, help_text=_("Student number."))
-    full_name = models.CharField(_("full name"), max_length=150)
+    full_name = models.CharField(_("full name"), max_length=150, validators=[validate_name])
     classroom = models.ForeignKey(
         Classroom,
         on_delete=models.PROTECT,
         related_name="students",
         verbose_name=_("classroom"),
     )
-    parent_name = models.CharField(_("parent's name"), max_length=150, blank=True)
+    parent_name = models.CharField(
+        _("parent's name"), max_length=150, blank=True, validators=[validate_name]
+    )
     parent_phone = models.CharField(
         _("parent's WhatsApp number"),
         max_length=20,

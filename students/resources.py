@@ -12,6 +12,7 @@ from import_export.results import RowResult
 from .models import Classroom, Student
 from .phones import InvalidPhoneNumber, normalize_phone
 from .services import student_queue_whatsapp_check
+from .validators import FORMULA_STARTS
 
 COLUMNS = ("nis", "full_name", "classroom", "parent_name", "parent_phone")
 
@@ -59,13 +60,33 @@ def file_row(row_number):
     return row_number + 1
 
 
+def escape_cell(value):
+    """A text a spreadsheet would run as a formula, with an apostrophe before it (OWASP).
+
+    ``=1+1`` → ``'=1+1``. A text that is already apostrophes before such a character
+    (``'=1``) gets one more, so that unescape_cell gives every value back as it was.
+    The apostrophe is part of the cell's text, in CSV and XLSX alike: openpyxl stores a
+    text beginning with ``'`` as text, never as a formula.
+    """
+    if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def unescape_cell(text):
+    """The value escape_cell wrote: only the one apostrophe it added is taken off."""
+    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_STARTS):
+        return text[1:]
+    return text
+
+
 class TextWidget(widgets.CharWidget):
-    """A cell as stripped text; a whole number typed in a spreadsheet loses its ``.0``."""
+    """A cell as stripped text: a whole number loses its ``.0``, escape_cell's apostrophe goes."""
 
     def clean(self, value, row=None, **kwargs):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        return super().clean(value, row, **kwargs).strip()
+        return unescape_cell(super().clean(value, row, **kwargs).strip())
 
 
 class PhoneWidget(TextWidget):
@@ -164,6 +185,10 @@ class StudentResource(resources.ModelResource):
 
     def get_queryset(self):
         return super().get_queryset().select_related("classroom")
+
+    def export_field(self, field, instance, **kwargs):
+        """Every exported cell, whatever its column: never a live formula (escape_cell)."""
+        return escape_cell(super().export_field(field, instance, **kwargs))
 
     def after_save_instance(self, instance, row, **kwargs):
         if instance.parent_phone and instance.whatsapp_registered is None:

@@ -5,7 +5,7 @@ from django.db import InterfaceError, OperationalError
 
 from notifications.whatsapp import RETRYABLE_ERRORS
 
-from . import services
+from . import imports, services
 
 
 @shared_task(
@@ -27,3 +27,9 @@ def check_whatsapp_numbers(student_ids):
         "unknown": outcome.unknown,
         "invalid": outcome.invalid,
     }
+
+
+@shared_task
+def purge_import_uploads():
+    """Delete the uploads of import previews left unconfirmed too long (beat, every 15 min)."""
+    return imports.import_uploads_purge()

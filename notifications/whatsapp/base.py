@@ -59,6 +59,10 @@ class BaseBackend:
         raise NotImplementedError("This WhatsApp backend cannot check numbers.")
 
 
+#: Fonnte's ``/send`` takes a message of at most this many characters
+#: (https://docs.fonnte.com/api-send-message/, ``message``).
+MAX_MESSAGE_LENGTH = 60_000
+
 #: Fonnte's ``/validate`` takes at most this many numbers a call
 #: (https://docs.fonnte.com/api-validate-number/); every backend splits longer lists.
 VALIDATE_CHUNK = 500

@@ -157,3 +157,51 @@ def test_the_form_has_a_preview_button_in_indonesian(admin_client, db):
     page = admin_client.get(ADD_URL).content.decode()
     assert '<input type="submit" value="Pratinjau" name="_preview">' in page
     assert "Tekan “Pratinjau”" in page
+
+
+# --- Length: Fonnte sends at most 60,000 characters ---------------------------------------
+
+
+def form_errors(response):
+    assert response.status_code == 200
+    return " ".join(response.context["adminform"].form.errors.get("text", []))
+
+
+def test_a_template_longer_than_fonnte_accepts_is_refused_in_indonesian(admin_client):
+    response = admin_client.post(ADD_URL, {"text": "Halo {nama_siswa}. " + "x" * 100_000})
+
+    errors = form_errors(response)
+    assert "paling banyak 60000 karakter" in errors
+    assert not MessageTemplate.objects.exists()
+
+
+def test_a_template_whose_longest_message_is_too_long_is_refused_saying_how_long(admin_client):
+    # 400 * 13 = 5,200 characters as written; 400 * 151 = 60,400 with 150-character names.
+    text = "{nama_siswa}." * 400
+
+    errors = form_errors(admin_client.post(ADD_URL, {"text": text}))
+
+    assert errors.startswith("Pesan terlalu panjang")
+    assert "bisa mencapai 60400 karakter" in errors
+    assert "paling banyak 60000" in errors
+    assert "paling banyak 4800 karakter (sekarang 5200)" in errors
+    assert not MessageTemplate.objects.exists()
+
+
+def test_a_template_whose_longest_message_just_fits_is_saved(admin_client, settings):
+    settings.SCHOOL_WEBSITE = ""  # its line is left out of every message
+    padding = 60_000 - 100 - len("September") - len("\n")
+    text = "{kelas}{bulan}\n" + "x" * padding + "\nInfo: {situs_sekolah}"
+
+    assert admin_client.post(ADD_URL, {"text": text}).status_code == 302
+
+    assert MessageTemplate.objects.get().text.replace("\r\n", "\n") == text
+
+
+def test_the_school_name_counts_at_its_configured_length(settings):
+    text = "{nama_sekolah}" + "x" * (60_000 - 20)
+    settings.SCHOOL_NAME = "S" * 20
+    assert template_errors(text) == []
+
+    settings.SCHOOL_NAME = "S" * 21
+    assert len(template_errors(text)) == 1

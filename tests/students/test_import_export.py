@@ -2,7 +2,6 @@
 
 import csv
 import io
-import tempfile
 
 import openpyxl
 import pytest
@@ -41,10 +40,10 @@ MIXED_ROWS = [
 
 
 @pytest.fixture(autouse=True)
-def upload_dir(tmp_path, monkeypatch):
-    """Where the library keeps an upload between preview and confirm (its TempFolderStorage)."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    return tmp_path
+def upload_dir(tmp_path, settings):
+    """Where an upload is kept between preview and confirm (students.imports)."""
+    settings.STUDENT_IMPORT_DIR = tmp_path / "imports"
+    return settings.STUDENT_IMPORT_DIR
 
 
 @pytest.fixture

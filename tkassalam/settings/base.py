@@ -115,9 +115,22 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-# Student import/export (django-import-export): a cell like =HYPERLINK(…) in an
-# exported CSV must not run as a formula in the school's spreadsheet.
-IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+# Student import/export (django-import-export). A cell like =HYPERLINK(…) is exported as
+# text with an apostrophe before it (students.resources.escape_cell), in CSV and XLSX; the
+# library's IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT only drops one leading "=" and is off.
+# A control character XLSX cannot hold (an old name's ESC) becomes U+FFFD instead of
+# failing the whole export.
+IMPORT_EXPORT_ESCAPE_ILLEGAL_CHARS_ON_EXPORT = True
+# A student import file larger than this (bytes) or with more rows than this is refused
+# before it is read (students.imports); both fit a school with room to spare.
+STUDENT_IMPORT_MAX_BYTES = env.int("STUDENT_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
+STUDENT_IMPORT_MAX_ROWS = env.int("STUDENT_IMPORT_MAX_ROWS", default=5000)
+# The upload is kept here between the preview and its confirmation (it holds parents'
+# numbers): deleted on confirm, and once older than STUDENT_IMPORT_PREVIEW_MAX_AGE seconds
+# by the next upload and by beat's purge (students.tasks.purge_import_uploads).
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "students.imports.ImportUploadStorage"
+STUDENT_IMPORT_DIR = Path(env.str("STUDENT_IMPORT_DIR", default=str(BASE_DIR / "var" / "imports")))
+STUDENT_IMPORT_PREVIEW_MAX_AGE = env.int("STUDENT_IMPORT_PREVIEW_MAX_AGE", default=3600)
 
 # --- Email (admin alerts) ---------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -242,6 +255,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(WHATSAPP_RECOVERY_INTERVAL),
         # Sweeps queued while the workers were down are useless once the next one is due.
         "options": {"expires": float(WHATSAPP_RECOVERY_INTERVAL)},
+    },
+    # Abandoned import previews' uploads (parents' numbers), every 15 minutes.
+    "purge-student-import-uploads": {
+        "task": "students.tasks.purge_import_uploads",
+        "schedule": 900.0,
+        "options": {"expires": 900.0},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")

