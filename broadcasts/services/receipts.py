@@ -172,14 +172,21 @@ def fonnte_device_record(
 
 
 def _event_time(timestamp) -> datetime:
-    """Fonnte's ``timestamp`` (unix seconds or ms, or ISO 8601), never later than now."""
+    """Fonnte's ``timestamp`` (unix seconds or ms, or ISO 8601), never later than now.
+
+    An unreadable one is the time of arrival: the event is still recorded (a disconnect
+    lost to a typo would leave sending on while the device is away).
+    """
     now = timezone.now()
     text = str(timestamp if timestamp is not None else "").strip()
     when = None
     try:
         seconds = float(text)
     except ValueError:
-        when = parse_datetime(text) if text else None
+        try:
+            when = parse_datetime(text) if text else None
+        except ValueError:  # well formed but impossible, e.g. 2024-13-45 10:00:00
+            when = None
         if when is not None and timezone.is_naive(when):
             when = timezone.make_aware(when)
     else:

@@ -1,5 +1,6 @@
 """Fonnte's webhooks: delivery receipts on rows, the device's connection, and the secret URL."""
 
+import io
 import json
 import logging
 from datetime import timedelta
@@ -514,3 +515,121 @@ def test_deploy_check_wants_a_long_webhook_secret(secret, warns, settings):
     assert [m.id for m in messages] == (["broadcasts.W003"] if warns else [])
     if secret:
         assert all(secret not in m.msg + m.hint for m in messages)
+
+
+# --- Odd bodies: 200 or 400, never 500, and never the secret in a log line ----------------
+
+
+@pytest.fixture
+def log_output():
+    """What the real LOGGING handlers write, every logger's (pytest's own handlers aside)."""
+    stream = io.StringIO()
+    handlers = {
+        handler
+        for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+        for handler in getattr(logger, "handlers", ())
+        if isinstance(handler, logging.StreamHandler)
+        and not type(handler).__module__.startswith("_pytest")
+    }
+    assert handlers, "the LOGGING config gives no handler to capture"
+    previous = {handler: handler.setStream(stream) for handler in handlers}
+    yield stream
+    for handler, old in previous.items():
+        handler.setStream(old)
+
+
+DEEP = b"[" * 100_000
+MULTIPART = "multipart/form-data; boundary=XyZ"
+FORM = "application/x-www-form-urlencoded"
+ODD_BODIES = {
+    "empty": ("application/json", b""),
+    "binary": ("application/octet-stream", bytes(range(256))),
+    "invalid utf-8": ("application/json", b'{"device": "\xff\xfe"}'),
+    "nested list": ("application/json", DEEP),
+    "nested in a field": ("application/json", b'{"device": ' + DEEP),
+    "huge": ("application/json", b'{"device": "' + b"6" * 3_000_000 + b'"}'),
+    "a list": ("application/json", b'[{"device": "6281299990000", "status": "disconnect"}]'),
+    "a string": ("application/json", b'"disconnect"'),
+    "numbers and nulls": (
+        "application/json",
+        b'{"device": 6281299990000, "status": 1, "timestamp": null, "id": 5, "state": 2.5}',
+    ),
+    "objects for strings": (
+        "application/json",
+        b'{"device": {"a": [1]}, "status": ["connect", "x"], "timestamp": {}, "id": [[1]]}',
+    ),
+    "huge number": ("application/json", b'{"timestamp": 1e999999, "id": ' + b"9" * 5000 + b"}"),
+    "multipart without boundary": ("multipart/form-data", b"--XyZ\r\n"),
+    "broken multipart": (MULTIPART, b'--XyZ\r\nContent-Disposition: form-data; name="a"\r\n'),
+    "multipart of garbage": (MULTIPART, b"\xff" * 1000),
+    "form": (FORM, b"device=6281299990000&status=disconnect&timestamp=2024-13-45+10:00:00"),
+    "form, invalid utf-8": (FORM, b"device=%ff%fe&status=\xff\xfe&id=\x00"),
+    "form, not utf-8": (f"{FORM}; charset=latin-1", b"device=62812&status=disconnect"),
+    "form, too many fields": (FORM, b"&".join(b"f%d=1" % n for n in range(1500))),
+    "text": ("text/plain", b"disconnect"),
+    "no content type": ("", b'{"device": "6281299990000"}'),
+}
+
+
+@pytest.mark.parametrize("url", [STATUS_URL, CONNECT_URL], ids=["status", "connect"])
+@pytest.mark.parametrize("body", ODD_BODIES.values(), ids=ODD_BODIES.keys())
+def test_any_body_is_answered_200_or_400_and_no_log_line_holds_the_secret(
+    url, body, row, admins, log_output
+):
+    content_type, data = body
+    client = Client(raise_request_exception=False)
+
+    response = client.generic("POST", url, data, content_type=content_type)
+
+    assert response.status_code in (200, 400)
+    text = log_output.getvalue()
+    assert "webhook" in text.lower() or response.status_code == 200
+    assert SECRET not in text
+
+
+def test_the_log_filter_masks_the_secret_and_the_token_in_messages_args_and_tracebacks(
+    settings, log_output
+):
+    settings.FONNTE_API_TOKEN = "tok-" + "7" * 20
+    logger = logging.getLogger("broadcasts.somewhere")
+    try:
+        raise ValueError(f"bad {STATUS_URL} with {settings.FONNTE_API_TOKEN}")
+    except ValueError:
+        logger.exception("Failed for %s", STATUS_URL)
+    logging.getLogger("django.request").warning("Not Found: %s", CONNECT_URL)
+    logging.getLogger("gunicorn.error").error("Error handling request %s", CONNECT_URL)
+    logging.getLogger("django.server").error('"POST %s HTTP/1.1" 500 0', STATUS_URL)
+
+    text = log_output.getvalue()
+    assert text.count("/webhooks/fonnte/********/") == 5
+    assert "ValueError: bad" in text
+    assert SECRET not in text
+    assert settings.FONNTE_API_TOKEN not in text
+
+
+def test_celerys_own_handlers_mask_the_secret_too(settings):
+    from tkassalam.celery import _mask_secrets_in_celery_logs
+
+    stream = io.StringIO()
+    logger = logging.getLogger("celery.test-worker-root")
+    logger.propagate = False
+    logger.addHandler(logging.StreamHandler(stream))
+
+    _mask_secrets_in_celery_logs(logger=logger)
+    _mask_secrets_in_celery_logs(logger=logger)  # Celery sends it for each logger it sets up
+    logger.warning("task saw %s", STATUS_URL)
+
+    assert len(logger.handlers[0].filters) == 1
+    assert stream.getvalue() == "task saw /webhooks/fonnte/********/status/\n"
+
+
+def test_an_unreadable_timestamp_is_the_time_of_arrival(device_event, admins):
+    before = timezone.now()
+
+    response = device_event("disconnect", "2024-13-45 10:00:00", "phone offline")
+
+    assert response.status_code == 200
+    device = FonnteDevice.objects.get()
+    assert device.status == FonnteDevice.Status.DISCONNECTED
+    assert before <= device.changed_at <= timezone.now()
+    assert len(notified(DISCONNECT_KEY)) == len(admins)

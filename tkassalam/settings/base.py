@@ -254,12 +254,23 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
+    # The webhook secret (in the webhook URL) and the Fonnte token are masked in every line
+    # the handlers write, whichever logger wrote it (tkassalam/log_filters.py).
+    "filters": {"secrets": {"()": "tkassalam.log_filters.MaskSecrets"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secrets"]},
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         name: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
         for name in ("students", "reports", "broadcasts", "notifications")
+    }
+    | {
+        # These name request paths: they go to the root's (masked) handlers only, not to the
+        # handlers Django or gunicorn give them (runserver's, the debug console, mail_admins,
+        # gunicorn's stderr), which have no mask. gunicorn.*: in gunicorn's workers, once
+        # Django is set up; its master loads no Django and logs no request path.
+        name: {"handlers": [], "level": "INFO", "propagate": True}
+        for name in ("django", "django.server", "gunicorn.error", "gunicorn.access")
     },
 }
