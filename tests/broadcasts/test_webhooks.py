@@ -3,9 +3,11 @@
 import io
 import json
 import logging
+import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
@@ -633,3 +635,15 @@ def test_an_unreadable_timestamp_is_the_time_of_arrival(device_event, admins):
     assert device.status == FonnteDevice.Status.DISCONNECTED
     assert before <= device.changed_at <= timezone.now()
     assert len(notified(DISCONNECT_KEY)) == len(admins)
+
+
+def test_nginx_writes_no_webhook_request_to_its_logs():
+    """The webhook path holds the secret: nginx's access and error lines name the request."""
+    text = (django_settings.BASE_DIR / "deploy" / "nginx" / "tkassalam.conf").read_text()
+    blocks = re.findall(r"location\s+/webhooks/\s*\{([^}]*)\}", text)
+
+    assert blocks
+    for block in blocks:
+        assert re.search(r"^\s*access_log\s+off;", block, re.M)
+        error_logs = re.findall(r"^\s*error_log\s+\S+\s+(\w+);", block, re.M)
+        assert error_logs == ["emerg"]
