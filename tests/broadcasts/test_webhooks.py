@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
@@ -647,3 +648,169 @@ def test_nginx_writes_no_webhook_request_to_its_logs():
         assert re.search(r"^\s*access_log\s+off;", block, re.M)
         error_logs = re.findall(r"^\s*error_log\s+\S+\s+(\w+);", block, re.M)
         assert error_logs == ["emerg"]
+
+
+# --- Only the school's own device pauses sending ------------------------------------------
+
+OTHER = "6281211112222"
+DEVICES = "/admin/broadcasts/fonntedevice/"
+CHECK = "/admin/broadcasts/fonntedevice/check/"
+FONNTE_DEVICE_URL = "https://fonnte.test/device"
+
+
+@pytest.fixture
+def device_says(fonnte):
+    """Fonnte's /device (mocked) names ``device`` in ``state``."""
+
+    def answer(device, state="connect"):
+        body = {"device": device, "device_status": state, "quota": "50", "status": True}
+        fonnte.upsert("POST", FONNTE_DEVICE_URL, json=body)
+
+    return answer
+
+
+@pytest.fixture
+def staff(client, django_user_model):
+    def login(group):
+        user = django_user_model.objects.create_user(group + "-1", password="pw", is_staff=True)
+        user.groups.add(Group.objects.get(name=group))
+        client.force_login(user)
+        return user
+
+    return login
+
+
+def connect_event(post, device, status, timestamp=1764300000):
+    event = {"device": device, "status": status, "timestamp": timestamp, "reason": "offline"}
+    return post(event, url=CONNECT_URL)
+
+
+def test_another_devices_disconnect_changes_nothing_once_the_number_is_pinned(
+    post, admins, settings, logs
+):
+    settings.FONNTE_DEVICE_NUMBER = DEVICE
+
+    assert connect_event(post, "0812-1111-2222", "disconnect").status_code == 200
+
+    assert not FonnteDevice.objects.exists()
+    assert fonnte_device_connected() is True
+    assert not Notification.objects.exists()
+    assert "event for another device ignored: device=62812****2222" in logs.text
+    assert OTHER not in logs.text
+
+    connect_event(post, DEVICE, "disconnect")
+    assert fonnte_device_connected() is False
+    assert len(notified(DISCONNECT_KEY)) == len(admins)
+
+
+def test_the_schools_number_is_learned_from_fonnte_and_then_only_it_pauses(
+    post, admins, device_says, staff, client
+):
+    # No number known yet: any device's disconnect pauses (the safe side, see receipts).
+    connect_event(post, OTHER, "disconnect")
+    assert fonnte_device_connected() is False
+
+    staff("admin")
+    device_says(DEVICE, "connect")
+    client.post(CHECK)
+
+    school = FonnteDevice.objects.get(device=DEVICE)
+    assert school.checked_at is not None
+    assert FonnteDevice.objects.school_number() == DEVICE
+    assert fonnte_device_connected() is True  # the other device holds nothing any more
+    connect_event(post, OTHER, "connect", 1764300060)
+    connect_event(post, OTHER, "disconnect", 1764300120)
+    assert FonnteDevice.objects.get(device=OTHER).changed_at.timestamp() == 1764300000
+    assert fonnte_device_connected() is True
+
+    connect_event(post, DEVICE, "disconnect", int(timezone.now().timestamp()) + 1)
+    assert fonnte_device_connected() is False
+
+
+def test_a_row_is_sent_while_only_another_device_is_disconnected(
+    report, make_student, outbox, settings
+):
+    from broadcasts.services import broadcast_send
+
+    settings.FONNTE_DEVICE_NUMBER = DEVICE
+    FonnteDevice.objects.create(device=OTHER, status="disconnect", changed_at=timezone.now())
+    row = MonthlyReportBroadcast.objects.create(
+        monthly_report=report, student=make_student(), phone_number="6281234567890", message="Hi"
+    )
+
+    assert broadcast_send(broadcast_id=row.pk, monthly_report_id=report.pk) is True
+    assert [message.phone for message in outbox] == ["6281234567890"]
+
+
+def test_an_admin_sees_the_pause_and_ends_it_only_once_fonnte_says_connected(
+    post, admins, device_says, staff, client, django_capture_on_commit_callbacks, monkeypatch
+):
+    from broadcasts import queue
+
+    dispatched = []
+    monkeypatch.setattr(queue, "dispatch_after_commit", lambda: dispatched.append(True))
+    connect_event(post, DEVICE, "disconnect")
+    user = staff("admin")  # a member of the admin group, not a superuser
+
+    page = client.get(DEVICES).content.decode()
+    assert "Pengiriman dijeda: Fonnte melaporkan perangkat WhatsApp 62812****0000 terputus" in page
+    assert 'action="/admin/broadcasts/fonntedevice/check/"' in page
+
+    device_says(DEVICE, "disconnect")
+    page = client.post(CHECK, follow=True).content.decode()
+    assert "terputus: pengiriman tetap dijeda" in page
+    assert fonnte_device_connected() is False
+
+    device_says(DEVICE, "connect")
+    page = client.post(CHECK, follow=True).content.decode()
+
+    assert "tersambung: pengiriman dilanjutkan" in page
+    assert "Pengiriman dijeda" not in page
+    assert fonnte_device_connected() is True
+    assert dispatched == [True]
+    assert len(notified(CONNECT_KEY)) == len(admins) + 1  # the admin who checked too
+    device = FonnteDevice.objects.get()
+    history = LogEntry.objects.filter(object_id=str(device.pk), user=user).order_by("pk")
+    assert [entry.change_message for entry in history] == [
+        "Fonnte melaporkan perangkat WhatsApp 62812****0000 terputus: pengiriman tetap dijeda. "
+        "Sambungkan ponsel sekolah di dasbor Fonnte (pindai kode QR), lalu periksa lagi.",
+        "Fonnte melaporkan perangkat WhatsApp 62812****0000 tersambung: pengiriman dilanjutkan.",
+    ]
+
+
+def test_a_teacher_cannot_end_the_pause(post, admins, device_says, staff, client):
+    connect_event(post, DEVICE, "disconnect")
+    staff("guru")
+    device_says(DEVICE, "connect")
+
+    assert client.post(CHECK).status_code == 403
+    assert (
+        'action="/admin/broadcasts/fonntedevice/check/"' not in client.get(DEVICES).content.decode()
+    )
+    assert fonnte_device_connected() is False
+
+
+def test_a_pinned_number_that_is_not_the_tokens_device_changes_nothing(
+    post, admins, device_says, staff, client, settings
+):
+    settings.FONNTE_DEVICE_NUMBER = DEVICE
+    connect_event(post, DEVICE, "disconnect")
+    staff("super_admin")
+    device_says(OTHER, "connect")
+
+    page = client.post(CHECK, follow=True).content.decode()
+
+    assert "Token Fonnte mengirim dari 62812****2222" in page
+    assert fonnte_device_connected() is False
+    assert list(FonnteDevice.objects.values_list("device", flat=True)) == [DEVICE]
+
+
+@pytest.mark.parametrize(
+    ("number", "errors"), [("", []), (DEVICE, []), ("62123", ["broadcasts.E005"])]
+)
+def test_check_refuses_a_pinned_device_number_that_is_not_a_mobile_number(number, errors, settings):
+    from broadcasts.checks import check_device_number
+
+    settings.FONNTE_DEVICE_NUMBER = number
+
+    assert [message.id for message in check_device_number()] == errors
