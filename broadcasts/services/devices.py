@@ -79,28 +79,53 @@ def fonnte_device_check() -> DeviceCheck:
     return _record_check(number, status)
 
 
+def fonnte_device_learn(*, status: DeviceStatus | None) -> FonnteDevice | None:
+    """Learn the school's number from a /device answer read elsewhere (the send confirmation).
+
+    Only the number (its ``checked_at``; a number never seen is recorded with the state
+    Fonnte gave): a page that merely shows the device never ends a pause, only an admin's
+    check or Fonnte's connect webhook does. None when Fonnte named no number, or another
+    number than FONNTE_DEVICE_NUMBER.
+    """
+    number = device_number(status.device) if status is not None else ""
+    pinned = settings.FONNTE_DEVICE_NUMBER
+    if not number or (pinned and number != pinned):
+        return None
+    with transaction.atomic():
+        row, _created = _learn(number, status, timezone.now())
+    return row
+
+
+def _learn(number: str, status: DeviceStatus, now) -> tuple[FonnteDevice, bool]:
+    """The number's row with ``checked_at`` now, made if missing; whether it was made."""
+    # A number never heard of without a state reads as any device nothing was heard of
+    # (fonnte_device_connected): not disconnected.
+    state = _STATUS_OF_STATE.get(status.state, FonnteDevice.Status.CONNECTED)
+    row, created = FonnteDevice.objects.get_or_create(
+        device=number, defaults={"status": state, "changed_at": now, "checked_at": now}
+    )
+    if not created:
+        FonnteDevice.objects.filter(pk=row.pk).update(checked_at=now)
+    elif row.status == FonnteDevice.Status.DISCONNECTED:
+        _tell_admins(row)
+    return row, created
+
+
 def _record_check(number: str, status: DeviceStatus) -> DeviceCheck:
     now = timezone.now()
     new_status = _STATUS_OF_STATE.get(status.state)
     with transaction.atomic():
-        row = FonnteDevice.objects.filter(device=number).first()
-        if row is None:
-            if new_status is None:
-                # Its number is still learned; its state reads as for any device nothing
-                # was heard of (fonnte_device_connected): not disconnected.
-                new_status = FonnteDevice.Status.CONNECTED
-            row = FonnteDevice.objects.create(
-                device=number, status=new_status, changed_at=now, checked_at=now
-            )
-            moved = new_status == FonnteDevice.Status.DISCONNECTED
-        else:
-            FonnteDevice.objects.filter(pk=row.pk).update(checked_at=now)
-            moved = new_status is not None and bool(
+        row, created = _learn(number, status, now)
+        moved = (
+            not created
+            and new_status is not None
+            and bool(
                 FonnteDevice.objects.filter(pk=row.pk)
                 .exclude(status=new_status)
                 .update(status=new_status, reason="", changed_at=now)
             )
-            row.refresh_from_db()
+        )
+        row.refresh_from_db()
         if moved:
             _tell_admins(row)
             if row.status == FonnteDevice.Status.CONNECTED:

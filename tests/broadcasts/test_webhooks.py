@@ -814,3 +814,25 @@ def test_check_refuses_a_pinned_device_number_that_is_not_a_mobile_number(number
     settings.FONNTE_DEVICE_NUMBER = number
 
     assert [message.id for message in check_device_number()] == errors
+
+
+def test_the_send_confirmation_learns_the_number_without_ending_a_pause(
+    post, admins, report, make_student, device_says, staff, client
+):
+    make_student()
+    connect_event(post, OTHER, "disconnect")
+    connect_event(post, DEVICE, "disconnect")
+    staff("admin")
+    device_says(DEVICE, "connect")
+
+    page = client.post(
+        "/admin/reports/monthlyreport/",
+        {"action": "send_whatsapp_broadcast", "_selected_action": [report.pk]},
+    )
+
+    assert page.status_code == 200
+    assert FonnteDevice.objects.school_number() == DEVICE
+    assert FonnteDevice.objects.get(device=DEVICE).status == "disconnect"  # only a check resumes
+    assert list(FonnteDevice.objects.holding_messages().values_list("device", flat=True)) == [
+        DEVICE
+    ]
