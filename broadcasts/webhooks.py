@@ -15,6 +15,7 @@ tkassalam.log_filters masks the secret in whatever line would still carry it.
 import hmac
 import json
 import logging
+import re
 from functools import wraps
 
 from django.conf import settings
@@ -28,6 +29,7 @@ from .services import broadcast_record_status, fonnte_device_record
 logger = logging.getLogger(__name__)
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 #: What reading a hostile or broken body raises beyond "not JSON": JSON nested past Python's
 #: recursion limit, a broken multipart body, a form that is not UTF-8 (ValueError), a body or
@@ -133,12 +135,16 @@ def _payload(request) -> dict | None:
 
 
 def _text(value) -> str:
-    """A field as text: numbers as digits, a one-item list as its item, anything else empty."""
+    """A field as text: numbers as digits, a one-item list as its item, anything else empty.
+
+    Without control characters: PostgreSQL refuses a NUL in a text column, and none belongs
+    in an id, a state, a number or a reason.
+    """
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return ""
-    return str(value).strip()
+    return _CONTROL_CHARACTERS.sub("", str(value)).strip()
 
 
 def _quiet(response):

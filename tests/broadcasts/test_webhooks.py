@@ -561,6 +561,11 @@ ODD_BODIES = {
         "application/json",
         b'{"device": {"a": [1]}, "status": ["connect", "x"], "timestamp": {}, "id": [[1]]}',
     ),
+    "NUL characters": (
+        "application/json",
+        b'{"device": "6281299990000\\u0000", "id": "\\u0000", "state": "read\\u0000", '
+        b'"status": "disconnect\\u0000", "reason": "\\u0000"}',
+    ),
     "huge number": ("application/json", b'{"timestamp": 1e999999, "id": ' + b"9" * 5000 + b"}"),
     "multipart without boundary": ("multipart/form-data", b"--XyZ\r\n"),
     "broken multipart": (MULTIPART, b'--XyZ\r\nContent-Disposition: form-data; name="a"\r\n'),

@@ -58,7 +58,7 @@ def test_opening_a_notification_marks_it_read_and_others_cannot_see_it(admins, c
 def test_a_title_with_line_breaks_and_control_characters_gives_a_clean_email_subject(
     admins, django_capture_on_commit_callbacks
 ):
-    title = "Pesan tidak terkirim: TK B\r\nBcc: x@evil.test\x00\t· November " + "panjang " * 15
+    title = "Pesan tidak terkirim: TK B\r\nBcc: x@evil.test\x07\x1b\t· November " + "panjang " * 15
 
     with django_capture_on_commit_callbacks(execute=True):
         notification_send_to_admins(title=title, body="Isi")
