@@ -115,6 +115,8 @@ def _move_state(ids, value, now) -> int:
 
 
 DISCONNECT_KEY = "fonnte-device-disconnect"
+#: An event time before this year is not a real one (see _event_time).
+MIN_EVENT_YEAR = 2000
 CONNECT_KEY = "fonnte-device-connect"
 
 
@@ -206,8 +208,6 @@ def _event_time(timestamp) -> datetime:
             when = parse_datetime(text) if text else None
         except ValueError:  # well formed but impossible, e.g. 2024-13-45 10:00:00
             when = None
-        if when is not None and timezone.is_naive(when):
-            when = timezone.make_aware(when)
     else:
         if seconds > 1e11:  # milliseconds
             seconds /= 1000
@@ -215,6 +215,14 @@ def _event_time(timestamp) -> datetime:
             when = datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
             when = None
+    try:
+        if when is not None:
+            when = (timezone.make_aware(when) if timezone.is_naive(when) else when).astimezone(UTC)
+    except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00+05:00: before year 1 in UTC
+        when = None
+    # A time before Fonnte existed is garbled, not one to order events by: the arrival is.
+    if when is not None and when.year < MIN_EVENT_YEAR:
+        when = None
     # A clock running ahead must not freeze the state against every later event.
     return now if when is None or when > now else when
 

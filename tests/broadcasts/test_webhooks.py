@@ -566,6 +566,15 @@ ODD_BODIES = {
         b'{"device": "6281299990000\\u0000", "id": "\\u0000", "state": "read\\u0000", '
         b'"status": "disconnect\\u0000", "reason": "\\u0000"}',
     ),
+    "timestamps out of range": (
+        "application/json",
+        b'{"device": "6281299990000", "status": "disconnect", '
+        b'"timestamp": "0001-01-01T00:00:00+05:00"}',
+    ),
+    "a timestamp from before Fonnte": (
+        FORM,
+        b"device=6281299990000&status=disconnect&timestamp=0999-12-31+23:59:59",
+    ),
     "huge number": ("application/json", b'{"timestamp": 1e999999, "id": ' + b"9" * 5000 + b"}"),
     "multipart without boundary": ("multipart/form-data", b"--XyZ\r\n"),
     "broken multipart": (MULTIPART, b'--XyZ\r\nContent-Disposition: form-data; name="a"\r\n'),
