@@ -123,3 +123,21 @@ def check_pacing_settings(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def check_device_number(app_configs=None, **kwargs):
+    """E005: FONNTE_DEVICE_NUMBER, when set, is an Indonesian mobile number."""
+    from students.phones import is_valid_phone
+
+    number = settings.FONNTE_DEVICE_NUMBER
+    if not number or is_valid_phone(number):
+        return []
+    return [
+        Error(
+            f"FONNTE_DEVICE_NUMBER={number!r} is not an Indonesian mobile number.",
+            hint="Write the school's WhatsApp number in Fonnte, e.g. 6281234567890, or leave it "
+            "empty to use the number Fonnte's /device names.",
+            id="broadcasts.E005",
+        )
+    ]

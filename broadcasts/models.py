@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
-from django.db.models import F
+from django.db.models import Exists, F, Q, Subquery
 from django.db.models.sql import UpdateQuery
 from django.utils.translation import gettext_lazy as _
 
@@ -268,8 +268,35 @@ class MessageTemplate(models.Model):
         return str(_("Parents' WhatsApp message"))
 
 
+class FonnteDeviceQuerySet(models.QuerySet):
+    def school(self):
+        """The school's own device: FONNTE_DEVICE_NUMBER when pinned, else the number that
+        Fonnte's /device last named (``checked_at``); while neither is known, every device.
+
+        Every device while none is known: the connect webhook then pauses sending for any
+        device it names (services.receipts.fonnte_device_record says why that is the safe
+        side). One query, usable inside another (the sending claim's EXISTS).
+        """
+        if settings.FONNTE_DEVICE_NUMBER:
+            return self.filter(device=settings.FONNTE_DEVICE_NUMBER)
+        checked = FonnteDevice.objects.filter(checked_at__isnull=False)
+        newest = checked.order_by("-checked_at", "-pk").values("device")[:1]
+        return self.filter(Q(device=Subquery(newest)) | ~Exists(checked))
+
+    def holding_messages(self):
+        """The devices whose disconnect holds the school's messages back: the school's own."""
+        return self.school().filter(status=FonnteDevice.Status.DISCONNECTED)
+
+    def school_number(self) -> str:
+        """The school's device number, pinned or learned; empty while neither is known."""
+        if settings.FONNTE_DEVICE_NUMBER:
+            return settings.FONNTE_DEVICE_NUMBER
+        newest = self.filter(checked_at__isnull=False).order_by("-checked_at", "-pk").first()
+        return newest.device if newest else ""
+
+
 class FonnteDevice(models.Model):
-    """The school's WhatsApp number as Fonnte last reported it (its connect webhook)."""
+    """A WhatsApp number as Fonnte last reported it (its connect webhook, or /device)."""
 
     class Status(models.TextChoices):
         CONNECTED = "connect", _("Connected")
@@ -279,11 +306,19 @@ class FonnteDevice(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     reason = models.CharField(_("reason"), max_length=255, blank=True)
     changed_at = models.DateTimeField(_("changed at"))
+    # Set when Fonnte's /device named this number as the one our token sends from: the
+    # latest such number is the school's own device (unless FONNTE_DEVICE_NUMBER pins it).
+    checked_at = models.DateTimeField(_("checked with Fonnte at"), null=True, blank=True)
+
+    objects = FonnteDeviceQuerySet.as_manager()
 
     class Meta:
         ordering = ["device"]
         verbose_name = _("WhatsApp device")
         verbose_name_plural = _("WhatsApp devices")
+        permissions = [
+            ("resume_sending", _("Can check the WhatsApp device and resume sending")),
+        ]
 
     def __str__(self):
         return f"{self.device} · {self.get_status_display()}"

@@ -6,16 +6,22 @@ in constant time. Without a configured secret, or with a wrong one, the endpoint
 
 The URL holds the secret, so no response here may reach Django's request logger, which
 writes the full path of every 4xx ("Not Found: /webhooks/fonnte/<secret>/…"): each one
-is marked as already logged, and our own lines name the endpoint, never the path.
+is marked as already logged, and our own lines name the endpoint, never the path. Every
+body is answered 200 or 400, never with an exception for Django to log: a body that cannot
+be read (too large, too deep, broken multipart, not UTF-8) is refused here, quietly.
+tkassalam.log_filters masks the secret in whatever line would still carry it.
 """
 
 import hmac
 import json
 import logging
+import re
 from functools import wraps
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from .services import broadcast_record_status, fonnte_device_record
@@ -23,6 +29,12 @@ from .services import broadcast_record_status, fonnte_device_record
 logger = logging.getLogger(__name__)
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+#: What reading a hostile or broken body raises beyond "not JSON": JSON nested past Python's
+#: recursion limit, a broken multipart body, a form that is not UTF-8 (ValueError), a body or
+#: form over Django's limits (DATA_UPLOAD_MAX_MEMORY_SIZE, …: SuspiciousOperation).
+UNREADABLE = (ValueError, RecursionError, MultiPartParserError, SuspiciousOperation)
 
 
 def fonnte_webhook(endpoint):
@@ -84,37 +96,55 @@ def _authenticated_payload(request, secret, endpoint):
     if request.method != "POST":
         logger.warning("Fonnte %s webhook refused: method %s", endpoint, request.method)
         return None, _quiet(HttpResponseNotAllowed(["POST"]))
-    data = _payload(request)
+    try:
+        size = len(request.body)
+        data = _payload(request)
+    except UNREADABLE as err:
+        # Only the exception's type: its text may quote the body.
+        logger.warning(
+            "Fonnte %s webhook refused: unreadable body (%s, content type %r)",
+            endpoint,
+            type(err).__name__,
+            request.content_type,
+        )
+        return None, _quiet(HttpResponse(status=400))
     if data is None:
         logger.warning(
             "Fonnte %s webhook refused: the body is neither a JSON object nor a form "
             "(content type %r, %d bytes)",
             endpoint,
             request.content_type,
-            len(request.body),
+            size,
         )
         return None, _quiet(HttpResponse(status=400))
     return data, None
 
 
 def _payload(request) -> dict | None:
-    """The posted fields: JSON (what Fonnte sends) or, for robustness, a form."""
+    """The posted fields: JSON (what Fonnte sends) or, for robustness, a form.
+
+    Raises one of UNREADABLE for a body that cannot be read at all.
+    """
     if request.content_type in FORM_TYPES:
         return request.POST.dict()
     try:
         data = json.loads(request.body)
-    except (UnicodeDecodeError, ValueError):
+    except ValueError:  # not JSON, or not UTF-8
         return None
     return data if isinstance(data, dict) else None
 
 
 def _text(value) -> str:
-    """A field as text: numbers as digits, a one-item list as its item, anything else empty."""
+    """A field as text: numbers as digits, a one-item list as its item, anything else empty.
+
+    Without control characters: PostgreSQL refuses a NUL in a text column, and none belongs
+    in an id, a state, a number or a reason.
+    """
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return ""
-    return str(value).strip()
+    return _CONTROL_CHARACTERS.sub("", str(value)).strip()
 
 
 def _quiet(response):

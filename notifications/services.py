@@ -1,7 +1,7 @@
 """Telling the school's admins: an in-app Notification each, and one email."""
 
 import logging
-import smtplib
+import re
 from functools import partial
 
 from django.conf import settings
@@ -14,6 +14,10 @@ from django.utils import timezone
 from .models import Notification
 
 logger = logging.getLogger(__name__)
+
+#: An email subject longer than this is cut: mail clients show far less anyway.
+SUBJECT_MAX_LENGTH = 150
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 #: Members of these groups, and superusers, receive alerts about failed messages.
 ADMIN_GROUPS = ("super_admin", "admin")
@@ -59,21 +63,32 @@ def notification_send_to_admins(
     return notifications
 
 
+def email_subject(text: str) -> str:
+    """One line for an email subject: control characters and line breaks become a space
+    (Django refuses a subject with a newline, BadHeaderError), cut to SUBJECT_MAX_LENGTH."""
+    line = " ".join(_CONTROL_CHARACTERS.sub(" ", str(text)).split())
+    if len(line) > SUBJECT_MAX_LENGTH:
+        cut = line[: SUBJECT_MAX_LENGTH - 1]
+        line = (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"  # at a word's end
+    return line
+
+
 def _email_admins(*, title, body, link, addresses):
     text = body
     if link:
         text = f"{body}\n\n{settings.SITE_URL.rstrip('/')}{link}"
     try:
         send_mail(
-            subject=f"[{settings.SCHOOL_NAME}] {title}",
+            subject=email_subject(f"[{settings.SCHOOL_NAME}] {title}"),
             message=text,
             from_email=None,
             recipient_list=addresses,
         )
-    except (smtplib.SMTPException, OSError):
-        # The in-app notifications are already saved: a mail server outage
-        # must not lose them or fail the task that raised the alert.
-        logger.exception("Could not email the admin alert %r", title)
+    except Exception:
+        # Any failure of the email backend (SMTP down, a refused header, a broken custom
+        # backend): the in-app notifications are already saved, and the sweep or task that
+        # raised the alert must go on; the traceback goes to the log (secrets masked).
+        logger.exception("Could not email the admin alert %r", email_subject(title))
 
 
 def notification_sent_since(*, key: str, since) -> bool:

@@ -21,7 +21,11 @@ from broadcasts.selectors import (
     report_has_broadcasts,
     reports_with_broadcasts,
 )
-from broadcasts.services import broadcast_create_for_report, broadcast_resend
+from broadcasts.services import (
+    broadcast_create_for_report,
+    broadcast_resend,
+    fonnte_device_learn,
+)
 from broadcasts.services.pacing import Waiting, pacing_state
 from notifications.selectors import whatsapp_device_readiness
 from students.visibility import ClassroomFilter, ClassroomScopedMixin
@@ -56,12 +60,15 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
     plans = [broadcast_plan(monthly_report=report) for report in reports]
     # The quota and the pace concern the messages that reach Fonnte: invalid numbers do not.
     recipients = sum(plan.will_receive for plan in plans)
+    # One short /device call: the quota is the device's, shared by all these reports.
+    device = whatsapp_device_readiness(recipients=recipients)
+    # Its number is the school's device: only that device's disconnect pauses sending.
+    fonnte_device_learn(status=device.status)
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": _("Send the WhatsApp notification?"),
         "plans": plans,
-        # One short /device call: the quota is the device's, shared by all these reports.
-        "device": whatsapp_device_readiness(recipients=recipients),
+        "device": device,
         "pacing_note": _pacing_note(recipients),
         "queryset": queryset,
         "opts": modeladmin.model._meta,

@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import after_setup_logger, after_setup_task_logger, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tkassalam.settings")
 
@@ -11,6 +11,17 @@ app = Celery("tkassalam")
 # Every Celery setting lives in Django settings under the CELERY_ prefix.
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _mask_secrets_in_celery_logs(logger=None, **kwargs):
+    """A worker replaces the root's handlers with Celery's own: they mask secrets too."""
+    from .log_filters import MaskSecrets
+
+    for handler in logger.handlers if logger is not None else ():
+        if not any(isinstance(existing, MaskSecrets) for existing in handler.filters):
+            handler.addFilter(MaskSecrets())
 
 
 @app.on_after_configure.connect

@@ -19,6 +19,7 @@ from .alerts import (
     broadcast_schedule_failure_alert,
 )
 from .creation import BroadcastCreation, broadcast_create_for_report, broadcast_dispatch_pending
+from .devices import fonnte_device_check, fonnte_device_learn
 from .maintenance import broadcast_prune
 from .receipts import broadcast_record_status, fonnte_device_connected, fonnte_device_record
 from .recovery import Recovery, broadcast_recover
@@ -43,6 +44,8 @@ __all__ = [
     "broadcast_resend",
     "broadcast_schedule_failure_alert",
     "broadcast_send",
+    "fonnte_device_check",
     "fonnte_device_connected",
+    "fonnte_device_learn",
     "fonnte_device_record",
 ]

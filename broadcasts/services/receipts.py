@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from notifications.models import Notification
 from notifications.services import notification_send_to_admins
-from students.phones import mask_phone
+from students.phones import is_valid_phone, mask_phone, normalize_phone
 from tkassalam.language import school_language
 
 from ..models import FonnteDevice, MonthlyReportBroadcast
@@ -115,13 +115,25 @@ def _move_state(ids, value, now) -> int:
 
 
 DISCONNECT_KEY = "fonnte-device-disconnect"
+#: An event time before this year is not a real one (see _event_time).
+MIN_EVENT_YEAR = 2000
 CONNECT_KEY = "fonnte-device-connect"
 
 
 def fonnte_device_record(
     *, device: str, status: str, reason: str, timestamp
 ) -> FonnteDevice | None:
-    """Record a connect/disconnect event; tell the admins when the device changed state.
+    """Record a connect/disconnect event of the school's device; tell the admins when it
+    changed state.
+
+    Only the school's own device counts (FonnteDevice.objects.school: pinned by
+    FONNTE_DEVICE_NUMBER, or the number Fonnte's /device last named): an event for another
+    device (a second device on the account, an old number, a forged request) is logged and
+    changes nothing, and returns None. While the school's number is not known yet, every
+    event is recorded and a disconnect pauses sending: of the two mistakes, a pause that was
+    not needed loses nothing (the rows wait, every admin is told, and one click on the
+    device page checks the device with Fonnte and resumes), whereas sending through a device
+    that cannot deliver would spend every parent's attempts on messages that never arrive.
 
     Admins hear once per disconnect (an error) and once when the device comes back
     (information): Fonnte's retries, and disconnects while already disconnected, move
@@ -130,7 +142,7 @@ def fonnte_device_record(
     seen connected is recorded silently. An unknown ``status`` changes nothing and
     returns None, as does an event without ``device``.
     """
-    device = (device or "").strip()[: FonnteDevice._meta.get_field("device").max_length]
+    device = device_number(device)
     status = (status or "").strip().lower()
     reason = (reason or "").strip()[: FonnteDevice._meta.get_field("reason").max_length]
     context = {"device": mask_phone(device), "status": status}
@@ -138,6 +150,15 @@ def fonnte_device_record(
         logger.warning(
             "Fonnte device event ignored: device=%(device)s status=%(status)r",
             context,
+            extra=context,
+        )
+        return None
+    school = FonnteDevice.objects.school_number()
+    if school and device != school:
+        logger.warning(
+            "Fonnte device event for another device ignored: device=%(device)s "
+            "status=%(status)s (the school's device is %(school)s)",
+            {**context, "school": mask_phone(school)},
             extra=context,
         )
         return None
@@ -172,16 +193,21 @@ def fonnte_device_record(
 
 
 def _event_time(timestamp) -> datetime:
-    """Fonnte's ``timestamp`` (unix seconds or ms, or ISO 8601), never later than now."""
+    """Fonnte's ``timestamp`` (unix seconds or ms, or ISO 8601), never later than now.
+
+    An unreadable one is the time of arrival: the event is still recorded (a disconnect
+    lost to a typo would leave sending on while the device is away).
+    """
     now = timezone.now()
     text = str(timestamp if timestamp is not None else "").strip()
     when = None
     try:
         seconds = float(text)
     except ValueError:
-        when = parse_datetime(text) if text else None
-        if when is not None and timezone.is_naive(when):
-            when = timezone.make_aware(when)
+        try:
+            when = parse_datetime(text) if text else None
+        except ValueError:  # well formed but impossible, e.g. 2024-13-45 10:00:00
+            when = None
     else:
         if seconds > 1e11:  # milliseconds
             seconds /= 1000
@@ -189,6 +215,14 @@ def _event_time(timestamp) -> datetime:
             when = datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
             when = None
+    try:
+        if when is not None:
+            when = (timezone.make_aware(when) if timezone.is_naive(when) else when).astimezone(UTC)
+    except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00+05:00: before year 1 in UTC
+        when = None
+    # A time before Fonnte existed is garbled, not one to order events by: the arrival is.
+    if when is not None and when.year < MIN_EVENT_YEAR:
+        when = None
     # A clock running ahead must not freeze the state against every later event.
     return now if when is None or when > now else when
 
@@ -223,12 +257,20 @@ def _tell_admins(device: FonnteDevice) -> None:
 
 
 def fonnte_device_connected(device: str | None = None) -> bool:
-    """Whether Fonnte's last word is that the device (any device, when None) is connected.
+    """Whether Fonnte's last word is that the device (the school's, when None) is connected.
 
     A read, for the sending side. True when nothing was heard: webhooks may not be set up,
     and only an explicit disconnect should hold messages back.
     """
-    devices = FonnteDevice.objects.all()
-    if device is not None:
-        devices = devices.filter(device=device.strip())
+    if device is None:
+        return not FonnteDevice.objects.holding_messages().exists()
+    devices = FonnteDevice.objects.filter(device=device_number(device))
     return not devices.filter(status=FonnteDevice.Status.DISCONNECTED).exists()
+
+
+def device_number(text) -> str:
+    """A device's number as stored: 62… when it reads as a mobile number, else as given."""
+    text = str(text or "").strip()
+    if is_valid_phone(text):
+        text = normalize_phone(text)
+    return text[: FonnteDevice._meta.get_field("device").max_length]

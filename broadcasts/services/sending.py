@@ -143,7 +143,7 @@ def _claim(broadcast_id) -> Claimed | None:
         retry_count__lt=settings.WHATSAPP_MAX_ATTEMPTS,
     ).exclude(
         # Fonnte said the device is disconnected: the row waits (broadcast_send parks it).
-        Exists(FonnteDevice.objects.filter(status=FonnteDevice.Status.DISCONNECTED))
+        Exists(FonnteDevice.objects.holding_messages())
     )
     changes = {
         "status": BroadcastStatus.SENDING,

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
@@ -21,6 +22,8 @@ from broadcasts.services import (
     pacing,
 )
 from notifications.models import Notification
+from reports.models import MonthlyReport
+from students.models import Classroom
 
 
 @pytest.fixture
@@ -323,3 +326,25 @@ def test_two_sweeps_at_once_send_one_spike_alert(rows, request, settings, monkey
     assert sending == ["first"]
     for admin in admins:
         assert Notification.objects.filter(recipient=admin, key="failure-spike").count() == 1
+
+
+def test_a_class_name_with_a_line_break_loses_no_alert_and_stops_no_sweep(
+    rows, published, admins, alert_timing, make_student, django_capture_on_commit_callbacks
+):
+    """A name saved before control characters were refused breaks an email subject
+    (BadHeaderError): its alert stays in the app, and the next report is alerted too."""
+    broken = Classroom.objects.create(name="TK B\nMawar")
+    other = MonthlyReport.objects.create(classroom=broken, month=11, year=2026)
+    make_student(classroom=broken)
+    broadcast_create_for_report(monthly_report=other)
+    rows(1)
+    MonthlyReportBroadcast.objects.update(status=BroadcastStatus.FAILED, updated_at=ago(91))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert broadcast_recover().alerted == 2
+
+    assert report_alerts(admins[0]).count() == 2
+    assert sorted(email.subject for email in mail.outbox) == [
+        "[TK ABA Assalam] Pesan WhatsApp tidak terkirim: TK A Melati · November 2026",
+        "[TK ABA Assalam] Pesan WhatsApp tidak terkirim: TK B Mawar · November 2026",
+    ]

@@ -1,10 +1,14 @@
 """Fonnte's webhooks: delivery receipts on rows, the device's connection, and the secret URL."""
 
+import io
 import json
 import logging
+import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
@@ -514,3 +518,335 @@ def test_deploy_check_wants_a_long_webhook_secret(secret, warns, settings):
     assert [m.id for m in messages] == (["broadcasts.W003"] if warns else [])
     if secret:
         assert all(secret not in m.msg + m.hint for m in messages)
+
+
+# --- Odd bodies: 200 or 400, never 500, and never the secret in a log line ----------------
+
+
+@pytest.fixture
+def log_output():
+    """What the real LOGGING handlers write, every logger's (pytest's own handlers aside)."""
+    stream = io.StringIO()
+    handlers = {
+        handler
+        for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+        for handler in getattr(logger, "handlers", ())
+        if isinstance(handler, logging.StreamHandler)
+        and not type(handler).__module__.startswith("_pytest")
+    }
+    assert handlers, "the LOGGING config gives no handler to capture"
+    previous = {handler: handler.setStream(stream) for handler in handlers}
+    yield stream
+    for handler, old in previous.items():
+        handler.setStream(old)
+
+
+DEEP = b"[" * 100_000
+MULTIPART = "multipart/form-data; boundary=XyZ"
+FORM = "application/x-www-form-urlencoded"
+ODD_BODIES = {
+    "empty": ("application/json", b""),
+    "binary": ("application/octet-stream", bytes(range(256))),
+    "invalid utf-8": ("application/json", b'{"device": "\xff\xfe"}'),
+    "nested list": ("application/json", DEEP),
+    "nested in a field": ("application/json", b'{"device": ' + DEEP),
+    "huge": ("application/json", b'{"device": "' + b"6" * 3_000_000 + b'"}'),
+    "a list": ("application/json", b'[{"device": "6281299990000", "status": "disconnect"}]'),
+    "a string": ("application/json", b'"disconnect"'),
+    "numbers and nulls": (
+        "application/json",
+        b'{"device": 6281299990000, "status": 1, "timestamp": null, "id": 5, "state": 2.5}',
+    ),
+    "objects for strings": (
+        "application/json",
+        b'{"device": {"a": [1]}, "status": ["connect", "x"], "timestamp": {}, "id": [[1]]}',
+    ),
+    "NUL characters": (
+        "application/json",
+        b'{"device": "6281299990000\\u0000", "id": "\\u0000", "state": "read\\u0000", '
+        b'"status": "disconnect\\u0000", "reason": "\\u0000"}',
+    ),
+    "timestamps out of range": (
+        "application/json",
+        b'{"device": "6281299990000", "status": "disconnect", '
+        b'"timestamp": "0001-01-01T00:00:00+05:00"}',
+    ),
+    "a timestamp from before Fonnte": (
+        FORM,
+        b"device=6281299990000&status=disconnect&timestamp=0999-12-31+23:59:59",
+    ),
+    "huge number": ("application/json", b'{"timestamp": 1e999999, "id": ' + b"9" * 5000 + b"}"),
+    "multipart without boundary": ("multipart/form-data", b"--XyZ\r\n"),
+    "broken multipart": (MULTIPART, b'--XyZ\r\nContent-Disposition: form-data; name="a"\r\n'),
+    "multipart of garbage": (MULTIPART, b"\xff" * 1000),
+    "form": (FORM, b"device=6281299990000&status=disconnect&timestamp=2024-13-45+10:00:00"),
+    "form, invalid utf-8": (FORM, b"device=%ff%fe&status=\xff\xfe&id=\x00"),
+    "form, not utf-8": (f"{FORM}; charset=latin-1", b"device=62812&status=disconnect"),
+    "form, too many fields": (FORM, b"&".join(b"f%d=1" % n for n in range(1500))),
+    "text": ("text/plain", b"disconnect"),
+    "no content type": ("", b'{"device": "6281299990000"}'),
+}
+
+
+@pytest.mark.parametrize("url", [STATUS_URL, CONNECT_URL], ids=["status", "connect"])
+@pytest.mark.parametrize("body", ODD_BODIES.values(), ids=ODD_BODIES.keys())
+def test_any_body_is_answered_200_or_400_and_no_log_line_holds_the_secret(
+    url, body, row, admins, log_output
+):
+    content_type, data = body
+    client = Client(raise_request_exception=False)
+
+    response = client.generic("POST", url, data, content_type=content_type)
+
+    assert response.status_code in (200, 400)
+    text = log_output.getvalue()
+    assert "webhook" in text.lower() or response.status_code == 200
+    assert SECRET not in text
+
+
+def test_the_log_filter_masks_the_secret_and_the_token_in_messages_args_and_tracebacks(
+    settings, log_output
+):
+    settings.FONNTE_API_TOKEN = "tok-" + "7" * 20
+    logger = logging.getLogger("broadcasts.somewhere")
+    try:
+        raise ValueError(f"bad {STATUS_URL} with {settings.FONNTE_API_TOKEN}")
+    except ValueError:
+        logger.exception("Failed for %s", STATUS_URL)
+    logging.getLogger("django.request").warning("Not Found: %s", CONNECT_URL)
+    logging.getLogger("gunicorn.error").error("Error handling request %s", CONNECT_URL)
+    logging.getLogger("django.server").error('"POST %s HTTP/1.1" 500 0', STATUS_URL)
+
+    text = log_output.getvalue()
+    assert text.count("/webhooks/fonnte/********/") == 5
+    assert "ValueError: bad" in text
+    assert SECRET not in text
+    assert settings.FONNTE_API_TOKEN not in text
+
+
+def test_celerys_own_handlers_mask_the_secret_too(settings):
+    from tkassalam.celery import _mask_secrets_in_celery_logs
+
+    stream = io.StringIO()
+    logger = logging.getLogger("celery.test-worker-root")
+    logger.propagate = False
+    logger.addHandler(logging.StreamHandler(stream))
+
+    _mask_secrets_in_celery_logs(logger=logger)
+    _mask_secrets_in_celery_logs(logger=logger)  # Celery sends it for each logger it sets up
+    logger.warning("task saw %s", STATUS_URL)
+
+    assert len(logger.handlers[0].filters) == 1
+    assert stream.getvalue() == "task saw /webhooks/fonnte/********/status/\n"
+
+
+def test_an_unreadable_timestamp_is_the_time_of_arrival(device_event, admins):
+    before = timezone.now()
+
+    response = device_event("disconnect", "2024-13-45 10:00:00", "phone offline")
+
+    assert response.status_code == 200
+    device = FonnteDevice.objects.get()
+    assert device.status == FonnteDevice.Status.DISCONNECTED
+    assert before <= device.changed_at <= timezone.now()
+    assert len(notified(DISCONNECT_KEY)) == len(admins)
+
+
+def test_nginx_writes_no_webhook_request_to_its_logs():
+    """The webhook path holds the secret: nginx's access and error lines name the request."""
+    text = (django_settings.BASE_DIR / "deploy" / "nginx" / "tkassalam.conf").read_text()
+    blocks = re.findall(r"location\s+/webhooks/\s*\{([^}]*)\}", text)
+
+    assert blocks
+    for block in blocks:
+        assert re.search(r"^\s*access_log\s+off;", block, re.M)
+        error_logs = re.findall(r"^\s*error_log\s+\S+\s+(\w+);", block, re.M)
+        assert error_logs == ["emerg"]
+
+
+# --- Only the school's own device pauses sending ------------------------------------------
+
+OTHER = "6281211112222"
+DEVICES = "/admin/broadcasts/fonntedevice/"
+CHECK = "/admin/broadcasts/fonntedevice/check/"
+FONNTE_DEVICE_URL = "https://fonnte.test/device"
+
+
+@pytest.fixture
+def device_says(fonnte):
+    """Fonnte's /device (mocked) names ``device`` in ``state``."""
+
+    def answer(device, state="connect"):
+        body = {"device": device, "device_status": state, "quota": "50", "status": True}
+        fonnte.upsert("POST", FONNTE_DEVICE_URL, json=body)
+
+    return answer
+
+
+@pytest.fixture
+def staff(client, django_user_model):
+    def login(group):
+        user = django_user_model.objects.create_user(group + "-1", password="pw", is_staff=True)
+        user.groups.add(Group.objects.get(name=group))
+        client.force_login(user)
+        return user
+
+    return login
+
+
+def connect_event(post, device, status, timestamp=1764300000):
+    event = {"device": device, "status": status, "timestamp": timestamp, "reason": "offline"}
+    return post(event, url=CONNECT_URL)
+
+
+def test_another_devices_disconnect_changes_nothing_once_the_number_is_pinned(
+    post, admins, settings, logs
+):
+    settings.FONNTE_DEVICE_NUMBER = DEVICE
+
+    assert connect_event(post, "0812-1111-2222", "disconnect").status_code == 200
+
+    assert not FonnteDevice.objects.exists()
+    assert fonnte_device_connected() is True
+    assert not Notification.objects.exists()
+    assert "event for another device ignored: device=62812****2222" in logs.text
+    assert OTHER not in logs.text
+
+    connect_event(post, DEVICE, "disconnect")
+    assert fonnte_device_connected() is False
+    assert len(notified(DISCONNECT_KEY)) == len(admins)
+
+
+def test_the_schools_number_is_learned_from_fonnte_and_then_only_it_pauses(
+    post, admins, device_says, staff, client
+):
+    # No number known yet: any device's disconnect pauses (the safe side, see receipts).
+    connect_event(post, OTHER, "disconnect")
+    assert fonnte_device_connected() is False
+
+    staff("admin")
+    device_says(DEVICE, "connect")
+    client.post(CHECK)
+
+    school = FonnteDevice.objects.get(device=DEVICE)
+    assert school.checked_at is not None
+    assert FonnteDevice.objects.school_number() == DEVICE
+    assert fonnte_device_connected() is True  # the other device holds nothing any more
+    connect_event(post, OTHER, "connect", 1764300060)
+    connect_event(post, OTHER, "disconnect", 1764300120)
+    assert FonnteDevice.objects.get(device=OTHER).changed_at.timestamp() == 1764300000
+    assert fonnte_device_connected() is True
+
+    connect_event(post, DEVICE, "disconnect", int(timezone.now().timestamp()) + 1)
+    assert fonnte_device_connected() is False
+
+
+def test_a_row_is_sent_while_only_another_device_is_disconnected(
+    report, make_student, outbox, settings
+):
+    from broadcasts.services import broadcast_send
+
+    settings.FONNTE_DEVICE_NUMBER = DEVICE
+    FonnteDevice.objects.create(device=OTHER, status="disconnect", changed_at=timezone.now())
+    row = MonthlyReportBroadcast.objects.create(
+        monthly_report=report, student=make_student(), phone_number="6281234567890", message="Hi"
+    )
+
+    assert broadcast_send(broadcast_id=row.pk, monthly_report_id=report.pk) is True
+    assert [message.phone for message in outbox] == ["6281234567890"]
+
+
+def test_an_admin_sees_the_pause_and_ends_it_only_once_fonnte_says_connected(
+    post, admins, device_says, staff, client, django_capture_on_commit_callbacks, monkeypatch
+):
+    from broadcasts import queue
+
+    dispatched = []
+    monkeypatch.setattr(queue, "dispatch_after_commit", lambda: dispatched.append(True))
+    connect_event(post, DEVICE, "disconnect")
+    user = staff("admin")  # a member of the admin group, not a superuser
+
+    page = client.get(DEVICES).content.decode()
+    assert "Pengiriman dijeda: Fonnte melaporkan perangkat WhatsApp 62812****0000 terputus" in page
+    assert 'action="/admin/broadcasts/fonntedevice/check/"' in page
+
+    device_says(DEVICE, "disconnect")
+    page = client.post(CHECK, follow=True).content.decode()
+    assert "terputus: pengiriman tetap dijeda" in page
+    assert fonnte_device_connected() is False
+
+    device_says(DEVICE, "connect")
+    page = client.post(CHECK, follow=True).content.decode()
+
+    assert "tersambung: pengiriman dilanjutkan" in page
+    assert "Pengiriman dijeda" not in page
+    assert fonnte_device_connected() is True
+    assert dispatched == [True]
+    assert len(notified(CONNECT_KEY)) == len(admins) + 1  # the admin who checked too
+    device = FonnteDevice.objects.get()
+    history = LogEntry.objects.filter(object_id=str(device.pk), user=user).order_by("pk")
+    assert [entry.change_message for entry in history] == [
+        "Fonnte melaporkan perangkat WhatsApp 62812****0000 terputus: pengiriman tetap dijeda. "
+        "Sambungkan ponsel sekolah di dasbor Fonnte (pindai kode QR), lalu periksa lagi.",
+        "Fonnte melaporkan perangkat WhatsApp 62812****0000 tersambung: pengiriman dilanjutkan.",
+    ]
+
+
+def test_a_teacher_cannot_end_the_pause(post, admins, device_says, staff, client):
+    connect_event(post, DEVICE, "disconnect")
+    staff("guru")
+    device_says(DEVICE, "connect")
+
+    assert client.post(CHECK).status_code == 403
+    assert (
+        'action="/admin/broadcasts/fonntedevice/check/"' not in client.get(DEVICES).content.decode()
+    )
+    assert fonnte_device_connected() is False
+
+
+def test_a_pinned_number_that_is_not_the_tokens_device_changes_nothing(
+    post, admins, device_says, staff, client, settings
+):
+    settings.FONNTE_DEVICE_NUMBER = DEVICE
+    connect_event(post, DEVICE, "disconnect")
+    staff("super_admin")
+    device_says(OTHER, "connect")
+
+    page = client.post(CHECK, follow=True).content.decode()
+
+    assert "Token Fonnte mengirim dari 62812****2222" in page
+    assert fonnte_device_connected() is False
+    assert list(FonnteDevice.objects.values_list("device", flat=True)) == [DEVICE]
+
+
+@pytest.mark.parametrize(
+    ("number", "errors"), [("", []), (DEVICE, []), ("62123", ["broadcasts.E005"])]
+)
+def test_check_refuses_a_pinned_device_number_that_is_not_a_mobile_number(number, errors, settings):
+    from broadcasts.checks import check_device_number
+
+    settings.FONNTE_DEVICE_NUMBER = number
+
+    assert [message.id for message in check_device_number()] == errors
+
+
+def test_the_send_confirmation_learns_the_number_without_ending_a_pause(
+    post, admins, report, make_student, device_says, staff, client
+):
+    make_student()
+    connect_event(post, OTHER, "disconnect")
+    connect_event(post, DEVICE, "disconnect")
+    staff("admin")
+    device_says(DEVICE, "connect")
+
+    page = client.post(
+        "/admin/reports/monthlyreport/",
+        {"action": "send_whatsapp_broadcast", "_selected_action": [report.pk]},
+    )
+
+    assert page.status_code == 200
+    assert FonnteDevice.objects.school_number() == DEVICE
+    assert FonnteDevice.objects.get(device=DEVICE).status == "disconnect"  # only a check resumes
+    assert list(FonnteDevice.objects.holding_messages().values_list("device", flat=True)) == [
+        DEVICE
+    ]

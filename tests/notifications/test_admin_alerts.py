@@ -53,3 +53,33 @@ def test_opening_a_notification_marks_it_read_and_others_cannot_see_it(admins, c
     assert mine.read_at is not None
     assert theirs.read_at is None
     assert other.status_code == 302  # "does not exist" for this admin
+
+
+def test_a_title_with_line_breaks_and_control_characters_gives_a_clean_email_subject(
+    admins, django_capture_on_commit_callbacks
+):
+    title = "Pesan tidak terkirim: TK B\r\nBcc: x@evil.test\x07\x1b\t· November " + "panjang " * 15
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notification_send_to_admins(title=title, body="Isi")
+
+    assert Notification.objects.filter(title=title).count() == 3  # the in-app title as it was
+    (email,) = mail.outbox
+    assert email.subject.startswith("[TK ABA Assalam] Pesan tidak terkirim: TK B Bcc: x@evil.test")
+    assert not any(ord(character) < 32 for character in email.subject)
+    assert 140 < len(email.subject) <= 150
+    assert email.subject.endswith("panjang…")
+
+
+def test_any_failure_of_the_email_backend_keeps_the_in_app_notifications(
+    admins, django_capture_on_commit_callbacks, caplog
+):
+    with (
+        mock.patch("notifications.services.send_mail", side_effect=RuntimeError("backend bug")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        notification_send_to_admins(title="Judul", body="Isi")
+
+    assert Notification.objects.count() == 3
+    (record,) = [r for r in caplog.records if "Could not email the admin alert" in r.getMessage()]
+    assert record.exc_info[0] is RuntimeError

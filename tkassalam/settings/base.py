@@ -4,6 +4,7 @@ Every variable is documented in ``.env.example`` and the README. App code reads
 ``django.conf.settings`` only; nothing outside this package touches ``os.environ``.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -160,6 +161,15 @@ FONNTE_READ_TIMEOUT = env.float("FONNTE_READ_TIMEOUT", default=30.0)
 # The secret part of the webhook URLs given to Fonnte (/webhooks/fonnte/<secret>/status/ and
 # …/connect/); Fonnte signs nothing. Empty: the webhooks answer 404 and record nothing.
 FONNTE_WEBHOOK_SECRET = env.str("FONNTE_WEBHOOK_SECRET", default="")
+# The school's WhatsApp number in Fonnte. Only its disconnect pauses sending; the connect
+# webhook's events for any other device are logged and change nothing. Empty (default): the
+# number Fonnte's /device names (checked from the admin's device page) is the school's.
+# Written as digits with 62 (0812… and +62 812… are rewritten); broadcasts.E005 checks it.
+FONNTE_DEVICE_NUMBER = re.sub(r"\D", "", env.str("FONNTE_DEVICE_NUMBER", default=""))
+if FONNTE_DEVICE_NUMBER.startswith("0"):
+    FONNTE_DEVICE_NUMBER = "62" + FONNTE_DEVICE_NUMBER[1:]
+elif FONNTE_DEVICE_NUMBER.startswith("8"):
+    FONNTE_DEVICE_NUMBER = "62" + FONNTE_DEVICE_NUMBER
 # "fonnte", "console", "locmem" or a dotted path; console (prints, sends
 # nothing) until a token is configured, like Django's console email backend.
 WHATSAPP_BACKEND = env.str("WHATSAPP_BACKEND", default="fonnte" if FONNTE_API_TOKEN else "console")
@@ -273,12 +283,23 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
+    # The webhook secret (in the webhook URL) and the Fonnte token are masked in every line
+    # the handlers write, whichever logger wrote it (tkassalam/log_filters.py).
+    "filters": {"secrets": {"()": "tkassalam.log_filters.MaskSecrets"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secrets"]},
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         name: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
         for name in ("students", "reports", "broadcasts", "notifications")
+    }
+    | {
+        # These name request paths: they go to the root's (masked) handlers only, not to the
+        # handlers Django or gunicorn give them (runserver's, the debug console, mail_admins,
+        # gunicorn's stderr), which have no mask. gunicorn.*: in gunicorn's workers, once
+        # Django is set up; its master loads no Django and logs no request path.
+        name: {"handlers": [], "level": "INFO", "propagate": True}
+        for name in ("django", "django.server", "gunicorn.error", "gunicorn.access")
     },
 }

@@ -1,0 +1,67 @@
+"""A logging filter that keeps the project's secrets out of every log line.
+
+The webhook secret travels in the webhook URL (broadcasts/urls.py), so any line that names
+a request path can carry it: Django's request and security loggers, runserver's
+``django.server``, gunicorn's error log (``Error handling request /webhooks/…``). The
+Fonnte token could appear in a quoted request or exception. The filter sits on the
+handlers (settings.LOGGING, and Celery's in tkassalam/celery.py), not on loggers: a
+logger's filter does not see records propagated from its children.
+"""
+
+import logging
+from urllib.parse import quote
+
+from django.conf import settings
+
+MASK = "********"
+#: Shorter values are not masked: replacing every "a" in every line would help nobody,
+#: and check --deploy already refuses a short webhook secret (broadcasts.W003).
+MIN_SECRET_LENGTH = 8
+SECRET_SETTINGS = ("FONNTE_WEBHOOK_SECRET", "FONNTE_API_TOKEN")
+
+
+def _secrets() -> list[str]:
+    """The values to mask, longest first, each also as it appears percent-encoded in a URL."""
+    found = set()
+    for name in SECRET_SETTINGS:
+        value = str(getattr(settings, name, "") or "").strip()
+        if len(value) >= MIN_SECRET_LENGTH:
+            found.update({value, quote(value, safe="")})
+    return sorted(found, key=len, reverse=True)
+
+
+def mask_secrets(text: str, secrets=None) -> str:
+    """``text`` with every secret replaced by MASK."""
+    for secret in _secrets() if secrets is None else secrets:
+        text = text.replace(secret, MASK)
+    return text
+
+
+class MaskSecrets(logging.Filter):
+    """Rewrite a record's message, arguments, exception and stack text without the secrets.
+
+    The message is rendered here (``getMessage``) and kept without its arguments, so a
+    secret split across the format string and an argument is masked too. The record is
+    never dropped: a line that cannot be masked is still worth reading.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = _secrets()
+        if not secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: the handler reports it itself
+            return True
+        masked = mask_secrets(message, secrets)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        if record.exc_info and not record.exc_text:
+            # The formatter would render the traceback after us, secret included: render it
+            # now, masked; formatters use exc_text when it is set.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_secrets(record.exc_text, secrets)
+        if record.stack_info:
+            record.stack_info = mask_secrets(record.stack_info, secrets)
+        return True
