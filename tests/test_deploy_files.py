@@ -4,6 +4,8 @@ import configparser
 import importlib
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -221,3 +223,87 @@ def test_nginx_logs_no_query_string_or_referer():
         fields = formats[format_name[0]]
         assert not re.search(r"\$(request|request_uri|args|query_string|http_referer)\b", fields)
     assert len(logs) == text.count("location ")
+
+
+def nginx_servers():
+    """Each ``server { … }`` block of deploy/'s nginx file, as text, comments left out."""
+    text = re.sub(r"#[^\n]*", "", NGINX.read_text())
+    servers, depth, start = [], 0, None
+    for match in re.finditer(r"server\s*\{|\{|\}", text):
+        if match.group().startswith("server") and depth == 0:
+            start = match.start()
+        depth += 1 if match.group().endswith("{") else -1
+        if depth == 0 and start is not None:
+            servers.append(text[start : match.end()])
+            start = None
+    return servers
+
+
+def test_nginx_serves_the_site_over_https_only():
+    plain, secure = nginx_servers()
+    assert re.search(r"listen 80;", plain)
+    # Plain HTTP answers certbot's challenge and otherwise only redirects.
+    assert "proxy_pass" not in plain
+    assert "return 301 https://$host$request_uri;" in plain
+    assert re.search(r"listen 443 ssl http2;", secure)
+    assert re.search(r"ssl_certificate\s+\S+;", secure)
+    assert re.search(r"ssl_certificate_key\s+\S+;", secure)
+    for server in (plain, secure):
+        assert "server_tokens off;" in server
+
+
+def test_nginx_takes_an_import_file_a_little_over_the_import_limit():
+    """Django, not nginx, refuses a too-large import: its message is in Indonesian."""
+    (_, secure) = nginx_servers()
+    (size,) = re.findall(r"client_max_body_size\s+(\d+)m;", secure)
+    limit = getattr(settings, "STUDENT_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
+    assert limit < int(size) * 1024 * 1024 <= 2 * limit
+
+
+def test_nginx_limits_the_login_page_and_passes_the_address_it_saw():
+    text = re.sub(r"#[^\n]*", "", NGINX.read_text())
+    (_, secure) = nginx_servers()
+    zones = re.findall(r"limit_req_zone\s+\$binary_remote_addr\s+zone=(\w+):", text)
+    (login,) = re.findall(r"location = /admin/login/ \{([^}]*)\}", secure)
+    assert re.search(rf"limit_req zone=({'|'.join(zones)})\b", login)
+    # The lockout counts per address: the header must be nginx's own, never the client's.
+    assert re.findall(r"proxy_set_header\s+X-Forwarded-For\s+(\S+);", text) == ["$remote_addr"]
+    assert "proxy_set_header" not in "".join(re.findall(r"location[^{]*\{([^}]*)\}", secure))
+
+
+@pytest.fixture
+def nginx_binary():
+    path = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if path is None:
+        pytest.skip("nginx is not installed (apt-get install nginx; .ci/run installs it)")
+    return path
+
+
+def test_nginx_accepts_the_file(nginx_binary, tmp_path):
+    """``nginx -t`` on the file as conf.d includes it, with a throwaway certificate and logs."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"),
+            *("-nodes", "-days", "1", "-subj", "/CN=tk.example.sch.id"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    site = NGINX.read_text()
+    site = re.sub(r"ssl_certificate \S+;", f"ssl_certificate {cert};", site)
+    site = re.sub(r"ssl_certificate_key \S+;", f"ssl_certificate_key {key};", site)
+    site = site.replace("/var/log/nginx/", f"{tmp_path}/")
+    (tmp_path / "tkassalam.conf").write_text(site)
+    # conf.d/*.conf is included inside the http block of Debian's nginx.conf.
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{\n  access_log {tmp_path}/access.log;\n  include {tmp_path}/tkassalam.conf;\n}}\n"
+    )
+    result = subprocess.run(
+        [nginx_binary, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
