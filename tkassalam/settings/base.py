@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "tkassalam.apps.TkassalamConfig",  # the project's own system checks
     "students",
     "reports",
     "broadcasts",
