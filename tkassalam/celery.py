@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import after_setup_logger, after_setup_task_logger, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tkassalam.settings")
 
@@ -39,3 +39,14 @@ def _close_old_connections(sender=None, **kwargs):
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _log_times_with_their_offset(logger=None, **kwargs):
+    """Celery's own log lines (worker, beat) carry the UTC offset, as the project's do."""
+    from django.conf import settings
+
+    for handler in logger.handlers if logger is not None else ():
+        if handler.formatter is not None:
+            handler.formatter.datefmt = settings.LOG_DATEFMT

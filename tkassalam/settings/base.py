@@ -277,11 +277,17 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 
 # --- Logging ----------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Local time (TIME_ZONE) with its UTC offset, like gunicorn's lines: 2026-12-07 09:30:01 +0700.
+# Celery's own lines use it too (tkassalam/celery.py).
+LOG_DATEFMT = "%Y-%m-%d %H:%M:%S %z"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+            "datefmt": LOG_DATEFMT,
+        },
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
