@@ -307,3 +307,51 @@ def test_nginx_accepts_the_file(nginx_binary, tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def gunicorn_commands():
+    return [
+        supervisor_program("tkassalam-web")["command"],
+        systemd_service("tkassalam-web.service")["ExecStart"],
+    ]
+
+
+@pytest.mark.parametrize("command", gunicorn_commands())
+def test_gunicorn_keeps_its_control_socket_where_www_data_may_write(command):
+    """Under supervisor $HOME is root's: gunicorn's default ~/.gunicorn fails at every start."""
+    from gunicorn.config import Config
+
+    # gunicorn's own parser: an option this gunicorn lacks exits instead of passing.
+    options = Config().parser().parse_args(shlex.split(command)[1:])
+    assert options.control_socket_disable or options.control_socket.startswith(
+        "/srv/tkassalam/var/"  # made with install -d -o www-data (README, deploy/ headers)
+    )
+
+
+def test_gunicorns_parser_refuses_an_option_it_lacks():
+    from gunicorn.config import Config
+
+    with pytest.raises(SystemExit):
+        Config().parser().parse_args(["tkassalam.wsgi", "--control-sockett", "/x"])
+
+
+def worker_commands():
+    """The worker lines as their process manager hands them to Celery (its %-names expanded)."""
+    return [
+        supervisor_program("tkassalam-worker")["command"] % {"process_num": 0},
+        systemd_service("tkassalam-worker@.service")["ExecStart"]
+        .replace("%i", "1")
+        .replace("%H", "tk.example.sch.id"),
+    ]
+
+
+@pytest.mark.parametrize("command", worker_commands())
+def test_the_workers_send_task_events(command):
+    """``celery events`` and Flower's task views need them (-E), parsed by Celery's own CLI."""
+    from celery.bin.base import CLIContext
+    from celery.bin.worker import worker
+
+    args = shlex.split(command)
+    context = CLIContext(app=celery_app, no_color=True, workdir=None, quiet=True)
+    parsed = worker.make_context("worker", args[args.index("worker") + 1 :], obj=context)
+    assert parsed.params["task_events"] is True
