@@ -18,7 +18,7 @@ if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # --- Core -------------------------------------------------------------------
-# No default: Django refuses to start with an empty SECRET_KEY, naming it.
+# No default: an empty SECRET_KEY stops `manage.py check` and migrate (tkassalam.E001).
 # `make run` writes a random one into .env for local use.
 SECRET_KEY = env.str("SECRET_KEY", default="")
 DEBUG = env.bool("DEBUG", default=False)
