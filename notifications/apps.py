@@ -7,5 +7,6 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self):
-        # Registers the WhatsApp configuration checks (manage.py check).
+        # Registers the WhatsApp and alert email checks (manage.py check [--deploy]).
+        from . import checks as email_checks  # noqa: F401
         from .whatsapp import checks  # noqa: F401

@@ -1,18 +1,29 @@
 """The files in deploy/ name commands and modules that exist, and stop workers warm."""
 
 import configparser
+import http.server
 import importlib
+import json
+import os
 import re
 import shlex
+import shutil
+import socket
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
+import requests
 from celery.app.utils import find_app
 from django.conf import settings
 from django.core.management import get_commands, load_command_class
 from django.core.management.base import CommandError
+from django.test import RequestFactory
 
 from tkassalam.celery import app as celery_app
+from tkassalam.security import client_ip_address
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 SUPERVISOR = DEPLOY / "supervisor" / "tkassalam.conf"
@@ -221,3 +232,243 @@ def test_nginx_logs_no_query_string_or_referer():
         fields = formats[format_name[0]]
         assert not re.search(r"\$(request|request_uri|args|query_string|http_referer)\b", fields)
     assert len(logs) == text.count("location ")
+
+
+def nginx_servers():
+    """Each ``server { … }`` block of deploy/'s nginx file, as text, comments left out."""
+    text = re.sub(r"#[^\n]*", "", NGINX.read_text())
+    servers, depth, start = [], 0, None
+    for match in re.finditer(r"server\s*\{|\{|\}", text):
+        if match.group().startswith("server") and depth == 0:
+            start = match.start()
+        depth += 1 if match.group().endswith("{") else -1
+        if depth == 0 and start is not None:
+            servers.append(text[start : match.end()])
+            start = None
+    return servers
+
+
+def test_nginx_serves_the_site_over_https_only():
+    plain, secure = nginx_servers()
+    assert re.search(r"listen 80;", plain)
+    # Plain HTTP answers certbot's challenge and otherwise only redirects.
+    assert "proxy_pass" not in plain
+    assert "return 301 https://$host$request_uri;" in plain
+    assert re.search(r"listen 443 ssl http2;", secure)
+    assert re.search(r"ssl_certificate\s+\S+;", secure)
+    assert re.search(r"ssl_certificate_key\s+\S+;", secure)
+    for server in (plain, secure):
+        assert "server_tokens off;" in server
+
+
+def test_nginx_takes_an_import_file_a_little_over_the_import_limit():
+    """Django, not nginx, refuses a too-large import: its message is in Indonesian."""
+    (_, secure) = nginx_servers()
+    (size,) = re.findall(r"client_max_body_size\s+(\d+)m;", secure)
+    limit = getattr(settings, "STUDENT_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
+    assert limit < int(size) * 1024 * 1024 <= 2 * limit
+
+
+def test_nginx_limits_the_login_page_and_passes_the_address_it_saw():
+    text = re.sub(r"#[^\n]*", "", NGINX.read_text())
+    (_, secure) = nginx_servers()
+    zones = re.findall(r"limit_req_zone\s+\$binary_remote_addr\s+zone=(\w+):", text)
+    (login,) = re.findall(r"location = /admin/login/ \{([^}]*)\}", secure)
+    assert re.search(rf"limit_req zone=({'|'.join(zones)})\b", login)
+    # The lockout counts per address: the header must be nginx's own, never the client's.
+    assert re.findall(r"proxy_set_header\s+X-Forwarded-For\s+(\S+);", text) == ["$remote_addr"]
+    assert "proxy_set_header" not in "".join(re.findall(r"location[^{]*\{([^}]*)\}", secure))
+
+
+@pytest.fixture
+def nginx_binary():
+    path = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if path is None:
+        pytest.skip("nginx is not installed (apt-get install nginx; .ci/run installs it)")
+    return path
+
+
+def nginx_config(folder, site):
+    """deploy/'s file as conf.d includes it (``site`` rewrites it), with a throwaway certificate."""
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"),
+            *("-nodes", "-days", "1", "-subj", "/CN=tk.example.sch.id"),
+            *("-addext", "subjectAltName=DNS:tk.example.sch.id,IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    text = site(NGINX.read_text())
+    text = re.sub(r"ssl_certificate \S+;", f"ssl_certificate {cert};", text)
+    text = re.sub(r"ssl_certificate_key \S+;", f"ssl_certificate_key {key};", text)
+    text = text.replace("/var/log/nginx/", f"{folder}/")
+    (folder / "tkassalam.conf").write_text(text)
+    # conf.d/*.conf is included inside the http block of Debian's nginx.conf. As root, nginx's
+    # workers would run as nobody, who cannot enter pytest's private folder.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    config = folder / "nginx.conf"
+    config.write_text(
+        f"{user}pid {folder}/nginx.pid;\nerror_log {folder}/error.log;\nevents {{}}\n"
+        f"http {{\n  access_log {folder}/access.log;\n  include {folder}/tkassalam.conf;\n}}\n"
+    )
+    return config
+
+
+def test_nginx_accepts_the_file(nginx_binary, tmp_path):
+    """``nginx -t`` on the file as it stands."""
+    config = nginx_config(tmp_path, lambda text: text)
+    result = subprocess.run(
+        [nginx_binary, "-t", "-p", str(tmp_path), "-c", str(config)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EchoHeaders(http.server.BaseHTTPRequestHandler):
+    """gunicorn's stand-in: answers each request with the headers nginx passed on."""
+
+    def do_GET(self):
+        body = json.dumps(dict(self.headers)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def running_nginx(nginx_binary, tmp_path):
+    """deploy/'s nginx on free loopback ports, proxying to EchoHeaders.
+
+    Yields its http and https base URLs and the certificate that https verifies with.
+    """
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EchoHeaders)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    plain, secure = free_port(), free_port()
+
+    def site(text):
+        text = re.sub(r"\n\s*listen \[::\]:\d+[^;]*;", "", text)  # IPv6 may be off here
+        text = text.replace("listen 80;", f"listen 127.0.0.1:{plain};")
+        text = text.replace("listen 443 ", f"listen 127.0.0.1:{secure} ")
+        return text.replace("127.0.0.1:8000", f"127.0.0.1:{backend.server_port}")
+
+    config = nginx_config(tmp_path, site)
+    process = subprocess.Popen(
+        [nginx_binary, "-p", str(tmp_path), "-c", str(config), "-g", "daemon off;"],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", secure), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, process.stderr.read().decode()
+                assert time.monotonic() < deadline, "nginx did not listen within 10 s"
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{plain}", f"https://127.0.0.1:{secure}", str(tmp_path / "cert.pem")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        backend.shutdown()
+
+
+def local_session(cert):
+    """A requests session that trusts ``cert`` and ignores the machine's proxy and CA settings."""
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = cert
+    return session
+
+
+def test_nginx_passes_on_the_address_it_saw_never_the_clients_header(running_nginx):
+    plain, secure, cert = running_nginx
+    forged = {"X-Forwarded-For": "192.0.2.1"}
+
+    with local_session(cert) as session:
+        redirect = session.get(f"{plain}/admin/", headers=forged, allow_redirects=False, timeout=5)
+        answer = session.get(f"{secure}/admin/", headers=forged, timeout=5)
+    assert redirect.status_code == 301
+    assert redirect.headers["Location"].startswith("https://")
+
+    assert answer.headers["Server"] == "nginx"  # server_tokens off: no version
+    seen = answer.json()
+    assert seen["X-Forwarded-For"] == "127.0.0.1"
+    assert seen["X-Forwarded-Proto"] == "https"
+    # What the login lockout then counts: the address nginx saw.
+    request = RequestFactory().get(
+        "/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=seen["X-Forwarded-For"]
+    )
+    assert client_ip_address(request) == "127.0.0.1"
+
+
+def test_nginx_refuses_a_burst_on_the_login_page(running_nginx):
+    _, secure, cert = running_nginx
+    with local_session(cert) as session:  # one connection, as a guessing script would keep
+        answers = [session.get(f"{secure}/admin/login/", timeout=5).status_code for _ in range(15)]
+        other_page = session.get(f"{secure}/admin/", timeout=5)
+    assert answers[:10] == [200] * 10
+    assert 429 in answers
+    assert other_page.status_code == 200  # only the login page is limited
+
+
+def gunicorn_commands():
+    return [
+        supervisor_program("tkassalam-web")["command"],
+        systemd_service("tkassalam-web.service")["ExecStart"],
+    ]
+
+
+@pytest.mark.parametrize("command", gunicorn_commands())
+def test_gunicorn_keeps_its_control_socket_where_www_data_may_write(command):
+    """Under supervisor $HOME is root's: gunicorn's default ~/.gunicorn fails at every start."""
+    from gunicorn.config import Config
+
+    # gunicorn's own parser: an option this gunicorn lacks exits instead of passing.
+    options = Config().parser().parse_args(shlex.split(command)[1:])
+    assert options.control_socket_disable or options.control_socket.startswith(
+        "/srv/tkassalam/var/"  # made with install -d -o www-data (README, deploy/ headers)
+    )
+
+
+def test_gunicorns_parser_refuses_an_option_it_lacks():
+    from gunicorn.config import Config
+
+    with pytest.raises(SystemExit):
+        Config().parser().parse_args(["tkassalam.wsgi", "--control-sockett", "/x"])
+
+
+def worker_commands():
+    """The worker lines as their process manager hands them to Celery (its %-names expanded)."""
+    return [
+        supervisor_program("tkassalam-worker")["command"] % {"process_num": 0},
+        systemd_service("tkassalam-worker@.service")["ExecStart"]
+        .replace("%i", "1")
+        .replace("%H", "tk.example.sch.id"),
+    ]
+
+
+@pytest.mark.parametrize("command", worker_commands())
+def test_the_workers_send_task_events(command):
+    """``celery events`` and Flower's task views need them (-E), parsed by Celery's own CLI."""
+    from celery.bin.base import CLIContext
+    from celery.bin.worker import worker
+
+    args = shlex.split(command)
+    context = CLIContext(app=celery_app, no_color=True, workdir=None, quiet=True)
+    parsed = worker.make_context("worker", args[args.index("worker") + 1 :], obj=context)
+    assert parsed.params["task_events"] is True

@@ -50,3 +50,14 @@ def _close_old_connections(sender=None, **kwargs):
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _log_times_with_their_offset(logger=None, **kwargs):
+    """Celery's own log lines (worker, beat) carry the UTC offset, as the project's do."""
+    from django.conf import settings
+
+    for handler in logger.handlers if logger is not None else ():
+        if handler.formatter is not None:
+            handler.formatter.datefmt = settings.LOG_DATEFMT

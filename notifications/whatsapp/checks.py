@@ -1,8 +1,12 @@
 """``manage.py check`` for the WhatsApp settings: fail loudly, naming the setting to fix."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+
+from notifications.checks import is_local_host
 
 from . import resolve_backend_class
 from .console import ConsoleBackend
@@ -12,7 +16,7 @@ from .locmem import LocmemBackend
 
 @register()
 def check_whatsapp_backend(app_configs=None, **kwargs):
-    """E002: WHATSAPP_BACKEND resolves; for Fonnte, E001: a token, E004: URL and timeouts."""
+    """E002: the backend resolves; for Fonnte, E001 token, E004 URL and timeouts, W002 not https."""
     try:
         backend_class = resolve_backend_class(settings.WHATSAPP_BACKEND)
     except ImproperlyConfigured as err:
@@ -46,6 +50,15 @@ def check_whatsapp_backend(app_configs=None, **kwargs):
                 f"FONNTE_URL={url!r} is not an http(s) address.",
                 hint="Leave FONNTE_URL unset to use https://api.fonnte.com/send.",
                 id="whatsapp.E004",
+            )
+        )
+    elif url.startswith("http://") and not _is_loopback_url(url):
+        errors.append(
+            Warning(
+                f"FONNTE_URL={url!r} is not https: the Fonnte token and the parents' numbers "
+                "would cross the network unencrypted.",
+                hint="Leave FONNTE_URL unset to use https://api.fonnte.com/send.",
+                id="whatsapp.W002",
             )
         )
     for name in ("FONNTE_CONNECT_TIMEOUT", "FONNTE_READ_TIMEOUT"):
@@ -102,6 +115,14 @@ def check_whatsapp_backend_deploy(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+def _is_loopback_url(url) -> bool:
+    """An address on this machine (a local proxy, the test suite's fake): no network crossed."""
+    try:
+        return is_local_host(urlsplit(url).hostname)
+    except ValueError:
+        return False
 
 
 def _is_int(value) -> bool:

@@ -116,3 +116,49 @@ def test_deploy_check_is_quiet_about_a_strong_key_with_debug_off(settings):
     settings.SECRET_KEY = secrets.token_urlsafe(50)
     settings.DEBUG = False
     assert deploy_check_ids().isdisjoint({"security.W009", "security.W018"})
+
+
+@pytest.mark.parametrize("deploy", [False, True])
+def test_the_projects_empty_secret_key_is_an_error(monkeypatch, settings, deploy):
+    """.env.example ships SECRET_KEY empty: migrate and every page must refuse, not only warn."""
+    settings.SECRET_KEY = base_settings_without(monkeypatch, "SECRET_KEY")["SECRET_KEY"]
+    (error,) = [m for m in run_checks(include_deployment_checks=deploy) if m.id == "tkassalam.E001"]
+    assert error.is_serious()
+    assert "SECRET_KEY" in error.msg
+
+
+def test_a_set_secret_key_passes_the_project_check(settings):
+    settings.SECRET_KEY = secrets.token_urlsafe(50)
+    assert "tkassalam.E001" not in ids(run_checks())
+
+
+# --- The alert emails' SMTP transport ----------------------------------------------------
+
+
+SMTP = "django.core.mail.backends.smtp.EmailBackend"
+
+
+@pytest.mark.parametrize(
+    ("backend", "host", "tls", "ssl", "warned"),
+    [
+        (SMTP, "smtp.example.sch.id", False, False, True),
+        (SMTP, "smtp.example.sch.id", True, False, False),
+        (SMTP, "smtp.example.sch.id", False, True, False),
+        (SMTP, "localhost", False, False, False),  # a relay on this machine
+        (SMTP, "127.0.0.1", False, False, False),
+        (SMTP, "::1", False, False, False),
+        (
+            "django.core.mail.backends.console.EmailBackend",
+            "smtp.example.sch.id",
+            False,
+            False,
+            False,
+        ),
+    ],
+)
+def test_deploy_check_warns_about_a_remote_smtp_host_without_tls(
+    settings, backend, host, tls, ssl, warned
+):
+    settings.EMAIL_BACKEND, settings.EMAIL_HOST = backend, host
+    settings.EMAIL_USE_TLS, settings.EMAIL_USE_SSL = tls, ssl
+    assert ("notifications.W001" in deploy_check_ids()) is warned

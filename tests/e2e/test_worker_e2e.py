@@ -7,6 +7,7 @@ phone number. Every test uses its own numbers, so a late request of an earlier
 test cannot be counted in a later one.
 """
 
+import re
 import time
 
 import pytest
@@ -98,6 +99,25 @@ def test_every_parent_with_a_number_gets_one_message(fake, click_send, report, m
         assert request.authorization == fake.token
         assert request.fields.get("countryCode") == "0"
     assert fake.duplicates() == {}
+
+
+#: A log line's leading time, Celery's ("[2026-12-07 09:30:01 +0700: INFO/…") or the
+#: project's ("2026-12-07 09:30:01 +0700 INFO broadcasts…"); group 3 is its UTC offset.
+LOG_TIME = re.compile(r"^\[?(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(,\d+)?( [+-]\d{4})?")
+
+
+def test_every_worker_log_line_carries_its_utc_offset(
+    worker, fake, click_send, report, make_student
+):
+    make_student("0812-1000-0091")
+    click_send(report)
+    wait_for_rows(report, count=1)
+
+    lines = [line for line in worker.log().splitlines() if LOG_TIME.match(line)]
+    assert any("Task broadcasts.tasks.send_monthly_report_whatsapp" in line for line in lines)
+    assert any("WhatsApp sent [broadcast=" in line for line in lines)  # the project's logger
+    for line in lines:
+        assert LOG_TIME.match(line).group(3), line
 
 
 def test_passing_failure_is_retried_then_sent(fake, click_send, report, make_student):

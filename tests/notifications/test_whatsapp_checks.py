@@ -31,6 +31,28 @@ def test_complete_fonnte_configuration_is_clean(fonnte_settings):
     assert check_whatsapp_backend_deploy() == []
 
 
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        ("http://api.fonnte.com/send", True),
+        ("http://10.0.0.5:8080/send", True),
+        ("https://api.fonnte.com/send", False),
+        ("http://127.0.0.1:9000/send", False),  # a proxy on this machine: no network crossed
+        ("http://localhost:9000/send", False),
+        ("http://[::1]:9000/send", False),
+    ],
+)
+def test_w002_a_fonnte_url_that_is_not_https(fonnte_settings, url, warned):
+    fonnte_settings.FONNTE_URL = url
+
+    messages = check_whatsapp_backend()
+
+    assert _ids(messages) == (["whatsapp.W002"] if warned else [])
+    if warned:
+        assert not messages[0].is_serious()
+        assert "FONNTE_URL" in messages[0].msg
+
+
 # --- E001 -------------------------------------------------------------------------------
 
 

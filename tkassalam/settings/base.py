@@ -5,6 +5,7 @@ Every variable is documented in ``.env.example`` and the README. App code reads
 """
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -18,7 +19,7 @@ if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # --- Core -------------------------------------------------------------------
-# No default: Django refuses to start with an empty SECRET_KEY, naming it.
+# No default: an empty SECRET_KEY stops `manage.py check` and migrate (tkassalam.E001).
 # `make run` writes a random one into .env for local use.
 SECRET_KEY = env.str("SECRET_KEY", default="")
 DEBUG = env.bool("DEBUG", default=False)
@@ -38,11 +39,13 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "tkassalam.apps.TkassalamConfig",  # the project's own system checks
     "students",
     "reports",
     "broadcasts",
     "notifications",
     "import_export",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -54,6 +57,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a refused login into tkassalam.security's page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tkassalam.urls"
@@ -104,6 +109,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Login and sessions -----------------------------------------------------
+# django-axes: after LOGIN_FAILURE_LIMIT wrong passwords for one user from one address, that
+# user is refused from that address (the right password too) for LOGIN_LOCKOUT_MINUTES, and
+# each try meanwhile starts the wait again; other users and addresses log in as before.
+# `manage.py axes_reset` (or axes_reset_username NAME) lifts the locks at once.
+AUTHENTICATION_BACKENDS = [
+    # First: a locked pair is refused before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Behind deploy/'s nginx, the address nginx saw, not one a client wrote in X-Forwarded-For.
+AXES_CLIENT_IP_CALLABLE = "tkassalam.security.client_ip_address"
+AXES_USERNAME_CALLABLE = "tkassalam.security.login_username"
+# The admin login page again, with the reason in Indonesian (HTTP 429).
+AXES_LOCKOUT_CALLABLE = "tkassalam.security.lockout_response"
+# School computers are shared: a login ends when the browser closes, and after
+# SESSION_COOKIE_AGE seconds (a working day) even if the browser stays open.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=10 * 60 * 60)
 
 # --- Language and time ------------------------------------------------------
 LANGUAGE_CODE = "id"
@@ -277,11 +306,17 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 
 # --- Logging ----------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Local time (TIME_ZONE) with its UTC offset, like gunicorn's lines: 2026-12-07 09:30:01 +0700.
+# Celery's own lines use it too (tkassalam/celery.py).
+LOG_DATEFMT = "%Y-%m-%d %H:%M:%S %z"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+            "datefmt": LOG_DATEFMT,
+        },
     },
     # The webhook secret (in the webhook URL) and the Fonnte token are masked in every line
     # the handlers write, whichever logger wrote it (tkassalam/log_filters.py).

@@ -8,6 +8,9 @@ from .base import BASE_DIR, DATABASES
 SECRET_KEY = "django-insecure-tests-only"  # noqa: S105
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# django-axes needs the request at every authenticate(), which the test client's login()
+# does not pass; tests/test_login_security.py turns it on to test the lockout itself.
+AXES_ENABLED = False
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ADMIN_EMAIL = "kepala.sekolah@example.com"
 SCHOOL_NAME = "TK ABA Assalam"
