@@ -435,3 +435,27 @@ def test_a_cron_run_killed_before_the_request_leaves_the_row_to_the_next_run(
     row = MonthlyReportBroadcast.objects.get()
     assert (row.status, row.retry_count) == (BroadcastStatus.SENT, 1)
     assert phones_called(fonnte) == ["6281200000001"]
+
+
+def test_a_task_republished_while_a_slow_worker_waits_for_its_turn_sends_once(
+    report, make_student, published, paced, fonnte, monkeypatch
+):
+    """The sweep takes a waiting row's task for lost while its worker still waits: the copy
+    sends, the slow worker's claim then finds the row sent and calls nobody."""
+    make_student("0812-0000-0001")
+    broadcast_create_for_report(monthly_report=report)
+    row = MonthlyReportBroadcast.objects.get()
+    MonthlyReportBroadcast.objects.update(enqueued_at=ago(901))
+    fonnte.post(FONNTE_TEST_URL, json=fonnte_ok(target="6281200000001"))
+
+    def meanwhile(seconds):
+        monkeypatch.setattr(sending, "sleep", lambda seconds: None)
+        assert broadcast_recover().requeued == 1
+        assert broadcast_send(broadcast_id=row.pk, monthly_report_id=report.pk) is True
+
+    monkeypatch.setattr(sending, "sleep", meanwhile)
+    assert broadcast_send(broadcast_id=row.pk, monthly_report_id=report.pk) is False
+
+    row.refresh_from_db()
+    assert (row.status, row.retry_count) == (BroadcastStatus.SENT, 1)
+    assert phones_called(fonnte) == ["6281200000001"]
