@@ -5,7 +5,9 @@ from process_broadcasts). Nothing here ever resends a message that may have left
 
 - a row ``sending`` for longer than WHATSAPP_SENDING_TIMEOUT was claimed by a worker
   that died or hung mid-send; the message may have reached Fonnte, so the row becomes
-  ``unknown`` and the admins are told (the same policy as a read timeout);
+  ``unknown`` and the admins are told (the same policy as a read timeout). A row is
+  claimed only right before its request (services.sending), so a worker killed while
+  the row waited for its pacing turn left it waiting: its lost task is republished below;
 - a row ``pending`` never handed to the workers a minute after it was created (the
   broker was down at the click, or the dispatcher died) is dispatched now, and so is a
   row that pacing parked (quiet hours, the daily cap, a busy pace) once its time came;

@@ -52,6 +52,11 @@ def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> bool:
     turn = _take_turn(broadcast_id)
     if turn is None:
         return False
+    # Wait for the turn while the row is still waiting, and claim it only then, right
+    # before the call: "sending" means the request to Fonnte may have started. A worker
+    # killed during the wait leaves its row waiting, never "unknown"; the recovery sweep
+    # hands its lost task out again and it takes a new turn (services.recovery).
+    _wait_for(turn)
     broadcast = _claim(broadcast_id)
     if broadcast is None:
         if not fonnte_device_connected():
@@ -63,10 +68,10 @@ def broadcast_send(*, broadcast_id: int, monthly_report_id: int | None) -> bool:
 
     # What is stored (the row's error, the attempt line) is read later by every admin.
     with school_language():
-        return _send_claimed(broadcast, turn, monthly_report_id)
+        return _send_claimed(broadcast, monthly_report_id)
 
 
-def _send_claimed(broadcast, turn, monthly_report_id) -> bool:
+def _send_claimed(broadcast, monthly_report_id) -> bool:
     """Send a claimed row and record the outcome: True when sent, else raise (as above)."""
     if broadcast.monthly_report_id is None or broadcast.monthly_report_id != monthly_report_id:
         raise _finish(broadcast, BroadcastStatus.FAILED, _("Monthly report not found."))
@@ -76,7 +81,6 @@ def _send_claimed(broadcast, turn, monthly_report_id) -> bool:
         reason = _("Invalid phone number: %(reason)s") % {"reason": err.reason}
         raise _finish(broadcast, BroadcastStatus.FAILED, reason) from err
 
-    _wait_for(turn)
     try:
         result = get_backend().send(phone=phone, message=broadcast.message)
     except RecipientRejected as err:
@@ -135,6 +139,8 @@ def _claim(broadcast_id) -> Claimed | None:
     The guarded update is the "never twice": of two workers holding the same task, one
     claims the row and the other finds it no longer claimable. Where the database can,
     the row is read by the update itself (one round trip per message instead of two).
+    Called right before the HTTP call, after any wait for the turn: nothing that can block
+    (no wait, no other query) comes between the claim and the request.
     """
     now = timezone.now()
     claimable = MonthlyReportBroadcast.objects.filter(
@@ -169,9 +175,10 @@ def _take_turn(broadcast_id) -> Turn | None:
     """Reserve this row's sending slot (services.pacing); None when the row was parked.
 
     Before the claim, so that a row whose turn is far uses no attempt and is never left
-    "sending" while nothing sends it. The wait for a near slot comes after the claim,
-    right before the call (_wait_for), so the message leaves on time. Without a pace
-    this costs no query: the claim itself refuses a row while the device is disconnected.
+    "sending" while nothing sends it. The wait for a near slot (_wait_for) comes before
+    the claim too: a row is "sending" only once its request may have started. Without a
+    pace this costs no query: the claim itself refuses a row while the device is
+    disconnected.
     """
     if not current_pace().paced:
         return Turn(reserved=True, at=None)

@@ -40,7 +40,11 @@ class TemporaryFailure(WhatsAppError):
 
 
 class OutcomeUnknown(WhatsAppError):
-    """Sent, but no answer came back: Fonnte may have queued it, so do not resend blindly."""
+    """Sent, but no answer came back: Fonnte may have queued it, so do not resend blindly.
+
+    A read timeout, a connection dropped after the request, or a gateway before Fonnte
+    that timed out waiting for it (HTTP 504, 524; fonnte.GATEWAY_TIMEOUT_HTTP_CODES).
+    """
 
 
 # The only errors a task may retry on its own; declared once, used by every caller.

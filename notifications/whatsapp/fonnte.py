@@ -73,6 +73,11 @@ DEVICE_STATES = {"connect": DeviceState.CONNECTED, "disconnect": DeviceState.DIS
 
 # HTTP codes that mean "this token/account is refused", whatever the body says.
 SENDER_HTTP_CODES = frozenset({401, 403})
+# A gateway in front of Fonnte gave up waiting for Fonnte's answer (504; Cloudflare's 524,
+# "a timeout occurred", after the request reached the origin): Fonnte may have taken the
+# message, so the outcome is unknown, like our own read timeout. Every other 5xx and 429
+# (e.g. 502, 503: the gateway could not hand the request on) is a TemporaryFailure.
+GATEWAY_TIMEOUT_HTTP_CODES = frozenset({504, 524})
 # A raw body kept for the admin is capped: a proxy's error page can be large.
 MAX_RAW_RESPONSE = 10_000
 
@@ -259,7 +264,15 @@ class FonnteBackend(BaseBackend):
                 raw_response=err.raw_response,
                 status_code=err.status_code,
             ) from err
-        return self._checked_body(response)
+        try:
+            return self._checked_body(response)
+        except OutcomeUnknown as err:  # a gateway timeout: a question can be asked again
+            raise TemporaryFailure(
+                _("Fonnte answered HTTP %(code)s: its gateway stopped waiting for the answer")
+                % {"code": err.status_code},
+                raw_response=err.raw_response,
+                status_code=err.status_code,
+            ) from err
 
     # --- HTTP ------------------------------------------------------------------
 
@@ -353,6 +366,16 @@ class FonnteBackend(BaseBackend):
                 summary = _("Fonnte answered HTTP %(status)s") % status
             if code in SENDER_HTTP_CODES:
                 raise SenderRejected(summary, raw_response=raw, status_code=code)
+            if code in GATEWAY_TIMEOUT_HTTP_CODES:
+                raise OutcomeUnknown(
+                    _(
+                        "%(summary)s: the gateway before Fonnte stopped waiting for its"
+                        " answer; the message may still have been queued"
+                    )
+                    % {"summary": summary},
+                    raw_response=raw,
+                    status_code=code,
+                )
             if 300 <= code < 400:
                 location = self._redact(response.headers.get("Location", ""))
                 raise SenderRejected(

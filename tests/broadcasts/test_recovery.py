@@ -1,11 +1,14 @@
 """The minute sweep: rows stuck in flight become unknown, lost tasks are republished,
 failures whose alert task was lost are reported."""
 
+import json
 import threading
 import time
 from datetime import timedelta
+from urllib.parse import parse_qs
 
 import pytest
+import responses
 from django.contrib.auth.models import Group
 from django.core import mail
 from django.db import connection
@@ -18,12 +21,16 @@ from broadcasts.services import (
     broadcast_alert_failure_spike,
     broadcast_create_for_report,
     broadcast_handle_task_failure,
+    broadcast_process_due,
     broadcast_recover,
+    broadcast_send,
     pacing,
+    sending,
 )
 from notifications.models import Notification
 from reports.models import MonthlyReport
 from students.models import Classroom
+from tests.conftest import FONNTE_TEST_URL, fonnte_ok
 
 
 @pytest.fixture
@@ -348,3 +355,132 @@ def test_a_class_name_with_a_line_break_loses_no_alert_and_stops_no_sweep(
         "[TK ABA Assalam] Pesan WhatsApp tidak terkirim: TK A Melati · November 2026",
         "[TK ABA Assalam] Pesan WhatsApp tidak terkirim: TK B Mawar · November 2026",
     ]
+
+
+# --- "Unknown" only when the request to Fonnte may have started ----------------------------
+
+
+class Killed(BaseException):
+    """``kill -9``: the worker stops where it stands, and no handler of ours runs."""
+
+
+@pytest.fixture
+def paced(settings):
+    """30 messages a minute (2 s apart), as in production; the next turn is 2 s away."""
+    settings.WHATSAPP_MESSAGES_PER_MINUTE = 30
+    settings.WHATSAPP_PACE_JITTER = 0
+    settings.WHATSAPP_DAILY_LIMIT = 0
+    settings.WHATSAPP_QUIET_HOURS = ""
+    settings.WHATSAPP_SENDING_TIMEOUT = 300
+    settings.WHATSAPP_REQUEUE_AFTER = 900
+    pacing.pacing_reserve_turn()  # another message just went: the next turn is 2 s away
+    return settings
+
+
+def phones_called(fonnte):
+    return [parse_qs(call.request.body)["target"][0] for call in fonnte.calls]
+
+
+def test_a_worker_killed_before_the_request_leaves_the_row_waiting_and_the_sweep_sends_it_once(
+    report, make_student, published, paced, fonnte, monkeypatch
+):
+    """Killed while waiting for its turn: never ``unknown``, sent once by the sweep alone.
+
+    Killed once its request went out: ``unknown``, never sent again.
+    """
+    make_student("0812-0000-0001")
+    make_student("0812-0000-0002")
+    broadcast_create_for_report(monthly_report=report)
+    waiting, requested = MonthlyReportBroadcast.objects.order_by("pk")
+    MonthlyReportBroadcast.objects.update(enqueued_at=timezone.now())  # the dispatcher's
+
+    def fonnte_answers(request):
+        if parse_qs(request.body)["target"] == ["6281200000002"]:
+            raise Killed  # the request reached Fonnte, the worker died before the answer
+        return (200, {}, json.dumps(fonnte_ok(message_id="501", target="6281200000001")))
+
+    fonnte.add_callback(responses.POST, FONNTE_TEST_URL, callback=fonnte_answers)
+
+    def killed_while_waiting(seconds):
+        raise Killed
+
+    monkeypatch.setattr(sending, "sleep", killed_while_waiting)
+    with pytest.raises(Killed):
+        broadcast_send(broadcast_id=waiting.pk, monthly_report_id=report.pk)
+    monkeypatch.setattr(sending, "sleep", lambda seconds: None)
+    with pytest.raises(Killed):
+        broadcast_send(broadcast_id=requested.pk, monthly_report_id=report.pk)
+
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.retry_count) == (BroadcastStatus.PENDING, 0)
+    assert phones_called(fonnte) == ["6281200000002"]
+
+    # Both tasks died with their worker. Much later, the sweep:
+    MonthlyReportBroadcast.objects.filter(status=BroadcastStatus.SENDING).update(
+        claimed_at=ago(301)
+    )
+    MonthlyReportBroadcast.objects.filter(pk=waiting.pk).update(enqueued_at=ago(901))
+    sent, _ = published
+    recovery = broadcast_recover()
+    assert (recovery.stuck_marked_unknown, recovery.requeued) == (1, 1)
+    assert sent == [(waiting.pk, report.pk)]
+
+    # The republished task sends it (taking a turn again); the dead one's copy, redelivered
+    # late, sends nothing.
+    for _ in range(2):
+        broadcast_send(broadcast_id=waiting.pk, monthly_report_id=report.pk)
+    assert phones_called(fonnte) == ["6281200000002", "6281200000001"]
+    waiting.refresh_from_db()
+    requested.refresh_from_db()
+    assert (waiting.status, waiting.retry_count) == (BroadcastStatus.SENT, 1)
+    assert [a.outcome for a in waiting.attempts.all()] == ["sent"]
+    assert requested.status == BroadcastStatus.UNKNOWN
+    assert "mungkin sudah terkirim" in requested.error_message
+    assert SendingPace.objects.get().next_slot_at > timezone.now()  # it took a turn
+
+
+def test_a_cron_run_killed_before_the_request_leaves_the_row_to_the_next_run(
+    report, make_student, paced, fonnte, monkeypatch
+):
+    paced.WHATSAPP_RUNNER = "cron"
+    make_student("0812-0000-0001")
+    broadcast_create_for_report(monthly_report=report)
+    fonnte.post(FONNTE_TEST_URL, json=fonnte_ok(target="6281200000001"))
+
+    def killed_while_waiting(seconds):
+        raise Killed
+
+    monkeypatch.setattr(sending, "sleep", killed_while_waiting)
+    with pytest.raises(Killed):
+        broadcast_process_due(max_jobs=5)
+    monkeypatch.setattr(sending, "sleep", lambda seconds: None)
+
+    assert broadcast_process_due(max_jobs=5).sent == 1  # the next minute's run
+    assert broadcast_process_due(max_jobs=5).processed == 0
+    row = MonthlyReportBroadcast.objects.get()
+    assert (row.status, row.retry_count) == (BroadcastStatus.SENT, 1)
+    assert phones_called(fonnte) == ["6281200000001"]
+
+
+def test_a_task_republished_while_a_slow_worker_waits_for_its_turn_sends_once(
+    report, make_student, published, paced, fonnte, monkeypatch
+):
+    """The sweep takes a waiting row's task for lost while its worker still waits: the copy
+    sends, the slow worker's claim then finds the row sent and calls nobody."""
+    make_student("0812-0000-0001")
+    broadcast_create_for_report(monthly_report=report)
+    row = MonthlyReportBroadcast.objects.get()
+    MonthlyReportBroadcast.objects.update(enqueued_at=ago(901))
+    fonnte.post(FONNTE_TEST_URL, json=fonnte_ok(target="6281200000001"))
+
+    def meanwhile(seconds):
+        monkeypatch.setattr(sending, "sleep", lambda seconds: None)
+        assert broadcast_recover().requeued == 1
+        assert broadcast_send(broadcast_id=row.pk, monthly_report_id=report.pk) is True
+
+    monkeypatch.setattr(sending, "sleep", meanwhile)
+    assert broadcast_send(broadcast_id=row.pk, monthly_report_id=report.pk) is False
+
+    row.refresh_from_db()
+    assert (row.status, row.retry_count) == (BroadcastStatus.SENT, 1)
+    assert phones_called(fonnte) == ["6281200000001"]

@@ -112,10 +112,12 @@ def test_a_refused_token_fails_the_whole_report_with_one_call(report, make_stude
     [
         {"status": 500, "json": {"message": "internal error"}},
         {"status": 502, "body": "<html><body>502 Bad Gateway</body></html>"},
+        {"status": 503, "body": "Service Unavailable"},
+        {"status": 429, "body": "Too Many Requests"},
         {"status": 200, "json": {"status": False, "reason": "insufficient quota"}},
         {"status": 200, "body": requests.exceptions.ConnectionError("refused")},
     ],
-    ids=["500", "html-502", "quota", "connection-refused"],
+    ids=["500", "html-502", "503", "429", "quota", "connection-refused"],
 )
 def test_a_passing_failure_parks_the_row_for_a_retry(row, fonnte, answer, settings):
     settings.WHATSAPP_RETRY_DELAY = 60
@@ -261,6 +263,34 @@ def test_a_sent_message_is_one_info_line_with_the_row_and_fonntes_ids(row, fonnt
     assert len(lines) == 1
     assert f"broadcast={row.pk}" in lines[0]
     assert "id=80367170 request=2937124" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("code", "body", "phrase"),
+    [
+        (504, "<html><body><h1>504 Gateway Time-out</h1></body></html>", "504 Gateway Timeout"),
+        (524, "error code: 524", "524"),  # Cloudflare: "a timeout occurred"
+    ],
+    ids=["504", "cloudflare-524"],
+)
+def test_a_gateway_timeout_is_unknown_and_not_retried(row, fonnte, settings, code, body, phrase):
+    """The gateway before Fonnte gave up waiting: Fonnte may have the message."""
+    settings.WHATSAPP_MAX_ATTEMPTS = 3  # attempts left, yet no retry
+    fonnte.post(FONNTE_TEST_URL, status=code, body=body)
+    with pytest.raises(BroadcastFailed) as err:
+        send(row)
+    assert err.value.status == BroadcastStatus.UNKNOWN
+    send(row)  # a redelivered task does nothing
+    row.refresh_from_db()
+    assert (row.status, row.retry_count) == (BroadcastStatus.UNKNOWN, 1)
+    assert row.error_message == (
+        f"Fonnte menjawab HTTP {phrase}: gateway di depan Fonnte berhenti menunggu jawabannya; "
+        "pesan mungkin tetap masuk antrean. Sebelum mengirim ulang, periksa dasbor Fonnte "
+        "atau tanyakan kepada orang tua apakah pesan sudah sampai."
+    )
+    assert row.response == body
+    assert len(fonnte.calls) == 1
+    assert [a.outcome for a in row.attempts.all()] == ["unknown"]
 
 
 def test_claiming_and_reading_the_row_is_one_statement_where_the_database_can(

@@ -163,6 +163,64 @@ def test_worker_killed_mid_send(
     )
 
 
+#: The pace of the kill test with the pace on: one message every 0.4 s, none in between.
+PACED = {"WHATSAPP_MESSAGES_PER_MINUTE": "150", "WHATSAPP_PACE_JITTER": "0"}
+#: Fonnte answers each send after this long: the previous message is still in flight at
+#: the kill, the next one's turn is 0.4 s away.
+PACED_LATENCY = 0.5
+
+
+def test_worker_killed_with_the_pace_on(
+    fault_broker, fault_workers, fake, school_admins, report, make_student, click_send, figures
+):
+    """``kill -9`` while pool processes wait for their pacing turn and requests are in flight.
+
+    "Unknown" means Fonnte may have the message: every ``unknown`` row's request reached
+    the fake Fonnte (its request log, not our rows). The rows the dead worker was waiting
+    to send never reached Fonnte; they stay waiting, their lost tasks are republished, and
+    each is sent exactly once, at its turn, by the new worker.
+    """
+    make_class(make_student, code=13)
+    probe = OrmProbe(report.pk)
+    fake.latency = PACED_LATENCY
+    first = fault_workers.start("first", fault_broker, **PACED)
+    with publishing_to(fault_broker):
+        click_send(report)
+
+    # Kill right after a request arrives: the next turn is 0.4 s away, so no other request
+    # is between its claim and Fonnte, while other pool processes wait for their turns.
+    assert fake.wait_for(lambda: fake.received_count() >= 6, timeout=FAULT_MOMENT_TIMEOUT)
+    arrived = fake.received_count() + 1
+    assert fake.wait_for(lambda: fake.received_count() >= arrived, timeout=5, interval=0.002)
+    fault_workers.kill(first)
+    reached_at_kill = {r.target for r in fake.received}
+    in_flight = {pk for pk, _ in probe.rows(SENDING)}
+    fault_workers.start("second", fault_broker, **PACED)
+
+    snap = stays_quiet(probe, fake, settle(probe))
+    verify(snap, fake, report_id=report.pk, allowed=(SENT, UNKNOWN), figures=figures)
+    reached = {r.target for r in fake.received}
+    unknown = snap.with_status(UNKNOWN)
+    never_reached = [r.pk for r in unknown if r.phone not in reached]
+    assert not never_reached, f"unknown rows whose request never reached Fonnte: {never_reached}"
+    assert {r.pk for r in unknown} == in_flight
+    not_requested = [r for r in snap.rows if r.phone not in reached_at_kill]
+    assert not_requested, "every message had reached Fonnte before the kill"
+    for row in not_requested:
+        assert row.status == SENT, f"row #{row.pk}, never requested before the kill: {row.status}"
+        assert len(fake.sent_to(row.phone)) == 1
+
+    figures.update(
+        broker=broker_label(fault_broker),
+        requested_at_kill=len(reached_at_kill),
+        sending_at_kill=len(in_flight),
+        unknown_reached_fonnte=len(unknown) - len(never_reached),
+        sent_after_the_kill=len(not_requested),
+        settled_by_sweep=settled_by_sweep(fault_workers),
+        republished=republished(fault_workers),
+    )
+
+
 # --- 2. Redis restarted mid-broadcast -----------------------------------------------------
 
 

@@ -137,6 +137,24 @@ def test_device_status_read_timeout_is_temporary_not_outcome_unknown(backend, mo
     assert not isinstance(info.value, OutcomeUnknown)
 
 
+@pytest.mark.parametrize("url", [DEVICE_URL, VALIDATE_URL])
+@pytest.mark.parametrize("code", [504, 524])
+def test_a_gateway_timeout_on_a_question_is_temporary_not_outcome_unknown(
+    backend, mocked, url, code
+):
+    """Nothing is sent by /device or /validate: asking again later is safe."""
+    mocked.post(url, body="<html><h1>Gateway Time-out</h1></html>", status=code)
+    with pytest.raises(WhatsAppError) as info:
+        if url == DEVICE_URL:
+            backend.device_status()
+        else:
+            backend.validate_numbers(["6281200000000"])
+    assert type(info.value) is TemporaryFailure
+    assert info.value.status_code == code
+    assert f"HTTP {code}" in info.value.reason
+    assert "queued" not in info.value.reason and "antrean" not in info.value.reason
+
+
 def test_device_status_timeout_argument_caps_both_timeouts(backend, mocked):
     mocked.post(DEVICE_URL, json={"device_status": "connect", "status": True})
     backend.device_status(timeout=2.0)

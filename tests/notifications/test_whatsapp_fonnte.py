@@ -154,6 +154,12 @@ def ours(text, **params):
     return lazy(lambda: gettext(text) % params, str)()
 
 
+HTML_504 = "<html><head><title>504 Gateway Time-out</title></head><body>nginx</body></html>"
+GATEWAY_TIMED_OUT = ours(
+    "%(summary)s: the gateway before Fonnte stopped waiting for its answer; the message may"
+    " still have been queued",
+    summary=ours("Fonnte answered HTTP %(status)s", status="504 Gateway Timeout"),
+)
 NOT_JSON = ours("Fonnte answered HTTP %(code)s with a body that is not a JSON object", code=200)
 DROPPED = ours(
     "The connection to Fonnte dropped after the message was sent; it may still have been queued"
@@ -197,6 +203,12 @@ FAILURES = [
     ("json-500", {"json": {"status": False, "reason": "internal error"}, "status": 500},
      TemporaryFailure, 'HTTP 500 Internal Server Error: "internal error"', 500),
     ("429", {"body": "Too Many Requests", "status": 429}, TemporaryFailure, "HTTP 429", 429),
+    ("503", {"body": "Service Unavailable", "status": 503}, TemporaryFailure, "HTTP 503", 503),
+    # A gateway before Fonnte timed out waiting for it: Fonnte may have the message.
+    ("504", {"body": HTML_504, "status": 504, "content_type": "text/html"},
+     OutcomeUnknown, GATEWAY_TIMED_OUT, 504),
+    ("524-cloudflare", {"body": "error code: 524", "status": 524},
+     OutcomeUnknown, "HTTP 524", 524),
     ("404", {"body": "Not Found", "status": 404}, TemporaryFailure, "HTTP 404", 404),
     ("401", {"json": {"status": False, "reason": "unauthorized"}, "status": 401},
      SenderRejected, "HTTP 401", 401),
@@ -572,6 +584,13 @@ def test_an_english_only_command_keeps_the_reasons_english(backend, mocked):
 @pytest.mark.parametrize(
     ("mock", "status", "indonesian"),
     [
+        pytest.param(
+            {"body": HTML_504, "status": 504, "content_type": "text/html"},
+            BroadcastStatus.UNKNOWN,
+            "Fonnte menjawab HTTP 504 Gateway Timeout: gateway di depan Fonnte berhenti "
+            "menunggu jawabannya; pesan mungkin tetap masuk antrean. Sebelum mengirim ulang",
+            id="gateway-timeout-504",
+        ),
         pytest.param(
             {"body": _refused()},
             BroadcastStatus.FAILED,
