@@ -25,7 +25,7 @@ def grant_resume_sending(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('broadcasts', '0008_template_length'),
+        ('broadcasts', '0007_template_length'),
         # After the roles are set, so that they keep this permission.
         ('notifications', '0003_roles'),
     ]
