@@ -980,8 +980,8 @@ def quiet_until(probe) -> float:
 
 
 def stays_quiet(probe, fake, snap):
-    """Until every recovery timer has run out (:func:`quiet_until`): no row changes, Fonnte
-    gets no further request. Returns the snapshot."""
+    """Until the recovery timers that could resend a row have run out (:func:`quiet_until`):
+    no row changes, Fonnte gets no further request. Returns the snapshot."""
     requests = len(fake.received)
     time.sleep(max(0.0, quiet_until(probe) - time.time()))
     later = probe.snapshot()
