@@ -32,8 +32,9 @@ WINDOW = 60 / COMPRESSION
 JITTER = 0.005
 #: The smallest gap between two arrivals at the fake. A request reaches it later than its
 #: slot by a varying delay (the sleep's timer slack, the scheduler of a busy 2-core machine,
-#: the HTTP round trip): up to ~50 ms here, 87 ms the smallest gap seen. Two sends that took
-#: the same slot arrive a few ms apart. A quarter of the interval (33 ms) lies between.
+#: the HTTP round trip): up to ~60 ms, gaps of 72 to 126 ms seen with five other test runs
+#: on the machine. Two sends that took one slot arrive < 1 ms apart. A quarter of the
+#: interval (33 ms) lies between, with room on both sides.
 SMALLEST_GAP = INTERVAL / 4
 
 
