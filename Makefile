@@ -33,7 +33,8 @@ run: migrate
 
 # Lint, then the suite on SQLite + the embedded broker, then again on each server this
 # machine runs (PostgreSQL, MariaDB, Redis); see tests/matrix.py. pytest's exit 5 (no
-# tests collected) counts as passed there. TEST_MATRIX=sqlite runs the first row only.
+# tests collected) passes the SQLite row only: a server row that collects nothing fails.
+# TEST_MATRIX=sqlite runs the first row only.
 test: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -3,6 +3,7 @@
 import os
 import socket
 import uuid
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import kombu.pools
@@ -10,7 +11,7 @@ import pytest
 import responses
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission
-from django.utils import translation
+from django.utils import timezone, translation
 from kombu import Queue
 
 from notifications.whatsapp import locmem
@@ -148,6 +149,13 @@ def fonnte_ok(message_id="80367170", target="6281234567890"):
         "status": True,
         "target": [target],
     }
+
+
+def quiet_hours_around_now() -> str:
+    """WHATSAPP_QUIET_HOURS from an hour ago to two hours ahead (TIME_ZONE): quiet for the
+    whole test at any time of day. ``00:00-23:59`` is not: its last minute is not quiet."""
+    local = timezone.localtime()
+    return f"{local - timedelta(hours=1):%H:%M}-{local + timedelta(hours=2):%H:%M}"
 
 
 @pytest.fixture

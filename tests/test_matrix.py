@@ -51,3 +51,34 @@ def test_an_unknown_name_stops_the_run(unreachable_servers, capsys):
     unreachable_servers.setenv("TEST_REQUIRE", "postgresql")
     assert matrix.main([]) == 2
     assert "unknown postgresql" in capsys.readouterr().err
+
+
+@pytest.fixture
+def rows_that_collect_nothing(monkeypatch, tmp_path):
+    """Every row answers and its pytest exits 5 (no tests collected)."""
+    sqlite = matrix.Run("SQLite + embedded broker", may_collect_nothing=True)
+    postgres = matrix.Run("PostgreSQL", server="postgres://postgres@127.0.0.1:5432/x")
+    monkeypatch.setattr(matrix, "runs", lambda: [sqlite, postgres])
+    monkeypatch.setattr(matrix.Run, "reachable", lambda run: None)
+    monkeypatch.setattr(matrix.subprocess, "call", lambda *args, **kwargs: 5)
+    monkeypatch.delenv("TEST_MATRIX", raising=False)
+    monkeypatch.delenv("TEST_REQUIRE", raising=False)
+    monkeypatch.chdir(tmp_path)  # the run's SQLite path is made under var/, never used here
+    return monkeypatch
+
+
+def test_only_the_sqlite_row_may_collect_no_test(rows_that_collect_nothing, capsys):
+    assert matrix.main([]) == 1
+    out = capsys.readouterr().out
+    assert "PASSED   SQLite + embedded broker: 0 passed" in out
+    assert "FAILED   PostgreSQL: 0 passed, 0 failed, 0 skipped (pytest exit 5: no tests" in out
+
+
+def test_the_sqlite_row_alone_collecting_no_test_passes(rows_that_collect_nothing, capsys):
+    rows_that_collect_nothing.setenv("TEST_MATRIX", "sqlite")
+    assert matrix.main([]) == 0
+    assert "PASSED   SQLite + embedded broker" in capsys.readouterr().out
+
+
+def test_the_real_rows_let_only_sqlite_collect_nothing():
+    assert [run.may_collect_nothing for run in matrix.runs()] == [True, False, False, False]

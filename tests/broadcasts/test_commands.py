@@ -5,7 +5,7 @@ import json
 import re
 from datetime import timedelta
 from unittest import mock
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qs, unquote_plus
 
 import pytest
 import requests
@@ -22,7 +22,12 @@ from broadcasts.management.commands.broadcast_retry import Command as RetryComma
 from broadcasts.models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
 from broadcasts.services import broadcast_create_for_report, broadcast_prune, maintenance
 from reports.models import MonthlyReport
-from tests.conftest import FONNTE_TEST_TOKEN, FONNTE_TEST_URL, fonnte_ok
+from tests.conftest import (
+    FONNTE_TEST_TOKEN,
+    FONNTE_TEST_URL,
+    fonnte_ok,
+    quiet_hours_around_now,
+)
 from tkassalam.celery import app as celery_app
 
 FULL_PHONE = "6281234567890"
@@ -679,9 +684,13 @@ def test_send_test_accepted(fonnte, settings):
 
 
 def test_send_test_custom_message(fonnte):
-    fonnte.post(FONNTE_TEST_URL, json=fonnte_ok())
-    send_test("6281234567890", "--message", "Halo dari server")
-    assert "message=Halo+dari+server" in fonnte.calls[0].request.body
+    fonnte.post(FONNTE_TEST_URL, json=fonnte_ok(message_id="80367171"))
+    out, error = send_test("6281234567890", "--message", "Halo dari server")
+    assert error is None
+    assert "Accepted by Fonnte, message id 80367171." in out
+    (call,) = fonnte.calls
+    sent = parse_qs(call.request.body)
+    assert (sent["target"], sent["message"]) == (["6281234567890"], ["Halo dari server"])
 
 
 @pytest.mark.parametrize(
@@ -750,7 +759,7 @@ def test_monitor_says_whether_pacing_holds_messages(db, broker, settings):
     broker(0)
     assert "Pacing: sending (no pace)" in run("broadcast_monitor")  # the test settings
     settings.WHATSAPP_MESSAGES_PER_MINUTE = 30
-    settings.WHATSAPP_QUIET_HOURS = "00:00-23:59"
+    settings.WHATSAPP_QUIET_HOURS = quiet_hours_around_now()
     assert "Pacing: held (quiet_hours until " in run("broadcast_monitor")
     pacing = json.loads(run("broadcast_monitor", "--json"))["pacing"]
     assert (pacing["sending"], pacing["held_by"], pacing["per_minute"]) == (

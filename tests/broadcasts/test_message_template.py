@@ -21,7 +21,7 @@ def test_the_seed_text_is_a_valid_template():
         ("Halo {nama_siswa} {NAMA}", "{NAMA}"),
         ("Kurung {nama_siswa", "{{"),
         ("Kurung }", "{{"),
-        ("   ", ""),
+        ("   ", "Pesan kosong."),  # the message is empty
         ("Halo {0}", "{0}"),
         ("Halo {}", "{}"),
         ("Halo {nama_siswa.upper}", "{nama_siswa.upper}"),

@@ -25,6 +25,7 @@ from broadcasts.services import (
     sending,
 )
 from broadcasts.services.pacing import Waiting, pacing_reserve_turn, pacing_state
+from tests.conftest import quiet_hours_around_now
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
@@ -188,7 +189,7 @@ def test_a_near_turn_is_waited_for_then_sent(pace, rows, outbox, slept):
 def test_a_far_turn_parks_the_row_waiting_without_using_an_attempt(
     pace, rows, outbox, slept, published
 ):
-    pace.WHATSAPP_QUIET_HOURS = "00:00-23:59"  # quiet now, whatever the time of the test
+    pace.WHATSAPP_QUIET_HOURS = quiet_hours_around_now()
     MonthlyReportBroadcast.objects.update(enqueued_at=timezone.now())
     send(rows[0])
     assert outbox == [] and slept == []
@@ -200,7 +201,7 @@ def test_a_far_turn_parks_the_row_waiting_without_using_an_attempt(
 
 
 def test_a_parked_retry_keeps_its_attempts(pace, rows, outbox, slept):
-    pace.WHATSAPP_QUIET_HOURS = "00:00-23:59"
+    pace.WHATSAPP_QUIET_HOURS = quiet_hours_around_now()
     MonthlyReportBroadcast.objects.filter(pk=rows[0].pk).update(
         status=BroadcastStatus.RETRYING, retry_count=1, next_attempt_at=timezone.now()
     )
@@ -220,7 +221,7 @@ def test_a_row_already_sent_takes_no_slot(pace, rows, outbox, slept):
 def test_the_dispatcher_holds_back_in_quiet_hours_and_hands_out_due_parked_rows(
     pace, rows, published
 ):
-    pace.WHATSAPP_QUIET_HOURS = "00:00-23:59"
+    pace.WHATSAPP_QUIET_HOURS = quiet_hours_around_now()
     assert broadcast_dispatch_pending() == 0
     assert published == []
     pace.WHATSAPP_QUIET_HOURS = ""
@@ -237,7 +238,7 @@ def test_the_dispatcher_holds_back_in_quiet_hours_and_hands_out_due_parked_rows(
 
 def test_the_cron_runner_sends_nothing_in_quiet_hours(pace, rows, outbox, settings):
     settings.WHATSAPP_RUNNER = "cron"
-    pace.WHATSAPP_QUIET_HOURS = "00:00-23:59"
+    pace.WHATSAPP_QUIET_HOURS = quiet_hours_around_now()
     assert broadcast_process_due(max_jobs=5).processed == 0
     assert outbox == []
 
@@ -287,7 +288,7 @@ def held_notice(client, report, text):
 def test_the_report_pages_say_quiet_hours_hold_messages(pace, admin_client, report):
     text = "Jam tenang: pesan yang menunggu akan dikirim mulai"
     assert held_notice(admin_client, report, text) == [False, False]
-    pace.WHATSAPP_QUIET_HOURS = "00:00-23:59"
+    pace.WHATSAPP_QUIET_HOURS = quiet_hours_around_now()
     assert held_notice(admin_client, report, text) == [True, True]
 
 

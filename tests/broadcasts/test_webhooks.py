@@ -258,13 +258,18 @@ def test_an_event_without_any_id_is_answered_200(row, post):
 
 
 def test_the_same_event_three_times_gives_the_same_result(row, post):
+    before = snapshot(row)
     post(status_event("delivered"))
     first = snapshot(row)
+    # The first one has its effect ...
+    assert (before["delivery_state"], before["delivered_at"]) == ("", None)
+    assert (first["delivery_state"], first["fonnte_state_id"]) == ("delivered", "3EB0C4D8A1")
+    assert first["delivered_at"] is not None
 
     for _ in range(2):
         assert post(status_event("delivered")).status_code == 200
 
-    assert snapshot(row) == first
+    assert snapshot(row) == first  # ... the next two none
 
 
 def test_read_then_a_late_delivered_stays_read(row, post):

@@ -40,7 +40,7 @@ from typing import NamedTuple
 
 import pytest
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Max, Q
 
 from broadcasts.models import FINAL_STATUSES, BroadcastStatus
 from tests.conftest import point_app_at
@@ -784,6 +784,21 @@ class OrmProbe:
             rows = rows.filter(status=status)
         return list(rows.order_by("pk").values_list("pk", "phone_number"))
 
+    def timers_started(self) -> tuple[float | None, float | None]:
+        """The last claim of an unknown row and the last hand-out of any (:func:`quiet_until`)."""
+        from broadcasts.models import MonthlyReportBroadcast
+
+        found = MonthlyReportBroadcast.objects.filter(monthly_report_id=self.report_id).aggregate(
+            claimed=Max("claimed_at", filter=Q(status=UNKNOWN)),
+            enqueued=Max("enqueued_at"),
+            due=Max("next_attempt_at"),
+        )
+        handed_out = [at for at in (found["enqueued"], found["due"]) if at is not None]
+        return (
+            found["claimed"] and found["claimed"].timestamp(),
+            max(handed_out).timestamp() if handed_out else None,
+        )
+
     def snapshot(self) -> Snapshot:
         from broadcasts.models import MonthlyReportBroadcast
         from notifications.models import Notification
@@ -866,6 +881,15 @@ class SqlProbe:
         )
         return None if found is None else [tuple(row) for row in found]
 
+    def timers_started(self) -> tuple[float | None, float | None]:
+        (found,) = self.server.query(
+            "SELECT extract(epoch FROM max(claimed_at) FILTER (WHERE status = %s)), "
+            "extract(epoch FROM greatest(max(enqueued_at), max(next_attempt_at))) "
+            "FROM broadcasts_monthlyreportbroadcast WHERE monthly_report_id = %s",
+            (UNKNOWN, self.report_id),
+        )
+        return tuple(at and float(at) for at in found)
+
     def snapshot(self) -> Snapshot | None:
         rows, alerts = self._query(self.ROWS, (self.report_id,)), self._query(self.ALERTS)
         if rows is None or alerts is None:
@@ -886,6 +910,10 @@ N = 30
 SETTLE_TIMEOUT = 40
 #: Longer than two recovery sweeps (WHATSAPP_RECOVERY_INTERVAL = 1 s): nothing may move.
 QUIET = 2.5
+#: From a sweep's cutoff to a resend it would cause reaching Fonnte: the next sweep
+#: (WHATSAPP_RECOVERY_INTERVAL), the task through the broker (a filesystem broker is
+#: polled every second) and a worker's claim and request.
+SWEEP_TO_FONNTE = int(FAULT_SETTINGS["WHATSAPP_RECOVERY_INTERVAL"]) + 2.0
 #: Users the ``admins`` fixture makes: alerted (superuser, group admin, group super_admin)...
 ADMINS = ("kepala", "tatausaha", "yayasan")
 #: ... and never alerted (staff without an admin group, an inactive superuser).
@@ -930,10 +958,32 @@ def settle(probe, expected: int = N, *, timeout: float = SETTLE_TIMEOUT):
     )
 
 
+def quiet_until(probe) -> float:
+    """When (``time.time()``) the recovery timers that could resend a settled row have run
+    out, plus :data:`SWEEP_TO_FONNTE`; :data:`QUIET` from now at the earliest.
+
+    services.recovery republishes a row handed out (or due) at t at t +
+    WHATSAPP_REQUEUE_AFTER, and decides about a row claimed at t at t +
+    WHATSAPP_SENDING_TIMEOUT: the claim's clock matters for the rows that ended
+    ``unknown`` (whether their message left is not known; a sweep that wrongly took one
+    back would resend it then). A sent or failed row was answered: its end is final.
+    """
+    claimed, handed_out = probe.timers_started()
+    ends = [time.time() + QUIET]
+    for started, timeout in (
+        (claimed, FAULT_SETTINGS["WHATSAPP_SENDING_TIMEOUT"]),
+        (handed_out, FAULT_SETTINGS["WHATSAPP_REQUEUE_AFTER"]),
+    ):
+        if started is not None:
+            ends.append(started + int(timeout) + SWEEP_TO_FONNTE)
+    return max(ends)
+
+
 def stays_quiet(probe, fake, snap):
-    """Two more sweeps: no row changes, Fonnte gets no further request. Returns the snapshot."""
+    """Until the recovery timers that could resend a row have run out (:func:`quiet_until`):
+    no row changes, Fonnte gets no further request. Returns the snapshot."""
     requests = len(fake.received)
-    time.sleep(QUIET)
+    time.sleep(max(0.0, quiet_until(probe) - time.time()))
     later = probe.snapshot()
     assert [(r.pk, r.status, r.attempts) for r in later.rows] == [
         (r.pk, r.status, r.attempts) for r in snap.rows

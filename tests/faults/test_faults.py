@@ -384,10 +384,18 @@ def test_postgres_unreachable_mid_broadcast(
     verify(snap, fake, report_id=created["report"], allowed=(SENT, UNKNOWN), figures=figures)
     for row in snap.with_status(UNKNOWN):
         assert row.attempts == 1, row  # claimed once, caught mid-send (see the docstring)
+    # The outage was met: sends failed on it (rows were waiting, a send was in flight).
+    sends_met_outage = log_count(
+        fault_workers,
+        r"send_monthly_report_whatsapp\[[^\]]+\] (?:retry: Retry in \S+|raised unexpected): "
+        r"(?:OperationalError|InterfaceError)",
+    )
+    assert sends_met_outage, "no send met the database outage"
     figures.update(
         broker=broker_label(fault_broker),
         postgres_restarts=pg.restarts,
         postgres_down_seconds=4.0,
+        sends_met_outage=sends_met_outage,
         settled_by_sweep=settled_by_sweep(fault_workers),
         republished=republished(fault_workers),
     )

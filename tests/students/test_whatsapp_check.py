@@ -2,7 +2,9 @@
 
 import csv
 import io
+import json
 import tempfile
+import threading
 from datetime import timedelta
 from unittest import mock
 from urllib.parse import parse_qs
@@ -12,6 +14,7 @@ import requests
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import connections
 from django.utils import timezone
 from import_export.formats.base_formats import CSV
 
@@ -129,6 +132,42 @@ def test_the_lease_is_exclusive_and_released(db):
             pass
     with whatsapp_check_lease(seconds=60):
         pass  # free again
+
+
+@pytest.mark.django_db(transaction=True)  # each thread commits on its own connection
+def test_two_checks_racing_make_one_validate_call(fonnte, make_student):
+    student = make_student("0812-3456-7890")
+    start = threading.Barrier(2, timeout=10)  # both ask for the lease at the same moment
+    # The first /validate call is still open until both checks have tried: a second
+    # check that also got the lease would call Fonnte beside it.
+    both_tried = threading.Barrier(2, timeout=10)
+    outcomes = []
+
+    def answer(request):
+        both_tried.wait()
+        return 200, {}, json.dumps(validate_answer(registered=["6281234567890"]))
+
+    def check():
+        try:
+            start.wait()
+            try:
+                outcomes.append(student_check_whatsapp(student_ids=[student.pk]).registered)
+            except WhatsAppCheckBusy:
+                outcomes.append("busy")
+                both_tried.wait()
+        finally:
+            connections.close_all()  # this thread's connection
+
+    fonnte.add_callback("POST", VALIDATE_URL, callback=answer)
+    threads = [threading.Thread(target=check) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+
+    assert len(fonnte.calls) == 1
+    assert sorted(outcomes, key=str) == [1, "busy"]
+    assert WhatsAppCheckLease.objects.get().expires_at is None  # and freed
 
 
 def test_the_task_retries_while_another_check_runs(celery_eager, make_student):
