@@ -149,7 +149,7 @@ class MonthlyReportFilter(admin.SimpleListFilter):
 class MonthlyReportBroadcastAdmin(
     ClassroomScopedMixin, MaskedPhoneMixin, PhoneSearchMixin, admin.ModelAdmin
 ):
-    # Four columns that fit a 1366 px laptop beside the menu and the filters: who (the
+    # Three columns that fit a 1366 px laptop beside the menu and the filters: who (the
     # number under the name), which report, and how it stands with why (the reason of a
     # failure, shortened, whole in its title and on the row's page). list.css clips them.
     list_display = ["recipient", "report", "status_detail"]
