@@ -3,11 +3,14 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef, Window
+from django.db.models.functions import RowNumber
 from django.template.response import TemplateResponse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from reports.models import MonthlyReport
 from students.search import PhoneSearchMixin
@@ -32,11 +35,29 @@ class BroadcastAttemptInline(MaskedPhoneMixin, admin.TabularInline):
     """Every try at sending the row, oldest first: when, how it ended, why."""
 
     model = BroadcastAttempt
-    fields = ["number", "started_at", "finished_at", "outcome", "detail"]
+    template = "admin/broadcasts/monthlyreportbroadcast/attempts_inline.html"
+    fields = ["ordinal", "started_at", "finished_at", "outcome", "detail"]
     readonly_fields = fields
     masked_fields = {"detail": "detail_masked"}
     extra = 0
     can_delete = False
+
+    def get_queryset(self, request):
+        # Numbered 1, 2, 3 in the order they were made: the stored number restarts at 1
+        # after a resend, so a message resent once has two attempts "1".
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                ordinal=Window(
+                    RowNumber(), partition_by=F("broadcast_id"), order_by=[F("started_at"), F("id")]
+                )
+            )
+        )
+
+    @admin.display(description=_("attempt"))
+    def ordinal(self, obj):
+        return obj.ordinal
 
     @admin.display(description=_("detail"))
     def detail_masked(self, obj):
@@ -44,6 +65,20 @@ class BroadcastAttemptInline(MaskedPhoneMixin, admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+#: Fonnte's delivery states (services.receipts) in the school's words.
+RECEIPT_LABELS = {
+    "sent": _("sent"),
+    "failed": _("failed"),
+    "delivered": _("delivered"),
+    "read": pgettext_lazy("WhatsApp receipt", "read"),
+}
+
+
+def receipt_label(state: str) -> str:
+    """A delivery state as the school says it; one Fonnte adds later, as Fonnte says it."""
+    return str(RECEIPT_LABELS.get(state, state))
 
 
 class DeliveryStateFilter(admin.SimpleListFilter):
@@ -59,14 +94,8 @@ class DeliveryStateFilter(admin.SimpleListFilter):
     NONE, OTHER = "none", "other"
 
     def lookups(self, request, model_admin):
-        labels = {
-            "sent": _("sent"),
-            "failed": _("failed"),
-            "delivered": _("delivered"),
-            "read": _("read"),
-        }
         return [
-            *((state, labels.get(state, state)) for state in STATE_RANKS),
+            *((state, RECEIPT_LABELS.get(state, state)) for state in STATE_RANKS),
             (self.NONE, _("not reported yet")),
             (self.OTHER, _("other")),
         ]
@@ -120,16 +149,10 @@ class MonthlyReportFilter(admin.SimpleListFilter):
 class MonthlyReportBroadcastAdmin(
     ClassroomScopedMixin, MaskedPhoneMixin, PhoneSearchMixin, admin.ModelAdmin
 ):
-    list_display = [
-        "id",
-        "student",
-        "monthly_report",
-        "phone_number",
-        "status",
-        "retry_count",
-        "sent_at",
-        "error_message",
-    ]
+    # Three columns that fit a 1366 px laptop beside the menu and the filters: who (the
+    # number under the name), which report, and how it stands with why (the reason of a
+    # failure, shortened, whole in its title and on the row's page). list.css clips them.
+    list_display = ["recipient", "report", "status_detail"]
     list_filter = [
         "status",
         DeliveryStateFilter,
@@ -143,6 +166,8 @@ class MonthlyReportBroadcastAdmin(
     # A row belongs to its report's class; a row whose report was deleted, to no class.
     classroom_field = "monthly_report__classroom"
     masked_fields = {
+        "recipient": "recipient_masked",
+        "status_detail": "status_detail_masked",
         "phone_number": "phone_number_masked",
         "error_message": "error_message_masked",
         "fonnte_response": "fonnte_response_masked",
@@ -157,18 +182,26 @@ class MonthlyReportBroadcastAdmin(
     show_facets = admin.ShowFacets.NEVER
     actions = ["retry_failed", "resend_unknown"]
     fieldsets = [
-        (None, {"fields": ["monthly_report", "student", "phone_number", "status", "message"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "monthly_report",
+                    "student",
+                    "phone_number",
+                    "status",
+                    "error_message",
+                    "message",
+                ]
+            },
+        ),
         (
             _("Delivery"),
             {
                 "fields": [
                     "retry_count",
-                    "error_message",
-                    "fonnte_response",
-                    "fonnte_message_id",
-                    "fonnte_request_id",
                     "sent_at",
-                    "delivery_state",
+                    "delivery_receipt",
                     "delivered_at",
                     "read_at",
                     "next_attempt_at",
@@ -188,7 +221,18 @@ class MonthlyReportBroadcastAdmin(
                 ]
             },
         ),
+        (
+            # What Fonnte's support asks for; folded away, the school rarely needs it.
+            _("For Fonnte's support"),
+            {
+                "classes": ["collapse"],
+                "fields": ["fonnte_response", "fonnte_message_id", "fonnte_request_id"],
+            },
+        ),
     ]
+
+    class Media:
+        css = {"all": ["broadcasts/list.css"]}
 
     def get_queryset(self, request):
         # What the row's name (__str__) reads: the change page's heading and breadcrumb, the
@@ -197,7 +241,77 @@ class MonthlyReportBroadcastAdmin(
 
     def get_readonly_fields(self, request, obj=None):
         # The rows are a record of what happened: statuses change only through the actions.
-        return [field.name for field in self.model._meta.fields] + ["fonnte_response"]
+        return [field.name for field in self.model._meta.fields] + [
+            "fonnte_response",
+            "delivery_receipt",
+        ]
+
+    def has_change_permission(self, request, obj=None):
+        # Nothing on a row's page can be changed (get_readonly_fields): no Save buttons.
+        # Viewing stays (the view permission); the actions have permissions of their own.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Not even for a superuser: a row is the record that this parent was told about this
+        # report. Without it the report could be sent to the parent again; old rows leave
+        # only through broadcast_prune, which keeps their counts and locks the report.
+        return False
+
+    @admin.display(description=_("student"), ordering="student__full_name")
+    def recipient(self, obj):
+        return self._recipient(obj, obj.phone_number or "-")
+
+    @admin.display(description=_("student"), ordering="student__full_name")
+    def recipient_masked(self, obj):
+        return self._recipient(obj, masked(obj.phone_number))
+
+    def _recipient(self, obj, phone):
+        name = obj.student.full_name
+        return format_html(
+            '<span class="wa-clip wa-name" title="{}">{}</span><span class="wa-quiet">{}</span>',
+            name,
+            name,
+            phone,
+        )
+
+    @admin.display(description=_("monthly report"), ordering="monthly_report")
+    def report(self, obj):
+        text = str(obj.monthly_report) if obj.monthly_report_id else _("report deleted")
+        return format_html('<span class="wa-clip wa-report" title="{}">{}</span>', text, text)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_detail(self, obj):
+        return self._status(obj, obj.error_message)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_detail_masked(self, obj):
+        return self._status(obj, obj.error_message and masked_text(obj.error_message))
+
+    def _status(self, obj, reason):
+        """The status in bold; below it why (a failure's reason) or when and how far (sent)."""
+        if obj.status == BroadcastStatus.SENT:
+            parts = (
+                [date_format(localtime(obj.sent_at), "SHORT_DATETIME_FORMAT")]
+                if obj.sent_at
+                else []
+            )
+            if obj.delivery_state and obj.delivery_state != "sent":
+                parts.append(receipt_label(obj.delivery_state))
+            detail = " · ".join(parts)
+        else:
+            detail = reason
+        return format_html(
+            '<strong class="wa-status wa-status-{}">{}</strong>'
+            '<span class="wa-clip wa-reason" title="{}">{}</span>',
+            obj.status,
+            obj.get_status_display(),
+            detail,
+            detail,
+        )
+
+    @admin.display(description=_("delivery state"))
+    def delivery_receipt(self, obj):
+        return receipt_label(obj.delivery_state) if obj.delivery_state else "-"
 
     @admin.display(description=_("Fonnte response"))
     def fonnte_response(self, obj):

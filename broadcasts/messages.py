@@ -8,6 +8,7 @@ import string
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -43,11 +44,20 @@ PLACEHOLDERS = {
     "kelas": gettext_lazy("the classroom"),
     "bulan": gettext_lazy("the report's month, in Indonesian (Januari … Desember)"),
     "tahun": gettext_lazy("the report's year"),
-    "nama_sekolah": gettext_lazy("the school's name (SCHOOL_NAME)"),
-    "situs_sekolah": gettext_lazy(
-        "the school's website (SCHOOL_WEBSITE); a line with it is left out when there is none"
-    ),
+    "nama_sekolah": lazy(lambda: _school_text("name"), str)(),
+    "situs_sekolah": lazy(lambda: _school_text("website"), str)(),
 }
+
+
+def _school_text(what: str) -> str:
+    """The school's name or website as this installation has it: the admin sees the value."""
+    if what == "name":
+        return _("the school's name: %(name)s") % {"name": settings.SCHOOL_NAME}
+    if settings.SCHOOL_WEBSITE:
+        return _(
+            "the school's website: %(website)s; a line with it is left out when there is none"
+        ) % {"website": settings.SCHOOL_WEBSITE}
+    return _("the school's website: none is set, so a line with it is left out")
 
 
 def template_errors(text: str) -> list[str]:

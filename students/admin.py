@@ -107,21 +107,16 @@ class StudentAdmin(
     ClassroomScopedMixin, MaskedPhoneMixin, PhoneSearchMixin, ImportExportModelAdmin
 ):
     form = StudentForm
-    list_display = [
-        "nis",
-        "full_name",
-        "classroom",
-        "parent_name",
-        "parent_phone",
-        "phone_ok",
-        "on_whatsapp",
-    ]
+    # Fits a 1366 px laptop beside the menu and the filters: the parent's name and number
+    # share a column, the WhatsApp column says whether the number is wrong too, and
+    # list.css shortens long names to two lines (whole on the student's page).
+    list_display = ["nis", "full_name", "classroom", "parent", "on_whatsapp"]
     list_filter = [("classroom", ClassroomFilter), ("whatsapp_registered", WhatsAppCheckFilter)]
     readonly_fields = ["whatsapp_registered", "whatsapp_checked_at"]
     actions = ["check_whatsapp_numbers"]
     search_fields = ["nis", "full_name", "parent_name", "parent_phone"]
     phone_search_field = "parent_phone"
-    masked_fields = {"parent_phone": "parent_phone_masked"}
+    masked_fields = {"parent_phone": "parent_phone_masked", "parent": "parent_masked"}
     list_select_related = ["classroom"]
     list_per_page = 50
     # The facet counts ("Tampilkan hitungan") are a COUNT per class and per WhatsApp check,
@@ -136,18 +131,39 @@ class StudentAdmin(
     confirm_form_class = StudentConfirmImportForm
     import_template_name = "admin/students/student/import.html"
 
+    class Media:
+        css = {"all": ["students/list.css"]}
+
     @admin.display(description=_("parent's WhatsApp number"))
     def parent_phone_masked(self, obj):
         return masked(obj.parent_phone)
 
-    @admin.display(description=_("WhatsApp number OK"), boolean=True)
-    def phone_ok(self, obj):
-        return is_valid_phone(obj.parent_phone) if obj.parent_phone else None
+    @admin.display(description=_("parent"), ordering="parent_name")
+    def parent(self, obj):
+        return self._parent(obj, obj.parent_phone or "-")
+
+    @admin.display(description=_("parent"), ordering="parent_name")
+    def parent_masked(self, obj):
+        return self._parent(obj, masked(obj.parent_phone))
+
+    def _parent(self, obj, phone):
+        return format_html(
+            '<span class="st-clip" title="{}">{}</span><span class="st-phone">{}</span>',
+            obj.parent_name,
+            obj.parent_name,
+            phone,
+        )
 
     @admin.display(description=_("On WhatsApp"), ordering="whatsapp_registered")
     def on_whatsapp(self, obj):
         if not obj.parent_phone:
             return "-"
+        if not is_valid_phone(obj.parent_phone):
+            # Flagged: no message can go to it until the number is corrected.
+            return format_html(
+                '<strong class="wa-invalid" style="color: var(--error-fg)">{}</strong>',
+                gettext("wrong number"),
+            )
         if obj.whatsapp_registered is None:
             return format_html('<span class="wa-unchecked">{}</span>', gettext("not checked"))
         if obj.whatsapp_registered:

@@ -51,7 +51,7 @@ def test_a_format_spec_or_conversion_is_an_error_that_names_the_placeholder(plac
 
     assert len(errors) == 1
     assert placeholder in errors[0]
-    assert "Placeholder hanya berisi namanya" in errors[0]
+    assert "Isian otomatis hanya berisi namanya" in errors[0]
 
 
 def test_the_admin_form_refuses_a_format_spec(admin_client):

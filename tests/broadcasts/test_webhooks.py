@@ -504,7 +504,7 @@ def test_the_admin_shows_receipts_and_devices(row, post, device_event, client, d
     devices = client.get("/admin/broadcasts/fonntedevice/")
 
     assert page.status_code == 200
-    assert 'class="readonly">read<' in page.content.decode()
+    assert 'class="readonly">dibaca<' in page.content.decode()
     assert filtered.status_code == 200
     assert filtered.context["cl"].result_count == 1
     assert devices.status_code == 200
@@ -819,7 +819,7 @@ def test_a_pinned_number_that_is_not_the_tokens_device_changes_nothing(
 
     page = client.post(CHECK, follow=True).content.decode()
 
-    assert "Token Fonnte mengirim dari 62812****2222" in page
+    assert "Akun Fonnte ini mengirim dari 62812****2222" in page
     assert fonnte_device_connected() is False
     assert list(FonnteDevice.objects.values_list("device", flat=True)) == [DEVICE]
 

@@ -174,7 +174,7 @@ def test_incomplete_whatsapp_settings_are_said_in_indonesian_and_logged_for_the_
     page = response.content.decode()
     assert "wa-device-unknown" in page
     assert (
-        "(Pengaturan WhatsApp belum lengkap: hubungi operator, rinciannya ada di log server)"
+        "(Pengaturan WhatsApp belum lengkap: hubungi operator, rinciannya ada di catatan server)"
         in page
     )
     assert "FONNTE_API_TOKEN" not in page
