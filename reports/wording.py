@@ -32,7 +32,7 @@ def planned_text(counts: MessageCounts) -> str:
 
 
 def created_text(counts: MessageCounts) -> str:
-    """After confirming: ``Messages to 7 parents: 6 will be sent, 1 failed (…)``."""
+    """After confirming: the confirmation's words, and what to do about the invalid numbers."""
     if not counts.total:
         return _("No new message to send.")
     if not counts.invalid:
@@ -42,12 +42,12 @@ def created_text(counts: MessageCounts) -> str:
             counts.total,
         ) % {"total": counts.total}
     return ngettext(
-        "A message to %(total)d parent: %(to_send)d will be sent, %(invalid)d failed (the "
-        "number is not a valid Indonesian mobile number): correct the number in the student "
-        "data, then resend the failed messages.",
-        "Messages to %(total)d parents: %(to_send)d will be sent, %(invalid)d failed (the "
-        "number is not a valid Indonesian mobile number): correct the numbers in the student "
-        "data, then resend the failed messages.",
+        "A message to %(total)d parent: %(to_send)d will be sent, %(invalid)d will fail "
+        "(the number is not a valid Indonesian mobile number): correct the number in the "
+        "student data, then resend the failed messages.",
+        "Messages to %(total)d parents: %(to_send)d will be sent, %(invalid)d will fail "
+        "(the number is not a valid Indonesian mobile number): correct the numbers in the "
+        "student data, then resend the failed messages.",
         counts.total,
     ) % {"total": counts.total, "to_send": counts.to_send, "invalid": counts.invalid}
 

@@ -102,7 +102,7 @@ def test_a_report_is_sent_from_its_page_and_every_page_counts_alike(
     # The banner announces a failure: a warning, in the confirmation's words.
     banner = page.locator(".messagelist li")
     expect(banner).to_have_class(re.compile(r"\bwarning\b"))
-    expect(banner).to_contain_text("Pesan untuk 3 orang tua: 2 akan dikirim, 1 gagal")
+    expect(banner).to_contain_text("Pesan untuk 3 orang tua: 2 akan dikirim, 1 akan gagal")
 
     # The list's progress ends with the same three messages: no percentage.
     widget = page.locator(f".wa-progress[data-report-id='{report.pk}']")

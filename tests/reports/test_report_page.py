@@ -300,7 +300,7 @@ def test_confirmation_banner_and_progress_count_the_same_messages(
         "Indonesia yang valid)." in confirmation
     )
     assert str(banner) == (
-        f"{report}: Pesan untuk 3 orang tua: 2 akan dikirim, 1 gagal (nomornya bukan nomor "
+        f"{report}: Pesan untuk 3 orang tua: 2 akan dikirim, 1 akan gagal (nomornya bukan nomor "
         "seluler Indonesia yang valid): perbaiki nomornya di data siswa, lalu kirim ulang "
         "pesan yang gagal."
     )

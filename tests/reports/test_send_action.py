@@ -66,7 +66,7 @@ def test_confirming_creates_the_rows_and_hands_them_to_the_workers(
     assert MonthlyReportBroadcast.objects.filter(status=BroadcastStatus.PENDING).count() == 3
     dispatch.assert_called_once_with()
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert "Pesan untuk 3 orang tua: 2 akan dikirim, 1 gagal (nomornya bukan" in message
+    assert "Pesan untuk 3 orang tua: 2 akan dikirim, 1 akan gagal (nomornya bukan" in message
     assert "1 siswa dilewati: tidak ada nomor telepon" in message
 
 
@@ -143,9 +143,9 @@ def test_who_sent_and_when_is_kept_in_the_reports_history(
 
     entry = LogEntry.objects.get(object_id=str(report.pk))
     assert entry.user == admin_user
-    assert "2 akan dikirim, 1 gagal" in entry.get_change_message()
+    assert "2 akan dikirim, 1 akan gagal" in entry.get_change_message()
     history = admin_client.get(f"/admin/reports/monthlyreport/{report.pk}/history/")
-    assert "2 akan dikirim, 1 gagal" in history.content.decode()
+    assert "2 akan dikirim, 1 akan gagal" in history.content.decode()
 
 
 def test_a_class_with_only_invalid_numbers_receives_nothing_and_is_told_so(
@@ -161,7 +161,7 @@ def test_a_class_with_only_invalid_numbers_receives_nothing_and_is_told_so(
     assert "Pesan untuk 2 orang tua: 0 akan dikirim, 2 akan gagal" in page
     assert MonthlyReportBroadcast.objects.count() == 2  # rows kept: the admins hear of them
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert "Pesan untuk 2 orang tua: 0 akan dikirim, 2 gagal" in message
+    assert "Pesan untuk 2 orang tua: 0 akan dikirim, 2 akan gagal" in message
 
 
 # --- A sent report keeps its class and period ------------------------------------------------
@@ -296,10 +296,10 @@ def test_the_history_is_in_the_schools_language_whatever_the_senders(
 
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     # The sender reads English.
-    assert f"{report}: Messages to 3 parents: 2 will be sent, 1 failed" in message
+    assert f"{report}: Messages to 3 parents: 2 will be sent, 1 will fail" in message
     entry = LogEntry.objects.get(object_id=str(report.pk))
     assert entry.get_change_message().startswith(
-        f"{report}: Pesan untuk 3 orang tua: 2 akan dikirim, 1 gagal (nomornya bukan nomor "
+        f"{report}: Pesan untuk 3 orang tua: 2 akan dikirim, 1 akan gagal (nomornya bukan nomor "
         "seluler Indonesia yang valid)"
     )
 
