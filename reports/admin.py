@@ -242,10 +242,12 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
                     modeladmin.log_change(
                         request, plan.monthly_report, _resend_message(plan, outcome)
                     )
+            # Anything not sent, or sent to fail again, makes the banner a warning.
+            clean = outcome.to_fonnte and not (resend_notes(outcome) or plan.unknown)
             modeladmin.message_user(
                 request,
                 _resend_message(plan, outcome),
-                messages.SUCCESS if outcome.to_fonnte else messages.WARNING,
+                messages.SUCCESS if clean else messages.WARNING,
             )
         return None
     context = {

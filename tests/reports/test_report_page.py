@@ -425,3 +425,21 @@ def test_a_broadcast_resend_page_with_nothing_to_resend_says_so_once_and_links_e
     assert f'href="{STUDENTS}{row.student_id}/change/"' in page
     assert '<input type="submit"' not in page.split('id="content"')[1]
     assert MonthlyReportBroadcast.objects.get(pk=row.pk).status == status
+
+
+def test_a_resend_that_leaves_a_failure_is_a_warning_banner(
+    admin_client, report, make_row, dispatch, django_capture_on_commit_callbacks
+):
+    make_row(report, "failed", name="Aisyah Putri")
+    make_row(report, "failed", name="Bima Saputra", phone="12345")  # fails again at once
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            REPORTS,
+            {"action": "resend_failed_broadcasts", "_selected_action": [report.pk], "post": "yes"},
+        )
+
+    (banner,) = get_messages(response.wsgi_request)
+    assert "1 pesan gagal akan dikirim ulang" in str(banner)
+    assert "Akan gagal lagi" in str(banner)
+    assert banner.level == constants.WARNING
