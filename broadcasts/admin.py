@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 
 from reports.models import MonthlyReport
+from students.models import Student
 from students.search import PhoneSearchMixin
 from students.selectors import in_visible_classrooms
 from students.visibility import (
@@ -414,6 +415,10 @@ class MonthlyReportBroadcastAdmin(
             # "select all" across pages does not become a thousand hidden fields).
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
             "select_across": request.POST.get("select_across", "0"),
+            # A child whose number must be fixed is a link to their page, for who may open it.
+            "student_links": self.admin_site.get_model_admin(Student).has_view_or_change_permission(
+                request
+            ),
             "opts": self.model._meta,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "action_name": action_name,

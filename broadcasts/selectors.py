@@ -41,6 +41,11 @@ class BroadcastPlan:
         return self.new_recipients - len(self.invalid_phone)
 
     @property
+    def counts(self) -> "MessageCounts":
+        """The messages confirming makes, counted as the banner and the progress count them."""
+        return MessageCounts(total=self.new_recipients, invalid=len(self.invalid_phone))
+
+    @property
     def already_sent(self) -> int:
         return self.existing.get(BroadcastStatus.SENT, 0)
 
@@ -61,6 +66,26 @@ class BroadcastPlan:
         return self.existing.get(BroadcastStatus.FAILED, 0) + self.existing.get(
             BroadcastStatus.UNKNOWN, 0
         )
+
+
+@dataclass(frozen=True)
+class MessageCounts:
+    """The messages one send makes, counted alike on every page: one per parent.
+
+    The confirmation, the banner after confirming and the progress all count ``total``
+    messages; those to an invalid number are among them, fail at once without being sent,
+    and show as failed in the progress (Progress.failed).
+    """
+
+    #: One message per parent: the rows the send makes.
+    total: int = 0
+    #: Among them, to a number that is not a valid Indonesian mobile number.
+    invalid: int = 0
+
+    @property
+    def to_send(self) -> int:
+        """The messages that go out to the parents' WhatsApp."""
+        return self.total - self.invalid
 
 
 #: The characters a parent's number may be made of and still count as no number: exactly
@@ -316,6 +341,35 @@ class Progress:
         return self.share(self.unknown)
 
 
+#: How many failed or unknown messages a report's page names before "and N more".
+UNDELIVERED_LIST_LIMIT = 50
+
+
+def report_undelivered(*, monthly_report, limit: int = UNDELIVERED_LIST_LIMIT) -> list:
+    """The report's failed messages, then its unknown ones, by child: the first ``limit``.
+
+    One query on the (report, status) index, whatever the number of rows; the student is
+    loaded with each row. Progress.failed and Progress.unknown count them all.
+    """
+    return list(
+        MonthlyReportBroadcast.objects.filter(
+            monthly_report=monthly_report,
+            status__in=[BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN],
+        )
+        .select_related("student")
+        .only(
+            "id",
+            "status",
+            "error_message",
+            "student__id",
+            "student__nis",
+            "student__full_name",
+        )
+        # "failed" sorts before "unknown": the ones a click can resend come first.
+        .order_by("status", "student__full_name", "pk")[:limit]
+    )
+
+
 def broadcast_progress(*, monthly_report_ids) -> dict[int, Progress]:
     """``{report id: Progress}`` for these reports, in one aggregate query whatever their size.
 
@@ -434,6 +488,7 @@ class ResendPlan:
     not_on_whatsapp_shown, not_on_whatsapp_more = shown_and_more(
         "not_on_whatsapp", RESEND_LIST_LIMIT
     )
+    no_phone_shown, no_phone_more = shown_and_more("no_phone", RESEND_LIST_LIMIT)
     unknown_shown, unknown_more = shown_and_more("unknown", RESEND_LIST_LIMIT)
 
 
@@ -491,6 +546,8 @@ class RetryPreview:
     not_on_whatsapp: int = 0
     #: The students of those rows, by name: correct the number first.
     not_on_whatsapp_students: list = field(default_factory=list)
+    #: The students of those rows, by name: add the parent's number first.
+    no_phone_students: list = field(default_factory=list)
     #: Among them, those whose report was deleted: left as they are, nothing to send about.
     report_deleted: int = 0
     #: Among them, those whose student's number now is invalid: they fail again at once.
@@ -521,6 +578,12 @@ class RetryPreview:
     not_on_whatsapp_shown, not_on_whatsapp_more = shown_and_more(
         "not_on_whatsapp_students", RETRY_LIST_LIMIT
     )
+    no_phone_shown, no_phone_more = shown_and_more("no_phone_students", RETRY_LIST_LIMIT)
+
+    @property
+    def to_fix(self) -> int:
+        """Rows not resent until a student's number is corrected."""
+        return self.no_phone + self.not_on_whatsapp + self.invalid_phone
 
     @property
     def failed(self) -> int:
@@ -585,6 +648,7 @@ def broadcast_retry_preview(*, broadcasts, status=BroadcastStatus.FAILED) -> Ret
             continue
         if reason == NotResendable.NO_PHONE:
             preview.no_phone += n
+            preview.no_phone_students.append(student)
         elif reason == NotResendable.NOT_ON_WHATSAPP:
             preview.not_on_whatsapp += n
             preview.not_on_whatsapp_students.append(student)

@@ -13,12 +13,16 @@ from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
 from broadcasts.admin import resend_notes
 from broadcasts.exceptions import BroadcastArchived
+from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
 from broadcasts.selectors import (
+    MessageCounts,
     Progress,
+    ProgressState,
     broadcast_plan,
     broadcast_progress,
     broadcast_resend_plan,
     report_has_broadcasts,
+    report_undelivered,
     reports_with_broadcasts,
 )
 from broadcasts.services import (
@@ -28,11 +32,14 @@ from broadcasts.services import (
 )
 from broadcasts.services.pacing import Waiting, pacing_state
 from notifications.selectors import whatsapp_device_readiness
-from students.visibility import ClassroomFilter, ClassroomScopedMixin
+from students.models import Student
+from students.selectors import sees_full_phone_numbers
+from students.visibility import ClassroomFilter, ClassroomScopedMixin, masked, masked_text
 from tkassalam.language import school_language
 
 from .models import MonthlyReport
-from .views import monthly_report_progress, progress_summary
+from .views import monthly_report_progress
+from .wording import created_text, planned_text, progress_summary
 
 
 @admin.action(
@@ -55,9 +62,26 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
             # the school's language whatever the sender's.
             with school_language():
                 modeladmin.log_change(request, report, _creation_message(report, outcome))
-            modeladmin.message_user(request, _creation_message(report, outcome), messages.SUCCESS)
+            # A banner that announces failures or children left out is a warning.
+            level = (
+                messages.WARNING
+                if outcome.invalid_phone
+                or outcome.not_delivered
+                or outcome.skipped_no_phone
+                or outcome.skipped_not_on_whatsapp
+                else messages.SUCCESS
+            )
+            modeladmin.message_user(request, _creation_message(report, outcome), level)
         return None
     plans = [broadcast_plan(monthly_report=report) for report in reports]
+    full_numbers = sees_full_phone_numbers(user=request.user)
+    for plan in plans:
+        plan.headline = planned_text(plan.counts)
+        for student in plan.invalid_phone:
+            # The number to correct, shown once; masked for who may not change students.
+            student.shown_phone = (
+                student.parent_phone if full_numbers else masked(student.parent_phone)
+            )
     # The quota and the pace concern the messages that reach Fonnte: invalid numbers do not.
     recipients = sum(plan.will_receive for plan in plans)
     # One short /device call: the quota is the device's, shared by all these reports.
@@ -71,6 +95,7 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
         "device": device,
         "pacing_note": _pacing_note(recipients),
         "queryset": queryset,
+        "student_links": _student_links(modeladmin, request),
         "opts": modeladmin.model._meta,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "action_name": "send_whatsapp_broadcast",
@@ -183,24 +208,15 @@ _EARLIER_ROWS = [
 ]
 
 
+def _student_links(modeladmin, request) -> bool:
+    """Whether the user may open a student's page: its name is then a link to fix the number."""
+    student_admin = modeladmin.admin_site.get_model_admin(Student)
+    return student_admin.has_view_or_change_permission(request)
+
+
 def _creation_message(report, outcome):
-    parts = [
-        ngettext(
-            "%(report)s: %(n)d message queued.",
-            "%(report)s: %(n)d messages queued.",
-            outcome.queued,
-        )
-        % {"report": report, "n": outcome.queued}
-    ]
-    if outcome.invalid_phone:
-        parts.append(
-            _(
-                "Will fail, the number is not a valid Indonesian mobile number: %(n)d. Their "
-                "messages are not sent and the admins are told; correct the numbers in the "
-                "student data, then resend the failed messages."
-            )
-            % {"n": outcome.invalid_phone}
-        )
+    counts = MessageCounts(total=outcome.created, invalid=outcome.invalid_phone)
+    parts = [f"{report}: {created_text(counts)}"]
     for field, text in _EARLIER_ROWS:
         if count := getattr(outcome, field):
             parts.append(text % {"n": count})
@@ -226,10 +242,12 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
                     modeladmin.log_change(
                         request, plan.monthly_report, _resend_message(plan, outcome)
                     )
+            # Anything not sent, or sent to fail again, makes the banner a warning.
+            clean = outcome.to_fonnte and not (resend_notes(outcome) or plan.unknown)
             modeladmin.message_user(
                 request,
                 _resend_message(plan, outcome),
-                messages.SUCCESS if outcome.to_fonnte else messages.WARNING,
+                messages.SUCCESS if clean else messages.WARNING,
             )
         return None
     context = {
@@ -237,6 +255,12 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
         "title": _("Resend the failed WhatsApp messages?"),
         "plans": plans,
         "failed_total": sum(plan.will_resend for plan in plans),
+        # Children whose number must be fixed before anything of theirs can be resent.
+        "to_fix_total": sum(
+            len(plan.invalid_phone) + len(plan.not_on_whatsapp) + len(plan.no_phone)
+            for plan in plans
+        ),
+        "student_links": _student_links(modeladmin, request),
         "broadcast_changelist_url": reverse(
             "admin:broadcasts_monthlyreportbroadcast_changelist",
             current_app=modeladmin.admin_site.name,
@@ -277,6 +301,17 @@ def _resend_message(plan, outcome):
     return text
 
 
+#: The statuses behind each count of a report's progress, for its link to the broadcast list.
+COUNT_STATUSES = {
+    "sent": BroadcastStatus.SENT,
+    "failed": BroadcastStatus.FAILED,
+    "unknown": BroadcastStatus.UNKNOWN,
+    "in_progress": [BroadcastStatus.SENDING, BroadcastStatus.RETRYING],
+    "waiting": BroadcastStatus.PENDING,
+    "not_delivered": [BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN],
+}
+
+
 @admin.register(MonthlyReport)
 class MonthlyReportAdmin(ClassroomScopedMixin, admin.ModelAdmin):
     # The name says class and period; the room goes to the progress, which must fit.
@@ -315,8 +350,10 @@ class MonthlyReportAdmin(ClassroomScopedMixin, admin.ModelAdmin):
         if changelist is not None:
             reports = list(changelist.result_list)  # evaluated once; the template reuses it
             progress = broadcast_progress(monthly_report_ids=[report.pk for report in reports])
+            rows_links = self._rows_links(request)
             for report in reports:
                 report.delivery_progress = progress.get(report.pk, Progress())
+                report.delivery_rows_links = rows_links
         return response
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -324,7 +361,15 @@ class MonthlyReportAdmin(ClassroomScopedMixin, admin.ModelAdmin):
             if request.method == "GET":
                 _say_if_sending_is_held(request)
             progress = broadcast_progress(monthly_report_ids=[obj.pk]).get(obj.pk, Progress())
-            context["delivery_progress"] = self._progress_widget(obj, progress)
+            rows_links = self._rows_links(request)
+            context["delivery_progress"] = self._progress_widget(
+                obj, progress, rows_links=rows_links
+            )
+            context.update(self._undelivered(request, obj, progress, rows_links=rows_links))
+            context["can_send"] = (
+                progress.state == ProgressState.NOT_SENT
+                and self.has_send_whatsapp_permission(request)
+            )
             context["can_resend_failed"] = bool(
                 progress.failed
                 and not progress.archived
@@ -350,26 +395,90 @@ class MonthlyReportAdmin(ClassroomScopedMixin, admin.ModelAdmin):
         progress = getattr(obj, "delivery_progress", None)
         if progress is None:  # outside changelist_view: one query for this report
             progress = broadcast_progress(monthly_report_ids=[obj.pk]).get(obj.pk, Progress())
-        return self._progress_widget(obj, progress)
+        return self._progress_widget(
+            obj, progress, rows_links=getattr(obj, "delivery_rows_links", False)
+        )
 
-    def _progress_widget(self, obj, progress):
+    def _progress_widget(self, obj, progress, *, rows_links=False):
+        # Each count opens the broadcast list filtered to this report and that status; an
+        # archived report's rows are gone, and who may not open the list gets no links.
+        links = {}
+        if rows_links and not progress.archived:
+            links = {
+                name: self._broadcasts_url(obj, status=statuses)
+                for name, statuses in COUNT_STATUSES.items()
+            }
         return render_to_string(
             "admin/reports/monthlyreport/progress.html",
             {
                 "report_id": obj.pk,
                 "progress": progress,
                 "summary": progress_summary(progress),
+                "links": links,
                 "progress_url": reverse(
                     "admin:reports_monthlyreport_progress", current_app=self.admin_site.name
                 ),
             },
         )
 
+    def _rows_links(self, request) -> bool:
+        """Whether the user may open the broadcast list, to which the counts link."""
+        rows_admin = self.admin_site.get_model_admin(MonthlyReportBroadcast)
+        return rows_admin.has_view_or_change_permission(request)
+
+    def _undelivered(self, request, obj, progress, *, rows_links):
+        """The report page's list of failed and unknown messages: who, why, and where to fix."""
+        not_delivered = progress.failed + progress.unknown
+        if not not_delivered or progress.archived:
+            return {}
+        student_links = _student_links(self, request)
+        full_numbers = sees_full_phone_numbers(user=request.user)
+        rows = []
+        for row in report_undelivered(monthly_report=obj):
+            reason = row.error_message
+            if reason and not full_numbers:
+                reason = masked_text(reason)
+            rows.append(
+                {
+                    "student": row.student,
+                    "status": row.get_status_display(),
+                    "failed": row.status == BroadcastStatus.FAILED,
+                    "reason": reason,
+                    "row_url": reverse(
+                        "admin:broadcasts_monthlyreportbroadcast_change",
+                        args=[row.pk],
+                        current_app=self.admin_site.name,
+                    )
+                    if rows_links
+                    else "",
+                    "student_url": reverse(
+                        "admin:students_student_change",
+                        args=[row.student.pk],
+                        current_app=self.admin_site.name,
+                    )
+                    if student_links
+                    else "",
+                }
+            )
+        return {
+            "undelivered": rows,
+            "undelivered_more": not_delivered - len(rows),
+            "undelivered_url": self._broadcasts_url(obj, status=COUNT_STATUSES["not_delivered"])
+            if rows_links
+            else "",
+            "fix_numbers": full_numbers,
+        }
+
     def _broadcasts_url(self, obj, *, status):
+        """The broadcast list of this report, filtered to ``status`` (one, or a list)."""
         url = reverse(
             "admin:broadcasts_monthlyreportbroadcast_changelist", current_app=self.admin_site.name
         )
-        return f"{url}?{urlencode({'monthly_report__id__exact': obj.pk, 'status__exact': status})}"
+        if isinstance(status, str):
+            query = {"monthly_report__id__exact": obj.pk, "status__exact": status}
+        else:
+            query = {"monthly_report__id__exact": obj.pk, "status__in": ",".join(status)}
+        return f"{url}?{urlencode(query)}"
 
     def get_readonly_fields(self, request, obj=None):
         # Once messages about a report went out, its class and period are what parents

@@ -2,28 +2,14 @@
 
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
-from django.utils.translation import gettext as _
 
 from broadcasts.selectors import Progress, broadcast_progress
 from students.selectors import sees_every_classroom
 
+from .wording import progress_summary
+
 #: Most reports one request may ask about (a changelist page shows at most a few hundred).
 MAX_IDS = 500
-
-
-def progress_summary(progress: Progress) -> str:
-    """``2 of 4 sent, 1 failed or unknown``; empty when nothing was sent yet."""
-    if progress.archived:
-        return _("archived: %(sent)d of %(total)d sent") % {
-            "sent": progress.sent,
-            "total": progress.total,
-        }
-    if not progress.total:
-        return ""
-    text = _("%(sent)d of %(total)d sent") % {"sent": progress.sent, "total": progress.total}
-    if not_delivered := progress.failed + progress.unknown:
-        text += ", " + _("%(n)d failed or unknown") % {"n": not_delivered}
-    return text
 
 
 def progress_as_json(progress: Progress) -> dict:

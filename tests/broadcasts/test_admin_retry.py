@@ -92,7 +92,8 @@ def test_confirming_resends_the_failed_rows_only(
 def test_nothing_to_resend_offers_no_confirm_button(admin_client, rows, dispatch):
     page = post_action(admin_client, [rows["sent"], rows["unknown"]]).content.decode()
 
-    assert "0 failed messages will be sent again" in page
+    assert "None of the selected messages can be resent by this action." in page
+    assert "will be sent again" not in page
     assert 'value="Yes, resend"' not in page
 
 
@@ -229,7 +230,10 @@ def test_a_student_without_a_number_now_stays_as_it_was_and_the_admin_is_told(
     with django_capture_on_commit_callbacks(execute=True):
         response = post_action(admin_client, [row], action=action, post="yes")
 
-    assert "Not resent, the student has no phone number: 1." in page
+    # Nothing to confirm: said once, the child named, with no "confirming …" sentence.
+    assert "Nothing can be resent now: correct the numbers of the children below" in page
+    assert "No phone number: 1." in page
+    assert "Eko Prasetyo (N00001): add the parent's number" in section(page, "wa-no-phone-list")
     assert 'value="Yes, resend' not in page
     row.refresh_from_db()
     assert (row.status, row.phone_number) == (status, "0812")
@@ -349,8 +353,8 @@ def test_a_resend_of_more_rows_than_a_batch_changes_and_logs_every_row(
 
 
 def section(page, css_class):
-    """The text of the ``<ul class="css_class">`` list on a confirmation page."""
-    return page.split(f'class="{css_class}"')[1].split("</ul>")[0]
+    """The text of the ``<ul class="css_class">`` list on a confirmation page, tags removed."""
+    return re.sub(r"<[^>]+>", "", page.split(f'class="{css_class}"')[1].split("</ul>")[0])
 
 
 @pytest.mark.parametrize(
@@ -404,7 +408,8 @@ def test_only_invalid_numbers_offer_no_confirm_button(admin_client, report, make
 
     page = post_action(admin_client, [row]).content.decode()
 
-    assert "0 failed messages will be sent again" in page
+    assert "Nothing can be resent now: correct the numbers of the children below" in page
+    assert "will be sent again" not in page and "Confirming" not in page
     assert "Eko Prasetyo" in section(page, "wa-invalid")
     assert 'value="Yes, resend"' not in page
 

@@ -41,10 +41,12 @@ def test_the_confirmation_page_shows_counts_skips_and_a_real_message(
     assert response.status_code == 200
     assert response.templates[0].name.endswith("send_whatsapp_confirmation.html")
     page = response.content.decode()
-    # Dewi's number (0812) is invalid: her row is created but fails, so she is not counted
-    # among those who receive it; she is counted and named apart.
-    assert "2 orang tua akan menerima pesan WhatsApp." in page
-    assert "Akan gagal, nomornya bukan nomor seluler Indonesia yang valid: 1." in page
+    # Dewi's number (0812) is invalid: her message is one of the three, and fails; the
+    # list and the banner count her the same way (tests/reports/test_report_page.py).
+    assert (
+        "Pesan untuk 3 orang tua: 2 akan dikirim, 1 akan gagal (nomornya bukan nomor "
+        "seluler Indonesia yang valid)." in page
+    )
     assert "Citra Lestari" in page and "tidak ada nomor telepon" in page
     invalid = page.split('class="wa-invalid"')[1].split("</ul>")[0]
     assert "Dewi Anggraini" in invalid and "Aisyah Putri" not in invalid
@@ -64,8 +66,7 @@ def test_confirming_creates_the_rows_and_hands_them_to_the_workers(
     assert MonthlyReportBroadcast.objects.filter(status=BroadcastStatus.PENDING).count() == 3
     dispatch.assert_called_once_with()
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert "2 pesan masuk antrean" in message
-    assert "Akan gagal, nomornya bukan nomor seluler Indonesia yang valid: 1." in message
+    assert "Pesan untuk 3 orang tua: 2 akan dikirim, 1 akan gagal (nomornya bukan" in message
     assert "1 siswa dilewati: tidak ada nomor telepon" in message
 
 
@@ -80,11 +81,11 @@ def test_running_the_action_again_sends_nobody_a_second_message(
     confirm_page = post_action(admin_client, report).content.decode()
     response = post_action(admin_client, report, post="yes")
 
-    assert "0 orang tua akan menerima pesan WhatsApp." in confirm_page
+    assert "Tidak ada pesan baru untuk dikirim." in confirm_page
     assert "1 terkirim, 2 dalam proses" in confirm_page
     assert MonthlyReportBroadcast.objects.count() == 3
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert "0 pesan masuk antrean" in message
+    assert "Tidak ada pesan baru untuk dikirim." in message
     assert "1 orang tua sudah menerimanya" in message
     assert "2 pesan sudah dalam proses" in message
 
@@ -111,7 +112,7 @@ def test_the_report_list_shows_delivery_counts_from_the_rows(admin_client, repor
             monthly_report=report, student=make_student(), phone_number="62812", status=status
         )
     page = admin_client.get(CHANGELIST).content.decode()
-    assert "2 dari 4 terkirim, 1 gagal atau tidak pasti" in page
+    assert "2 dari 4 terkirim, 1 gagal" in page
 
 
 def test_an_archived_report_shows_why_it_cannot_be_sent_and_creates_nothing(
@@ -126,7 +127,7 @@ def test_an_archived_report_shows_why_it_cannot_be_sent_and_creates_nothing(
     listing = admin_client.get(CHANGELIST).content.decode()
 
     assert "tidak dapat dikirim lagi" in page
-    assert "orang tua akan menerima" not in page
+    assert "Pesan untuk" not in page
     assert not MonthlyReportBroadcast.objects.exists()
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert "diarsipkan" in message
@@ -142,9 +143,9 @@ def test_who_sent_and_when_is_kept_in_the_reports_history(
 
     entry = LogEntry.objects.get(object_id=str(report.pk))
     assert entry.user == admin_user
-    assert "2 pesan masuk antrean" in entry.get_change_message()
+    assert "2 akan dikirim, 1 akan gagal" in entry.get_change_message()
     history = admin_client.get(f"/admin/reports/monthlyreport/{report.pk}/history/")
-    assert "2 pesan masuk antrean" in history.content.decode()
+    assert "2 akan dikirim, 1 akan gagal" in history.content.decode()
 
 
 def test_a_class_with_only_invalid_numbers_receives_nothing_and_is_told_so(
@@ -157,12 +158,10 @@ def test_a_class_with_only_invalid_numbers_receives_nothing_and_is_told_so(
     with django_capture_on_commit_callbacks(execute=True):
         response = post_action(admin_client, report, post="yes")
 
-    assert "0 orang tua akan menerima pesan WhatsApp." in page
-    assert "Akan gagal, nomornya bukan nomor seluler Indonesia yang valid: 2." in page
+    assert "Pesan untuk 2 orang tua: 0 akan dikirim, 2 akan gagal" in page
     assert MonthlyReportBroadcast.objects.count() == 2  # rows kept: the admins hear of them
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert "0 pesan masuk antrean" in message
-    assert "valid: 2." in message
+    assert "Pesan untuk 2 orang tua: 0 akan dikirim, 2 akan gagal" in message
 
 
 # --- A sent report keeps its class and period ------------------------------------------------
@@ -296,11 +295,12 @@ def test_the_history_is_in_the_schools_language_whatever_the_senders(
     )
 
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert f"{report}: 2 messages queued." in message  # the sender reads English
+    # The sender reads English.
+    assert f"{report}: Messages to 3 parents: 2 will be sent, 1 will fail" in message
     entry = LogEntry.objects.get(object_id=str(report.pk))
-    assert entry.get_change_message().startswith(f"{report}: 2 pesan masuk antrean.")
-    assert "Akan gagal, nomornya bukan nomor seluler Indonesia yang valid: 1." in (
-        entry.get_change_message()
+    assert entry.get_change_message().startswith(
+        f"{report}: Pesan untuk 3 orang tua: 2 akan dikirim, 1 akan gagal (nomornya bukan nomor "
+        "seluler Indonesia yang valid)"
     )
 
 

@@ -92,7 +92,7 @@ def test_the_page_lists_students_skipped_because_not_on_whatsapp(
 ):
     page = post_action(admin_client, report).content.decode()
 
-    assert "2 orang tua akan menerima pesan WhatsApp." in page
+    assert "Pesan untuk 2 orang tua: semuanya akan dikirim." in page
     assert 'class="wa-not-on-whatsapp"' in page
     skipped = page.split('class="wa-not-on-whatsapp"')[1].split("</ul>")[0]
     assert "Citra Lestari" in skipped and "Aisyah Putri" not in skipped

@@ -32,13 +32,11 @@
     }
     widget.querySelector("[data-field='state_label']").textContent = progress.state_label;
     widget.querySelector("[data-field='summary']").textContent = progress.summary;
-    const percent = widget.querySelector("[data-field='percent']");
-    percent.textContent = progress.percent + "%";
+    // No percentage in the text: "100%" beside a failure reads as success.
     const bar = widget.querySelector(".wa-progress-bar");
     bar.setAttribute("aria-valuenow", progress.percent);
     const empty = progress.total === 0;
     setHidden(bar, empty);
-    setHidden(percent, empty);
     setHidden(widget.querySelector(".wa-progress-counts"), empty);
   }
 

@@ -1,0 +1,73 @@
+"""How a report's messages are counted in words: one vocabulary for every page.
+
+The confirmation, the banner after confirming, the report list's progress and the report
+page say "messages to N parents", "sent", "failed" and "unknown" about the same counts
+(broadcasts.selectors.MessageCounts and Progress); an invalid number is a failed message
+on each of them.
+"""
+
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from broadcasts.selectors import MessageCounts, Progress
+
+
+def planned_text(counts: MessageCounts) -> str:
+    """Before confirming: ``Messages to 7 parents: 6 will be sent, 1 will fail (…)``."""
+    if not counts.total:
+        return _("No new message to send.")
+    if not counts.invalid:
+        return ngettext(
+            "A message to %(total)d parent: it will be sent.",
+            "Messages to %(total)d parents: all will be sent.",
+            counts.total,
+        ) % {"total": counts.total}
+    return ngettext(
+        "A message to %(total)d parent: %(to_send)d will be sent, %(invalid)d will fail "
+        "(the number is not a valid Indonesian mobile number).",
+        "Messages to %(total)d parents: %(to_send)d will be sent, %(invalid)d will fail "
+        "(the number is not a valid Indonesian mobile number).",
+        counts.total,
+    ) % {"total": counts.total, "to_send": counts.to_send, "invalid": counts.invalid}
+
+
+def created_text(counts: MessageCounts) -> str:
+    """After confirming: the confirmation's words, and what to do about the invalid numbers."""
+    if not counts.total:
+        return _("No new message to send.")
+    if not counts.invalid:
+        return ngettext(
+            "A message to %(total)d parent: it will be sent.",
+            "Messages to %(total)d parents: all will be sent.",
+            counts.total,
+        ) % {"total": counts.total}
+    return ngettext(
+        "A message to %(total)d parent: %(to_send)d will be sent, %(invalid)d will fail "
+        "(the number is not a valid Indonesian mobile number): correct the number in the "
+        "student data, then resend the failed messages.",
+        "Messages to %(total)d parents: %(to_send)d will be sent, %(invalid)d will fail "
+        "(the number is not a valid Indonesian mobile number): correct the numbers in the "
+        "student data, then resend the failed messages.",
+        counts.total,
+    ) % {"total": counts.total, "to_send": counts.to_send, "invalid": counts.invalid}
+
+
+def progress_summary(progress: Progress) -> str:
+    """``6 of 7 sent, 1 failed``; empty when nothing was sent yet.
+
+    No percentage: "100%" beside a failure reads as success.
+    """
+    if progress.archived:
+        text = _("archived: %(sent)d of %(total)d sent") % {
+            "sent": progress.sent,
+            "total": progress.total,
+        }
+    elif not progress.total:
+        return ""
+    else:
+        text = _("%(sent)d of %(total)d sent") % {"sent": progress.sent, "total": progress.total}
+    if progress.failed:
+        text += ", " + _("%(n)d failed") % {"n": progress.failed}
+    if progress.unknown:
+        text += ", " + _("%(n)d unknown") % {"n": progress.unknown}
+    return text
