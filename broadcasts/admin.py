@@ -21,7 +21,12 @@ from students.visibility import (
 )
 
 from . import admin_devices  # noqa: F401  (registers FonnteDevice)
-from .messages import DEFAULT_TEMPLATE, PLACEHOLDERS, message_preview, template_errors
+from .messages import (
+    PLACEHOLDERS,
+    message_preview,
+    message_template_get_or_create,
+    template_errors,
+)
 from .models import BroadcastAttempt, BroadcastStatus, MessageTemplate, MonthlyReportBroadcast
 from .selectors import broadcast_retry_preview
 from .services import broadcast_resend
@@ -409,11 +414,24 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     fields = ["text", "placeholders", "preview", "updated_at", "updated_by"]
 
     def has_add_permission(self, request):
-        # One wording per school: edit it, or delete it to go back to the seed's text.
-        return super().has_add_permission(request) and not MessageTemplate.objects.exists()
+        # The text in use is always the one row (message_template_get_or_create): it is
+        # edited, never added beside, never deleted.
+        return False
 
-    def get_changeform_initial_data(self, request):
-        return {"text": DEFAULT_TEMPLATE}
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if self.has_view_or_change_permission(request):
+            message_template_get_or_create()
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if object_id == str(MessageTemplate.SCHOOL_PK) and self.has_view_or_change_permission(
+            request
+        ):
+            message_template_get_or_create()
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         obj.updated_by = request.user
