@@ -116,6 +116,8 @@ class StudentAdmin(
         "phone_ok",
         "on_whatsapp",
     ]
+    # The name is what an admin looks for and clicks, not only the NIS.
+    list_display_links = ["nis", "full_name"]
     list_filter = [("classroom", ClassroomFilter), ("whatsapp_registered", WhatsAppCheckFilter)]
     readonly_fields = ["whatsapp_registered", "whatsapp_checked_at"]
     actions = ["check_whatsapp_numbers"]
