@@ -22,6 +22,7 @@ from students.visibility import (
 
 from . import admin_devices  # noqa: F401  (registers FonnteDevice)
 from .messages import (
+    DEFAULT_TEMPLATE,
     PLACEHOLDERS,
     message_preview,
     message_template_get_or_create,
@@ -371,11 +372,20 @@ def resend_notes(outcome) -> list[str]:
 class MessageTemplateForm(forms.ModelForm):
     #: The "Preview" button's name (admin/broadcasts/messagetemplate/submit_line.html).
     PREVIEW = "_preview"
+    #: The "Default text" button's: the default text in the form, previewed, not saved.
+    DEFAULT = "_default"
 
     class Meta:
         model = MessageTemplate
         fields = ["text"]
         widgets = {"text": forms.Textarea(attrs={"rows": 16, "cols": 80})}
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and self.DEFAULT in data:
+            # The row is never deleted: going back to the default is this, then "Simpan".
+            data = data.copy()
+            data["text"] = DEFAULT_TEMPLATE
+        super().__init__(data, *args, **kwargs)
 
     def clean_text(self):
         text = self.cleaned_data["text"]
@@ -395,7 +405,7 @@ class MessageTemplateForm(forms.ModelForm):
 
     @property
     def previewing(self) -> bool:
-        return self.is_bound and self.PREVIEW in self.data
+        return self.is_bound and (self.PREVIEW in self.data or self.DEFAULT in self.data)
 
     def is_valid(self):
         # The admin saves a form that is valid and re-renders one that is not: a preview is

@@ -286,3 +286,18 @@ def test_the_migration_keeps_the_text_a_school_wrote_as_the_one_row(db):
         (MessageTemplate.SCHOOL_PK, "Tulisan sekolah: {nama_siswa}.")
     ]
     assert current_template() == "Tulisan sekolah: {nama_siswa}."
+
+
+def test_the_default_text_button_puts_it_back_in_the_form_unsaved(
+    admin_client, report, make_student
+):
+    make_student(name="Bima Saputra")
+    template = school_writes("Lama: {nama_siswa}.")
+
+    response = admin_client.post(URL, {"text": "Lama: {nama_siswa}.", "_default": "Teks bawaan"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form["text"].value() == DEFAULT_TEMPLATE
+    assert "Silakan hubungi wali kelas TK A Melati" in response.content.decode()  # previewed
+    template.refresh_from_db()
+    assert template.text == "Lama: {nama_siswa}."
