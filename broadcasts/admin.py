@@ -25,7 +25,13 @@ from students.visibility import (
 )
 
 from . import admin_devices  # noqa: F401  (registers FonnteDevice)
-from .messages import DEFAULT_TEMPLATE, PLACEHOLDERS, message_preview, template_errors
+from .messages import (
+    DEFAULT_TEMPLATE,
+    PLACEHOLDERS,
+    message_preview,
+    message_template_get_or_create,
+    template_errors,
+)
 from .models import BroadcastAttempt, BroadcastStatus, MessageTemplate, MonthlyReportBroadcast
 from .selectors import broadcast_retry_preview
 from .services import broadcast_resend
@@ -485,11 +491,20 @@ def resend_notes(outcome) -> list[str]:
 class MessageTemplateForm(forms.ModelForm):
     #: The "Preview" button's name (admin/broadcasts/messagetemplate/submit_line.html).
     PREVIEW = "_preview"
+    #: The "Default text" button's: the default text in the form, previewed, not saved.
+    DEFAULT = "_default"
 
     class Meta:
         model = MessageTemplate
         fields = ["text"]
         widgets = {"text": forms.Textarea(attrs={"rows": 16, "cols": 80})}
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and self.DEFAULT in data:
+            # The row is never deleted: going back to the default is this, then "Simpan".
+            data = data.copy()
+            data["text"] = DEFAULT_TEMPLATE
+        super().__init__(data, *args, **kwargs)
 
     def clean_text(self):
         text = self.cleaned_data["text"]
@@ -509,7 +524,7 @@ class MessageTemplateForm(forms.ModelForm):
 
     @property
     def previewing(self) -> bool:
-        return self.is_bound and self.PREVIEW in self.data
+        return self.is_bound and (self.PREVIEW in self.data or self.DEFAULT in self.data)
 
     def is_valid(self):
         # The admin saves a form that is valid and re-renders one that is not: a preview is
@@ -528,11 +543,24 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     fields = ["text", "placeholders", "preview", "updated_at", "updated_by"]
 
     def has_add_permission(self, request):
-        # One wording per school: edit it, or delete it to go back to the seed's text.
-        return super().has_add_permission(request) and not MessageTemplate.objects.exists()
+        # The text in use is always the one row (message_template_get_or_create): it is
+        # edited, never added beside, never deleted.
+        return False
 
-    def get_changeform_initial_data(self, request):
-        return {"text": DEFAULT_TEMPLATE}
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if self.has_view_or_change_permission(request):
+            message_template_get_or_create()
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if object_id == str(MessageTemplate.SCHOOL_PK) and self.has_view_or_change_permission(
+            request
+        ):
+            message_template_get_or_create()
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         obj.updated_by = request.user

@@ -1,9 +1,11 @@
 """The WhatsApp text a parent receives: a template with named placeholders.
 
-The school may edit the template in the admin (MessageTemplate); the seed's text is
-the default. Placeholders are Indonesian words because school staff write them.
+The school edits the template in the admin (MessageTemplate, always one row: the text in
+use); until it does, the row holds DEFAULT_TEMPLATE. Placeholders are Indonesian words
+because school staff write them.
 """
 
+import re
 import string
 
 from django.conf import settings
@@ -19,17 +21,18 @@ from students.models import Classroom, Student
 
 from .models import MessageTemplate
 
-# The seed system's text, kept word for word. It is content the school writes
-# for parents (always Indonesian), not interface text, so it is not a msgid.
+# The seed system's text, reworded where it misled parents: "Silakan" as the dictionary
+# spells it, and no "login ke sistem" (there is no link to log in with). It is content the
+# school writes for parents (always Indonesian), not interface text, so it is not a msgid.
 DEFAULT_TEMPLATE = (
     "🔔 *Notifikasi {nama_sekolah}*\n"
     "\n"
     "Assalamualaikum Yth. Orang Tua/Wali dari *{nama_siswa}*\n"
     "\n"
     "Laporan perkembangan ananda *{nama_siswa}*\n"
-    "Laporan bulan *{bulan} {tahun}* telah tersedia\n"
+    "Laporan bulan *{bulan} {tahun}* telah tersedia.\n"
     "\n"
-    "Silahkan login ke sistem untuk melihat detail laporan.\n"
+    "Silakan hubungi wali kelas {kelas} untuk melihat detail laporan.\n"
     "Informasi lebih lanjut: {situs_sekolah}\n"
     "\n"
     "Terima kasih atas perhatiannya.\n"
@@ -155,9 +158,26 @@ def _as_written(field: str, spec: str, conversion: str | None) -> str:
 
 
 def current_template() -> str:
-    """The school's template if it wrote one, else the seed's text."""
-    text = MessageTemplate.objects.values_list("text", flat=True).first()
+    """The text of the school's template row; the default while the row is not made yet."""
+    text = (
+        MessageTemplate.objects.filter(pk=MessageTemplate.SCHOOL_PK)
+        .values_list("text", flat=True)
+        .first()
+    )
     return text or DEFAULT_TEMPLATE
+
+
+def message_template_get_or_create() -> MessageTemplate:
+    """The school's one template row, made with DEFAULT_TEMPLATE the first time it is needed.
+
+    Its primary key is fixed (SCHOOL_PK): two first requests at once both try to insert
+    the same key, the database's primary key refuses the second on SQLite, PostgreSQL and
+    MariaDB alike, and get_or_create then reads the row the first one made.
+    """
+    template, _created = MessageTemplate.objects.get_or_create(
+        pk=MessageTemplate.SCHOOL_PK, defaults={"text": DEFAULT_TEMPLATE}
+    )
+    return template
 
 
 def message_context(*, student, monthly_report) -> dict[str, str]:
@@ -173,9 +193,53 @@ def message_context(*, student, monthly_report) -> dict[str, str]:
     }
 
 
+# How parents are addressed, as a school writes them before a name: "Ibu Siti", "Bpk. Ahmad",
+# "Bunda Rina". Compared case aside, as whole words ("Budi" is not "Bu" + "di"). Not "Umi"
+# or "Abi": they are first names too ("Umi Kalsum"), whose parents keep the "Bapak/Ibu".
+HONORIFICS = (
+    "bapak",
+    "bpk",
+    "bp",
+    "pak",
+    "ibu",
+    "bu",
+    "ayah",
+    "ayahanda",
+    "bunda",
+    "ibunda",
+    "mama",
+    "papa",
+    "abah",
+    "tuan",
+    "tn",
+    "nyonya",
+    "ny",
+)
+_HONORIFIC = r"(?:{})\b\.?".format("|".join(sorted(HONORIFICS, key=len, reverse=True)))
+_STARTS_WITH_HONORIFIC = re.compile(
+    rf"\s*{_HONORIFIC}(?:\s*/\s*{_HONORIFIC})*(?:(?<=\.)|\s|$)", re.I
+)
+# "Bapak/Ibu {nama_orang_tua}", "Yth. Ibu {nama_orang_tua}": the template's own honorific(s).
+_HONORIFIC_BEFORE_PARENT = re.compile(
+    rf"(?<!\w){_HONORIFIC}(?:\s*/\s*{_HONORIFIC})*[ \t]+(?=\{{nama_orang_tua\}})", re.I
+)
+
+
+def has_honorific(name: str) -> bool:
+    """Whether a parent's name already says how to address them ("Ibu Siti", "bpk. Ahmad")."""
+    return bool(_STARTS_WITH_HONORIFIC.match(name))
+
+
 def render_message(context: dict[str, str], template: str | None = None) -> str:
-    """Fill in the template; a line about the website is dropped when the school has none."""
-    lines = (template if template is not None else current_template()).splitlines()
+    """Fill in the template; a line about the website is dropped when the school has none.
+
+    A template's "Bapak/Ibu" before {nama_orang_tua} is left out for a name that carries
+    its own ("Ibu Siti"): never "Bapak/Ibu Ibu Siti".
+    """
+    template = template if template is not None else current_template()
+    if has_honorific(context["nama_orang_tua"]):
+        template = _HONORIFIC_BEFORE_PARENT.sub("", template)
+    lines = template.splitlines()
     if not context["situs_sekolah"]:
         lines = [line for line in lines if "{situs_sekolah}" not in line]
     return "\n".join(lines).format(**context)

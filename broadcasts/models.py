@@ -246,7 +246,13 @@ class BroadcastAttempt(models.Model):
 
 
 class MessageTemplate(models.Model):
-    """The school's own wording of the parents' message (one per installation)."""
+    """The school's wording of the parents' message: one row, the text in use.
+
+    The row has a fixed primary key, SCHOOL_PK (broadcasts.messages.message_template_get_or_create
+    makes it with the default text; migration 0009 moved an older school's row there).
+    """
+
+    SCHOOL_PK = 1
 
     # The filled-in message must fit too: broadcasts.messages.template_errors checks it.
     text = models.TextField(_("message"), max_length=MAX_MESSAGE_LENGTH)

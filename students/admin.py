@@ -38,19 +38,16 @@ logger = logging.getLogger(__name__)
 
 # Rows in error named in the message after an import of the valid rows; the rest are counted.
 ROWS_IN_ERROR_LISTED = 20
+# Rows in error named with their reasons in the preview's verdict, at the top of the page
+# (all of them are listed below it): few enough to leave the confirm button in sight.
+ROWS_IN_ERROR_IN_VERDICT = 3
+# Students without a number named in the verdict; the rows to import below flag them all.
+WITHOUT_PHONE_IN_VERDICT = 5
 
 
 class StudentImportForm(ImportForm):
-    """The upload step, with the admin's choice for a file that has rows in error."""
-
-    valid_rows_only = forms.BooleanField(
-        label=_("Import only the valid rows"),
-        required=False,
-        help_text=_(
-            "Off: a file with any row in error imports nothing. On: the rows without errors "
-            "are imported and the rows in error are listed, not imported."
-        ),
-    )
+    """The upload step: the file and its format. What to do with rows in error is asked in
+    the preview, which keeps the upload for the confirm step."""
 
     def __init__(self, formats, resources, **kwargs):
         super().__init__(formats, resources, **kwargs)
@@ -70,7 +67,8 @@ class StudentImportForm(ImportForm):
 
 
 class StudentConfirmImportForm(ConfirmImportForm):
-    """The confirm step carries the choice made on upload."""
+    """The confirm step: ``valid_rows_only`` is set by the preview of a file with rows in
+    error (its button imports the valid rows only)."""
 
     valid_rows_only = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
@@ -111,6 +109,8 @@ class StudentAdmin(
     # share a column, the WhatsApp column says whether the number is wrong too, and
     # list.css shortens long names to two lines (whole on the student's page).
     list_display = ["nis", "full_name", "classroom", "parent", "on_whatsapp"]
+    # The name is what an admin looks for and clicks, not only the NIS.
+    list_display_links = ["nis", "full_name"]
     list_filter = [("classroom", ClassroomFilter), ("whatsapp_registered", WhatsAppCheckFilter)]
     readonly_fields = ["whatsapp_registered", "whatsapp_checked_at"]
     actions = ["check_whatsapp_numbers"]
@@ -278,14 +278,15 @@ class StudentAdmin(
         import_form, result = context.get("form"), context.get("result")
         if result is not None:
             self._log_unexpected_errors(result)
-            if (
-                "confirm_form" not in context
-                and import_form.cleaned_data.get("valid_rows_only")
-                and not result.has_errors()
-                and result.valid_rows()
-            ):
+            if "confirm_form" not in context and not result.has_errors() and result.valid_rows():
+                # Rows in error: the preview offers the valid ones, read from the kept upload
+                # on confirm, so the admin never chooses the file again.
                 context["confirm_form"] = self.create_confirm_form(request, import_form=import_form)
-            context.update(preview_rows(result))
+            if "confirm_form" in context:
+                context["confirm_form"].initial["valid_rows_only"] = result.has_validation_errors()
+            rows = preview_rows(result)
+            context.update(rows)
+            context.update(preview_verdict(result, rows, upload=import_form.cleaned_data))
         if import_form is not None and import_form.is_bound and "confirm_form" not in context:
             self._discard_upload(import_form)
         return response
@@ -307,12 +308,6 @@ class StudentAdmin(
             return HttpResponseRedirect(
                 reverse("admin:students_student_import", current_app=self.admin_site.name)
             )
-
-    def get_confirm_form_initial(self, request, import_form):
-        initial = super().get_confirm_form_initial(request, import_form)
-        if import_form is not None:
-            initial["valid_rows_only"] = import_form.cleaned_data.get("valid_rows_only", False)
-        return initial
 
     def get_import_data_kwargs(self, **kwargs):
         """On confirm, a row in error undoes the whole import unless the admin chose otherwise.
@@ -417,10 +412,69 @@ def preview_rows(result):
             for error in errors
         ],
         "student_valid_rows": [
-            {"row": file_row(row.number), "import_type": row.import_type, "diff": row.diff}
+            {
+                "row": file_row(row.number),
+                "import_type": row.import_type,
+                "diff": row.diff,
+                "name": row.student_name,
+                "without_phone": row.without_phone,
+            }
             for row in result.valid_rows()
         ],
     }
+
+
+def preview_verdict(result, rows, *, upload):
+    """The preview's first lines: what will be imported, what is refused (the first rows
+    with their reasons) and who will get no message; the confirm button's words."""
+    valid, invalid = rows["student_valid_rows"], rows["student_invalid_rows"]
+    file = upload.get("import_file")
+    verdict = {
+        "student_file_name": getattr(file, "name", ""),
+        "student_refused_count": len(invalid),
+        "student_refused_first": [
+            gettext("Row %(row)s: %(reasons)s")
+            % {"row": item["row"], "reasons": ", ".join(item["errors"])}
+            for item in invalid[:ROWS_IN_ERROR_IN_VERDICT]
+        ],
+        "student_refused_more": max(len(invalid) - ROWS_IN_ERROR_IN_VERDICT, 0),
+    }
+    if result.has_errors() or not valid:
+        return verdict
+    without_phone = [item for item in valid if item["without_phone"]]
+    shown = [
+        gettext("row %(row)s: %(name)s") % {"row": item["row"], "name": item["name"]}
+        for item in without_phone[:WITHOUT_PHONE_IN_VERDICT]
+    ]
+    if len(without_phone) > len(shown):
+        shown.append(gettext("and %(count)d more") % {"count": len(without_phone) - len(shown)})
+    verdict.update(
+        student_import_count=len(valid),
+        student_import_summary=ngettext(
+            "%(n)d row will be imported (to add: %(new)d, to update: %(updated)d).",
+            "%(n)d rows will be imported (to add: %(new)d, to update: %(updated)d).",
+            len(valid),
+        )
+        % {"n": len(valid), "new": result.totals["new"], "updated": result.totals["update"]},
+        student_without_phone_count=len(without_phone),
+        student_without_phone=ngettext(
+            "%(n)d student without a WhatsApp number will not receive the message (%(rows)s).",
+            "%(n)d students without a WhatsApp number will not receive the message (%(rows)s).",
+            len(without_phone),
+        )
+        % {"n": len(without_phone), "rows": "; ".join(shown)},
+        student_confirm_label=(
+            ngettext(
+                "Import the %(n)d valid row",
+                "Import the %(n)d valid rows",
+                len(valid),
+            )
+            % {"n": len(valid)}
+            if invalid
+            else gettext("Confirm import")
+        ),
+    )
+    return verdict
 
 
 def row_reasons(row):

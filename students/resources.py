@@ -144,9 +144,12 @@ class StudentCSV(base_formats.CSV):
 
 
 class StudentRowResult(RowResult):
-    """A row's outcome with its data row number, to name it in the preview."""
+    """A row's outcome with its data row number and its student's name, to name it in the
+    preview, and whether the student is left without a number (so without messages)."""
 
     number = None
+    student_name = ""
+    without_phone = False
 
 
 class StudentResource(resources.ModelResource):
@@ -182,6 +185,8 @@ class StudentResource(resources.ModelResource):
 
     def after_import_row(self, row, row_result, **kwargs):
         row_result.number = kwargs.get("row_number")
+        row_result.student_name = TextWidget().clean(row.get("full_name"))
+        row_result.without_phone = not TextWidget().clean(row.get("parent_phone"))
 
     def get_queryset(self):
         return super().get_queryset().select_related("classroom")

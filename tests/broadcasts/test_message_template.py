@@ -1,13 +1,34 @@
-"""The school's own wording: placeholders checked before anything is sent, preview, use."""
+"""The school's own wording: one row, the text in use; placeholders checked before
+anything is sent, preview, use."""
 
 import pytest
 from django.utils import translation
 
-from broadcasts.messages import DEFAULT_TEMPLATE, current_template, template_errors
+from broadcasts.messages import (
+    DEFAULT_TEMPLATE,
+    current_template,
+    message_template_get_or_create,
+    template_errors,
+)
 from broadcasts.models import MessageTemplate, MonthlyReportBroadcast
 from broadcasts.services import broadcast_create_for_report
 
-ADD_URL = "/admin/broadcasts/messagetemplate/add/"
+LIST_URL = "/admin/broadcasts/messagetemplate/"
+ADD_URL = LIST_URL + "add/"
+URL = LIST_URL + f"{MessageTemplate.SCHOOL_PK}/change/"
+
+
+def school_writes(text):
+    """The school's row, holding ``text`` (as if saved from the admin)."""
+    template = message_template_get_or_create()
+    template.text = text
+    template.save()
+    return template
+
+
+def unchanged():
+    """The row holds the default text still (or is not made yet: the same text in use)."""
+    return current_template() == DEFAULT_TEMPLATE and MessageTemplate.objects.count() <= 1
 
 
 def test_the_seed_text_is_a_valid_template():
@@ -55,23 +76,22 @@ def test_a_format_spec_or_conversion_is_an_error_that_names_the_placeholder(plac
 
 
 def test_the_admin_form_refuses_a_format_spec(admin_client):
-    response = admin_client.post(ADD_URL, {"text": "Laporan {nama_siswa:d} sudah ada."})
+    response = admin_client.post(URL, {"text": "Laporan {nama_siswa:d} sudah ada."})
 
     form = response.context["adminform"].form
     assert "{nama_siswa:d}" in str(form.errors["text"])
-    assert not MessageTemplate.objects.exists()
+    assert unchanged()
 
 
 def test_the_default_is_used_until_the_school_writes_its_own(db):
+    MessageTemplate.objects.all().delete()
     assert current_template() == DEFAULT_TEMPLATE
-    MessageTemplate.objects.create(text="Ananda {nama_siswa}: laporan {bulan} {tahun} siap.")
+    school_writes("Ananda {nama_siswa}: laporan {bulan} {tahun} siap.")
     assert current_template() == "Ananda {nama_siswa}: laporan {bulan} {tahun} siap."
 
 
 def test_new_rows_use_the_schools_template(report, make_student):
-    MessageTemplate.objects.create(
-        text="Yth. {nama_orang_tua}, laporan {nama_siswa} ({kelas}) {bulan} {tahun} siap."
-    )
+    school_writes("Yth. {nama_orang_tua}, laporan {nama_siswa} ({kelas}) {bulan} {tahun} siap.")
     make_student(name="Aisyah", parent_name="Ibu Siti")
     broadcast_create_for_report(monthly_report=report)
     assert MonthlyReportBroadcast.objects.get().message == (
@@ -80,30 +100,31 @@ def test_new_rows_use_the_schools_template(report, make_student):
 
 
 def test_the_admin_form_refuses_a_typo_and_saves_nothing(admin_client):
-    response = admin_client.post(ADD_URL, {"text": "Laporan {nama_sisw} sudah ada."})
+    response = admin_client.post(URL, {"text": "Laporan {nama_sisw} sudah ada."})
     assert response.status_code == 200
     form = response.context["adminform"].form
     assert form.has_error("text", code="invalid_template")
     assert "{nama_sisw}" in str(form.errors["text"])
-    assert not MessageTemplate.objects.exists()
+    assert unchanged()
 
 
 def test_the_admin_saves_a_good_template_and_previews_it_for_a_real_student(
     admin_client, report, make_student, admin_user
 ):
     make_student(name="Bima Saputra")
-    response = admin_client.post(ADD_URL, {"text": "Laporan {nama_siswa} bulan {bulan}."})
+    response = admin_client.post(URL, {"text": "Laporan {nama_siswa} bulan {bulan}."})
     template = MessageTemplate.objects.get()
     assert response.status_code == 302
     assert template.updated_by == admin_user
+    assert current_template() == "Laporan {nama_siswa} bulan {bulan}."
 
-    page = admin_client.get(f"/admin/broadcasts/messagetemplate/{template.pk}/change/")
+    page = admin_client.get(URL)
     assert "Laporan Bima Saputra bulan November." in page.content.decode()
     assert "{nama_orang_tua}" in page.content.decode()  # the placeholder list
 
 
 def test_there_is_one_template_per_school(admin_client, db):
-    MessageTemplate.objects.create(text="Halo {nama_siswa}")
+    school_writes("Halo {nama_siswa}")
     assert admin_client.get(ADD_URL).status_code == 403
 
 
@@ -112,22 +133,21 @@ def test_preview_shows_the_posted_text_for_a_real_student_and_saves_nothing(
 ):
     make_student(name="Bima Saputra")
     response = admin_client.post(
-        ADD_URL, {"text": "Laporan {nama_siswa} bulan {bulan}.", "_preview": "Pratinjau"}
+        URL, {"text": "Laporan {nama_siswa} bulan {bulan}.", "_preview": "Pratinjau"}
     )
 
     assert response.status_code == 200
     page = response.content.decode()
     assert "Laporan Bima Saputra bulan November." in page
     assert "errornote" not in page
-    assert not MessageTemplate.objects.exists()
+    assert unchanged()
 
 
 def test_preview_of_a_changed_text_leaves_the_saved_one(admin_client, report, make_student):
     make_student(name="Bima Saputra")
-    template = MessageTemplate.objects.create(text="Lama: {nama_siswa}.")
-    url = f"/admin/broadcasts/messagetemplate/{template.pk}/change/"
+    template = school_writes("Lama: {nama_siswa}.")
 
-    page = admin_client.post(url, {"text": "Baru: {nama_siswa}.", "_preview": "Pratinjau"})
+    page = admin_client.post(URL, {"text": "Baru: {nama_siswa}.", "_preview": "Pratinjau"})
 
     assert page.status_code == 200
     assert "Baru: Bima Saputra." in page.content.decode()
@@ -139,10 +159,9 @@ def test_preview_of_a_changed_text_leaves_the_saved_one(admin_client, report, ma
 
 def test_preview_of_a_misspelt_placeholder_is_the_form_error(admin_client, report, make_student):
     make_student(name="Bima Saputra")
-    template = MessageTemplate.objects.create(text="Lama: {nama_siswa}.")
-    url = f"/admin/broadcasts/messagetemplate/{template.pk}/change/"
+    template = school_writes("Lama: {nama_siswa}.")
 
-    response = admin_client.post(url, {"text": "Baru: {nama_sisw}.", "_preview": "Pratinjau"})
+    response = admin_client.post(URL, {"text": "Baru: {nama_sisw}.", "_preview": "Pratinjau"})
 
     assert response.status_code == 200
     form = response.context["adminform"].form
@@ -154,9 +173,8 @@ def test_preview_of_a_misspelt_placeholder_is_the_form_error(admin_client, repor
 
 
 def test_the_form_has_a_preview_button_in_indonesian(admin_client, db):
-    page = admin_client.get(ADD_URL).content.decode()
+    page = admin_client.get(URL).content.decode()
     assert '<input type="submit" value="Pratinjau" name="_preview">' in page
-    assert "Tekan “Pratinjau”" in page
 
 
 # --- Length: Fonnte sends at most 60,000 characters ---------------------------------------
@@ -168,24 +186,24 @@ def form_errors(response):
 
 
 def test_a_template_longer_than_fonnte_accepts_is_refused_in_indonesian(admin_client):
-    response = admin_client.post(ADD_URL, {"text": "Halo {nama_siswa}. " + "x" * 100_000})
+    response = admin_client.post(URL, {"text": "Halo {nama_siswa}. " + "x" * 100_000})
 
     errors = form_errors(response)
     assert "paling banyak 60000 karakter" in errors
-    assert not MessageTemplate.objects.exists()
+    assert unchanged()
 
 
 def test_a_template_whose_longest_message_is_too_long_is_refused_saying_how_long(admin_client):
     # 400 * 13 = 5,200 characters as written; 400 * 151 = 60,400 with 150-character names.
     text = "{nama_siswa}." * 400
 
-    errors = form_errors(admin_client.post(ADD_URL, {"text": text}))
+    errors = form_errors(admin_client.post(URL, {"text": text}))
 
     assert errors.startswith("Pesan terlalu panjang")
     assert "bisa mencapai 60400 karakter" in errors
     assert "paling banyak 60000" in errors
     assert "paling banyak 4800 karakter (sekarang 5200)" in errors
-    assert not MessageTemplate.objects.exists()
+    assert unchanged()
 
 
 def test_a_template_whose_longest_message_just_fits_is_saved(admin_client, settings):
@@ -193,7 +211,7 @@ def test_a_template_whose_longest_message_just_fits_is_saved(admin_client, setti
     padding = 60_000 - 100 - len("September") - len("\n")
     text = "{kelas}{bulan}\n" + "x" * padding + "\nInfo: {situs_sekolah}"
 
-    assert admin_client.post(ADD_URL, {"text": text}).status_code == 302
+    assert admin_client.post(URL, {"text": text}).status_code == 302
 
     assert MessageTemplate.objects.get().text.replace("\r\n", "\n") == text
 
@@ -205,3 +223,81 @@ def test_the_school_name_counts_at_its_configured_length(settings):
 
     settings.SCHOOL_NAME = "S" * 21
     assert len(template_errors(text)) == 1
+
+
+# --- One row: the text in use, always there, edited, never added or deleted ----------------
+
+
+def test_the_list_shows_the_text_in_use_as_one_editable_row_on_a_fresh_database(admin_client):
+    MessageTemplate.objects.all().delete()  # as after a flush: nothing made yet
+
+    page = admin_client.get(LIST_URL).content.decode()
+
+    template = MessageTemplate.objects.get()
+    assert (template.pk, template.text) == (MessageTemplate.SCHOOL_PK, DEFAULT_TEMPLATE)
+    assert "1 templat pesan" in page and "0 templat pesan" not in page
+    assert f'href="{URL}"' in page
+    assert ADD_URL not in page  # no "Tambah", here or in the side menu
+    assert 'value="delete_selected"' not in page
+
+
+def test_the_change_page_opens_on_a_fresh_database_with_the_default_text(admin_client):
+    MessageTemplate.objects.all().delete()
+
+    response = admin_client.get(URL)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form["text"].value() == DEFAULT_TEMPLATE
+    page = response.content.decode()
+    assert "/delete/" not in page and "deletelink" not in page
+
+
+def test_the_row_can_be_neither_added_nor_deleted(admin_client, db):
+    message_template_get_or_create()
+
+    assert admin_client.get(ADD_URL).status_code == 403
+    assert admin_client.post(ADD_URL, {"text": "Halo {nama_siswa}"}).status_code == 403
+    assert admin_client.post(URL + "../delete/", {"post": "yes"}).status_code == 403
+    assert MessageTemplate.objects.count() == 1
+
+
+def test_the_row_is_made_once(db):
+    MessageTemplate.objects.all().delete()
+
+    first, second = message_template_get_or_create(), message_template_get_or_create()
+
+    assert first.pk == second.pk == MessageTemplate.SCHOOL_PK
+    assert MessageTemplate.objects.count() == 1
+
+
+def test_the_migration_keeps_the_text_a_school_wrote_as_the_one_row(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("broadcasts.migrations.0009_message_template_one_row")
+    MessageTemplate.objects.all().delete()
+    MessageTemplate.objects.create(pk=5, text="Tulisan sekolah: {nama_siswa}.")
+    MessageTemplate.objects.create(pk=9, text="Tidak pernah dipakai.")
+
+    migration.keep_the_text_in_use(apps, None)
+
+    assert list(MessageTemplate.objects.values_list("pk", "text")) == [
+        (MessageTemplate.SCHOOL_PK, "Tulisan sekolah: {nama_siswa}.")
+    ]
+    assert current_template() == "Tulisan sekolah: {nama_siswa}."
+
+
+def test_the_default_text_button_puts_it_back_in_the_form_unsaved(
+    admin_client, report, make_student
+):
+    make_student(name="Bima Saputra")
+    template = school_writes("Lama: {nama_siswa}.")
+
+    response = admin_client.post(URL, {"text": "Lama: {nama_siswa}.", "_default": "Teks bawaan"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form["text"].value() == DEFAULT_TEMPLATE
+    assert "Silakan hubungi wali kelas TK A Melati" in response.content.decode()  # previewed
+    template.refresh_from_db()
+    assert template.text == "Lama: {nama_siswa}."

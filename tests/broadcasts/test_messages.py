@@ -1,4 +1,6 @@
-from broadcasts.messages import message_context, render_message
+import pytest
+
+from broadcasts.messages import DEFAULT_TEMPLATE, has_honorific, message_context, render_message
 
 
 def test_the_message_follows_the_seed_template_with_the_month_in_indonesian(
@@ -12,9 +14,9 @@ def test_the_message_follows_the_seed_template_with_the_month_in_indonesian(
         "Assalamualaikum Yth. Orang Tua/Wali dari *Aisyah Putri*\n"
         "\n"
         "Laporan perkembangan ananda *Aisyah Putri*\n"
-        "Laporan bulan *November 2026* telah tersedia\n"
+        "Laporan bulan *November 2026* telah tersedia.\n"
         "\n"
-        "Silahkan login ke sistem untuk melihat detail laporan.\n"
+        "Silakan hubungi wali kelas TK A Melati untuk melihat detail laporan.\n"
         "Informasi lebih lanjut: https://tkassalam.example.sch.id\n"
         "\n"
         "Terima kasih atas perhatiannya.\n"
@@ -43,3 +45,51 @@ def test_school_name_comes_from_settings_and_the_website_line_is_dropped_without
     assert "*Notifikasi TK Harapan*" in text
     assert "_Pesan otomatis dari TK Harapan_" in text
     assert "Informasi lebih lanjut" not in text
+
+
+def test_the_default_text_says_silakan_and_asks_no_login_without_a_link():
+    assert "Silakan" in DEFAULT_TEMPLATE
+    assert "Silahkan" not in DEFAULT_TEMPLATE
+    assert "login" not in DEFAULT_TEMPLATE.lower()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Ibu Siti",
+        "ibu siti",
+        "IBU SITI",
+        "Bapak Ahmad",
+        "Bpk. Ahmad",
+        "Bpk.Ahmad",
+        "Bp Ahmad",
+        "Pak Joko",
+        "Bu Rina",
+        "Ayah Dedi",
+        "Bunda Rina",
+        "Ibunda Ani",
+        "Ny. Ani",
+        "Bapak/Ibu Hadi",
+    ],
+)
+def test_a_parent_name_with_an_honorific_is_not_prefixed_again(report, make_student, name):
+    student = make_student(parent_name=name)
+    template = "Yth. Bapak/Ibu {nama_orang_tua}, laporan {nama_siswa} siap."
+
+    text = render_message(message_context(student=student, monthly_report=report), template)
+
+    assert has_honorific(name)
+    assert text == f"Yth. {name}, laporan {student.full_name} siap."
+
+
+@pytest.mark.parametrize("name", ["Siti", "Budi Santoso", "Bunga", "Pakde Joko", "Umi Kalsum"])
+def test_a_parent_name_without_an_honorific_keeps_the_templates(report, make_student, name):
+    student = make_student(parent_name=name)
+
+    text = render_message(
+        message_context(student=student, monthly_report=report),
+        "Yth. Bapak/Ibu {nama_orang_tua}, Ibu {{nama_orang_tua}}.",
+    )
+
+    assert not has_honorific(name)
+    assert text == f"Yth. Bapak/Ibu {name}, Ibu {{nama_orang_tua}}."

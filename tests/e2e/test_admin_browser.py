@@ -129,7 +129,6 @@ def import_students(page, tmp_path):
     page.goto("/admin/students/student/import/")
     page.set_input_files("input[name=import_file]", str(csv))
     page.select_option("select[name=format]", label="csv")
-    page.check("input[name=valid_rows_only]")
     page.click("input[type=submit]")
     page.wait_for_selector("input[name=confirm]")
     preview = page.content()

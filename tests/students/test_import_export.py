@@ -172,19 +172,19 @@ def test_spreadsheet_numbers_and_blank_lines_are_read_as_typed(client, classroom
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
-def test_by_default_a_file_with_bad_rows_lists_them_and_imports_nothing(
+def test_a_file_with_bad_rows_lists_them_and_imports_nothing_before_a_confirm(
     client, classroom, kind, upload_dir
 ):
     preview = upload(client, UPLOADS[kind](MIXED_ROWS))
 
     assert preview.status_code == 200
-    assert "confirm_form" not in preview.context
     assert invalid(preview) == {3: [reason_of("0812")], 5: [blank_reason("NIS")]}
     page = preview.content.decode()
     assert reason_of("0812").split(": ", 1)[1] in page
     assert not Student.objects.exists()
-    # No confirm step will read the upload: it is not left behind with parents' numbers.
-    assert not list(upload_dir.iterdir())
+    # The preview's confirm imports the valid rows only, from the upload kept for it.
+    assert preview.context["confirm_form"]["valid_rows_only"].value() is True
+    assert len(list(upload_dir.iterdir())) == 1
 
 
 def test_a_confirm_without_the_choice_imports_nothing_from_a_file_with_bad_rows(client, classroom):
