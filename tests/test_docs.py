@@ -91,3 +91,4 @@ def test_the_quick_start_keeps_two_commands():
     block = re.search(r"```sh\n(.*?)```", quick_start, flags=re.S).group(1)
     commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
     assert commands == ["make run", "make test"]
+    assert "`TEST_MATRIX=sqlite make test`" in quick_start  # the fast run, named
