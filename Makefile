@@ -24,12 +24,19 @@ migrate: $(INSTALLED) .env
 	$(PY) manage.py migrate --noinput
 
 # Web server on 127.0.0.1:8000 and one worker on the embedded broker; Ctrl-C stops both.
+# The admin login is printed again once both are up, below the worker's banner; it goes to
+# print_when_up on its standard input (never an argument, a file or the environment).
+RUN_ADDRESS ?= 127.0.0.1:8000
+RUN_PIDFILE := var/run-worker.pid
 run: migrate
-	$(PY) manage.py load_demo_data
-	@echo "Starting the worker and the web server on http://127.0.0.1:8000/admin/ (Ctrl-C stops both)"
-	@$(BIN)/celery -A tkassalam worker --beat --loglevel=INFO --concurrency=2 & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@demo=$$($(PY) manage.py load_demo_data) || exit $$?; printf '%s\n' "$$demo"; \
+	login=$$(printf '%s\n' "$$demo" | grep '^Admin login:'); \
+	echo "Starting the worker and the web server on http://$(RUN_ADDRESS)/admin/ (Ctrl-C stops both)"; \
+	mkdir -p var; rm -f $(RUN_PIDFILE); \
+	$(BIN)/celery -A tkassalam worker --beat --loglevel=INFO --concurrency=2 --pidfile=$(RUN_PIDFILE) & worker=$$!; \
+	printf '%s\n' "$$login" | $(PY) manage.py print_when_up --address=$(RUN_ADDRESS) --pidfile=$(RUN_PIDFILE) & waiter=$$!; \
+	trap 'kill $$waiter $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(PY) manage.py runserver $(RUN_ADDRESS)
 
 # Lint, then the suite on SQLite + the embedded broker, then again on each server this
 # machine runs (PostgreSQL, MariaDB, Redis); see tests/matrix.py. pytest's exit 5 (no
