@@ -9,7 +9,12 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from broadcasts.models import BroadcastAttempt, BroadcastStatus, MonthlyReportBroadcast
+from broadcasts.models import (
+    BroadcastAttempt,
+    BroadcastStatus,
+    MessageTemplate,
+    MonthlyReportBroadcast,
+)
 
 BROADCASTS = "/admin/broadcasts/monthlyreportbroadcast/"
 STUDENTS = "/admin/students/student/"
@@ -191,7 +196,10 @@ def test_no_developer_word_on_the_pages_staff_read(client, staff, failed, report
         f"/admin/reports/monthlyreport/{report.pk}/change/",
     ]
     if role != "guru":
-        urls += ["/admin/broadcasts/messagetemplate/add/", "/admin/broadcasts/fonntedevice/"]
+        urls += [
+            f"/admin/broadcasts/messagetemplate/{MessageTemplate.SCHOOL_PK}/change/",
+            "/admin/broadcasts/fonntedevice/",
+        ]
 
     for url in urls:
         response = client.get(url)
@@ -204,7 +212,11 @@ def test_the_message_page_names_the_school_and_its_automatic_fields(client, staf
     settings.SCHOOL_WEBSITE = "https://tkassalam.sch.id"
     staff("admin")
 
-    text = text_of(client.get("/admin/broadcasts/messagetemplate/add/").content.decode())
+    text = text_of(
+        client.get(
+            f"/admin/broadcasts/messagetemplate/{MessageTemplate.SCHOOL_PK}/change/"
+        ).content.decode()
+    )
 
     assert "Isian otomatis" in text
     assert f"nama sekolah: {settings.SCHOOL_NAME}" in text
