@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format install migrate worker web messages bench clean
+.PHONY: run test lint format install migrate worker web messages screenshots bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,12 @@ messages: $(INSTALLED)
 
 # Benchmarks (bench/README.md): PostgreSQL + Redis when they answer, else SQLite + the
 # embedded broker; prints the table and writes bench/results/latest.md. Not part of make test.
+# Take the staff manual's screenshots again (docs/screenshots/, Chromium needed); make test
+# skips this one browser test.
+screenshots: $(INSTALLED)
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/e2e/test_admin_screenshots.py -q -p no:cacheprovider
+	command -v optipng >/dev/null && optipng -quiet -o2 docs/screenshots/*.png || true
+
 bench: $(INSTALLED)
 	$(PY) bench/run.py --out bench/results/latest.md
 

@@ -65,12 +65,32 @@ def test_the_manual_has_no_internal_words():
     assert found == []
 
 
-def test_every_screenshot_it_shows_exists_and_the_phone_one_is_announced():
-    text = manual()
-    shown = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", re.sub(r"<!--.*?-->", "", text, flags=re.S))
-    assert {"screenshots/report-progress.png", "screenshots/send-confirmation.png"} <= set(shown)
-    assert [path for path in shown if not (MANUAL.parent / path).is_file()] == []
-    assert "docs/screenshots/hp-daftar-laporan.png" in text
+#: Each screenshot the manual shows, and the screen it was taken on (width, height).
+SCREENSHOTS = {
+    "screenshots/import-preview.png": (1366, 768),
+    "screenshots/message-template.png": (1366, 768),
+    "screenshots/send-confirmation.png": (1366, 768),
+    "screenshots/report-progress.png": (1366, 768),
+    "screenshots/broadcast-list.png": (1366, 768),
+    "screenshots/report-failures.png": (1366, 768),
+    "screenshots/hp-daftar-laporan.png": (390, 844),
+}
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's header (its IHDR chunk comes first)."""
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR", path
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def test_it_shows_every_screenshot_taken_at_a_laptops_or_a_phones_size():
+    text = re.sub(r"<!--.*?-->", "", manual(), flags=re.S)
+    shown = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert sorted(shown) == sorted(SCREENSHOTS)
+    folder = MANUAL.parent / "screenshots"
+    assert sorted(f"screenshots/{png.name}" for png in folder.glob("*.png")) == sorted(shown)
+    assert {path: png_size(MANUAL.parent / path) for path in shown} == SCREENSHOTS
 
 
 def test_it_lists_exactly_the_placeholders_a_message_may_use():

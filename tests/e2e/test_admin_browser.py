@@ -2,9 +2,8 @@
 
 A live server, a real Celery worker and the fake Fonnte: log in, import a student file
 with bad rows, send a class's broadcast, watch the report list's progress move by itself
-(no reload) to the end, resend the failed message, read the alert. With
-``UPDATE_SCREENSHOTS=1`` the screenshots shown in the README are written to
-``docs/screenshots/``.
+(no reload) to the end, resend the failed message, read the alert. The staff manual's
+screenshots are taken by tests/e2e/test_admin_screenshots.py.
 
 Without Chromium or Playwright the test is skipped, unless ``TEST_REQUIRE`` (a comma
 list, as CI exports it) names ``browser``: then it fails.
@@ -13,7 +12,6 @@ list, as CI exports it) names ``browser``: then it fails.
 import os
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -32,7 +30,6 @@ except ImportError:  # the dev extra is not installed: the browser fixture says 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "kata-sandi-uji-123"
 #: The parent whose first message Fonnte refuses three times (then accepts).
 FLAKY_PHONE = "6281210000003"
@@ -107,13 +104,6 @@ def school():
     return report
 
 
-def screenshot(page, name, tmp_path):
-    """Into docs/screenshots/ when asked to refresh them, else next to the test's files."""
-    folder = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-
 def log_in(page):
     page.goto("/admin/login/")
     page.fill("#id_username", "kepala")
@@ -134,7 +124,6 @@ def import_students(page, tmp_path):
     preview = page.content()
     # The two bad rows, with the spreadsheet's row numbers (row 1 holds the column names).
     assert "0812" in preview and "TK Z Tidak Ada" in preview
-    screenshot(page, "import-preview", tmp_path)
     page.click("input[name=confirm]")
     page.wait_for_selector(".messagelist")
 
@@ -229,14 +218,12 @@ def test_an_admin_imports_sends_watches_resends_and_reads_the_alert(
     run_report_action(page, report, "send_whatsapp_broadcast")
     page.wait_for_selector("input[name=post][value=yes]", state="attached")
     expect(page.locator(".wa-recipients")).to_have_text(re.compile(r"^\D*4\D*$"))
-    screenshot(page, "send-confirmation", tmp_path)
     page.click("#content form input[type=submit]")
     page.wait_for_selector(".messagelist .success")
 
     # Three parents get it; the flaky one is refused on every attempt (the retries' delays
     # keep the report "sending" for seconds): the list shows it all by itself.
     watch_the_list_finish(page, report, 4, "finished_with_failures", sent=3, failed=1)
-    screenshot(page, "report-progress", tmp_path)
     assert fake.accepted_count_by_target() == {
         "6281210000001": 1,
         "6281210000002": 1,
