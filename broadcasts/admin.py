@@ -22,6 +22,7 @@ from students.visibility import (
     MaskedPhoneMixin,
     masked,
     masked_text,
+    shown_reason,
 )
 
 from . import admin_devices  # noqa: F401  (registers FonnteDevice)
@@ -413,10 +414,13 @@ class MonthlyReportBroadcastAdmin(
         self._say_not_sent(request, outcome)
 
     def _resend_confirmation(self, request, queryset, *, status, action_name, title, template):
+        preview = broadcast_retry_preview(broadcasts=queryset, status=status)
+        for row in preview.shown:
+            row.shown_reason = shown_reason(row.error_message, user=request.user)
         context = {
             **self.admin_site.each_context(request),
             "title": title,
-            "preview": broadcast_retry_preview(broadcasts=queryset, status=status),
+            "preview": preview,
             # Echoed as posted, so confirming acts on the very same selection (and
             # "select all" across pages does not become a thousand hidden fields).
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),

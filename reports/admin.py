@@ -34,7 +34,7 @@ from broadcasts.services.pacing import Waiting, pacing_state
 from notifications.selectors import whatsapp_device_readiness
 from students.models import Student
 from students.selectors import sees_full_phone_numbers
-from students.visibility import ClassroomFilter, ClassroomScopedMixin, masked, masked_text
+from students.visibility import ClassroomFilter, ClassroomScopedMixin, masked, shown_reason
 from tkassalam.language import school_language
 
 from .models import MonthlyReport
@@ -250,6 +250,9 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
                 messages.SUCCESS if clean else messages.WARNING,
             )
         return None
+    for plan in plans:
+        for row in plan.failed:
+            row.shown_reason = shown_reason(row.error_message, user=request.user)
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": _("Resend the failed WhatsApp messages?"),
@@ -435,15 +438,12 @@ class MonthlyReportAdmin(ClassroomScopedMixin, admin.ModelAdmin):
         full_numbers = sees_full_phone_numbers(user=request.user)
         rows = []
         for row in report_undelivered(monthly_report=obj):
-            reason = row.error_message
-            if reason and not full_numbers:
-                reason = masked_text(reason)
             rows.append(
                 {
                     "student": row.student,
                     "status": row.get_status_display(),
                     "failed": row.status == BroadcastStatus.FAILED,
-                    "reason": reason,
+                    "reason": shown_reason(row.error_message, user=request.user),
                     "row_url": reverse(
                         "admin:broadcasts_monthlyreportbroadcast_change",
                         args=[row.pk],

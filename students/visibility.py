@@ -98,3 +98,11 @@ def masked(value: str) -> str:
 def masked_text(value: str) -> str:
     """Free text with any number in it masked; "-" for none."""
     return mask_phones_in(value) or "-"
+
+
+def shown_reason(reason: str, *, user) -> str:
+    """A failure's reason as ``user`` may read it: Fonnte's may name the number, masked for
+    staff who may not change students; empty stays empty."""
+    if not reason or sees_full_phone_numbers(user=user):
+        return reason
+    return mask_phones_in(reason)

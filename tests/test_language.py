@@ -5,7 +5,10 @@ import dataclasses
 import datetime
 import gettext as gettext_module
 import re
+import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,12 +119,14 @@ def test_the_month_filters_name_the_months(admin_client, report, page, field_pat
 
 # --- The committed catalog: complete, and compiled from the .po as it is -------------------
 
-CATALOG = Path(__file__).resolve().parent.parent / "tkassalam" / "locale" / "id" / "LC_MESSAGES"
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG = ROOT / "tkassalam" / "locale" / "id" / "LC_MESSAGES"
 
-#: Django's own msgids that our templates use (base_site.html, the confirmation pages'
-#: breadcrumbs, the import page's). makemessages lists them; they stay empty here so that
-#: msgfmt leaves them out and Django's Indonesian catalog answers ("Beranda", …).
-DJANGO_OWNED = {"Home", "Django site admin", "Django administration"}
+#: Django's own msgids that our code uses (base_site.html, the confirmation pages'
+#: breadcrumbs, the import page's, the login lockout page's title). makemessages lists them;
+#: they stay empty here so that msgfmt leaves them out and Django's Indonesian catalog
+#: answers ("Beranda", "Masuk", …).
+DJANGO_OWNED = {"Home", "Django site admin", "Django administration", "Log in"}
 
 
 @dataclasses.dataclass
@@ -235,3 +240,55 @@ def test_the_mo_is_compiled_from_the_po_as_committed(po_entries, mo):
     count = struct.unpack("<I", (CATALOG / "django.mo").read_bytes()[8:12])[0]
     header = 1
     assert count == header + sum(1 for e in po_entries if translated(e) and not e.obsolete)
+
+
+#: What `make messages` leaves out (its --ignore), and what makemessages does not read.
+NOT_SCANNED = {".git", ".venv", "var", "tests", "__pycache__", "node_modules"}
+
+
+def copy_sources(source, target):
+    """The files makemessages reads (.py, .html, .txt) and the catalog, nothing else."""
+
+    def ignore(directory, names):
+        path = Path(directory)
+        return [
+            name
+            for name in names
+            if name in NOT_SCANNED
+            or (path / name).is_symlink()
+            or (
+                (path / name).is_file() and Path(name).suffix not in {".py", ".html", ".txt", ".po"}
+            )
+        ]
+
+    shutil.copytree(source, target, ignore=ignore)
+
+
+#: The Makefile's `messages` target.
+MAKE_MESSAGES_ARGS = [
+    *("-l", "id", "--no-location", "--ignore=tests", "--ignore=var", "--ignore=.venv"),
+    "--settings=tkassalam.settings.test",
+]
+
+
+@pytest.mark.skipif(shutil.which("xgettext") is None, reason="gettext tools not installed")
+def test_makemessages_would_add_nothing_and_drop_nothing(tmp_path, po_entries):
+    """Every text the code translates has its entry, and every entry is still used.
+
+    Run on a copy: makemessages rewrites the .po it updates.
+    """
+    copy_sources(ROOT, tmp_path / "src")
+    run = subprocess.run(
+        [sys.executable, "manage.py", "makemessages", *MAKE_MESSAGES_ARGS],
+        cwd=tmp_path / "src",
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    fresh = read_po(tmp_path / "src" / CATALOG.relative_to(ROOT) / "django.po")[1:]
+
+    def key(entry):
+        return entry.msgctxt, entry.msgid, entry.msgid_plural
+
+    assert [key(e) for e in fresh if e.obsolete] == []  # in the .po, used nowhere
+    assert {key(e) for e in fresh} - {key(e) for e in po_entries} == set()  # used, not in the .po
