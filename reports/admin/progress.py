@@ -7,11 +7,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy
 
 from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
-from broadcasts.selectors import (
-    Progress,
-    broadcast_progress,
-    report_undelivered,
-)
+from broadcasts.selectors import Progress, broadcast_progress, report_undelivered
 from students.selectors import sees_full_phone_numbers
 from students.visibility import masked_text
 

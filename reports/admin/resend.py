@@ -8,12 +8,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from broadcasts.admin import resend_notes
-from broadcasts.selectors import (
-    broadcast_resend_plan,
-)
-from broadcasts.services import (
-    broadcast_resend,
-)
+from broadcasts.selectors import broadcast_resend_plan
+from broadcasts.services import broadcast_resend
 from tkassalam.language import school_language
 
 from .send import _student_links

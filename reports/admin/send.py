@@ -7,14 +7,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext_lazy
 
 from broadcasts.exceptions import BroadcastArchived
-from broadcasts.selectors import (
-    MessageCounts,
-    broadcast_plan,
-)
-from broadcasts.services import (
-    broadcast_create_for_report,
-    fonnte_device_learn,
-)
+from broadcasts.selectors import MessageCounts, broadcast_plan
+from broadcasts.services import broadcast_create_for_report, fonnte_device_learn
 from notifications.selectors import whatsapp_device_readiness
 from students.models import Student
 from students.selectors import sees_full_phone_numbers

@@ -18,12 +18,7 @@ from ..base import (
     ValidationResult,
     in_school_language,
 )
-from ..errors import (
-    OutcomeUnknown,
-    SenderRejected,
-    TemporaryFailure,
-    WhatsAppError,
-)
+from ..errors import OutcomeUnknown, SenderRejected, TemporaryFailure, WhatsAppError
 from .parsing import _first_id, _flag, _json_object, _numbers, _reason, _text, _whole_number
 from .reasons import (
     DEVICE_STATES,

@@ -1,14 +1,7 @@
 """How Fonnte's answers are classified: its reason texts and HTTP codes, one error class each."""
 
-from ..base import (
-    DeviceState,
-)
-from ..errors import (
-    RecipientRejected,
-    SenderRejected,
-    TemporaryFailure,
-    WhatsAppError,
-)
+from ..base import DeviceState
+from ..errors import RecipientRejected, SenderRejected, TemporaryFailure, WhatsAppError
 
 
 def _reasons(*texts: str) -> frozenset[str]:
