@@ -2,7 +2,7 @@
 
 ``python bench/bare_loop.py URL TOKEN COUNT OFFSET START_AT MESSAGE``: waits until
 ``time.monotonic() >= START_AT`` (so that N of these start together), then sends COUNT
-form posts like notifications/whatsapp/fonnte.py does (same fields, header, timeouts,
+form posts like notifications/whatsapp/fonnte/ does (same fields, header, timeouts,
 one keep-alive session), to distinct targets numbered from OFFSET, reading each answer.
 No database, no broker, no Django.
 """

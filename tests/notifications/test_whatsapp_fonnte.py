@@ -39,7 +39,7 @@ URL = "https://api.fonnte.test/send"
 PHONE = "6281234567890"
 MASKED = "62812****7890"
 MESSAGE = "Assalamualaikum, laporan bulanan Ananda Aisyah sudah terbit."
-LOGGER = "notifications.whatsapp.fonnte"
+LOGGER = "notifications.whatsapp.fonnte.backend"
 
 
 @pytest.fixture

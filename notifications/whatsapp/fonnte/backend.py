@@ -1,23 +1,15 @@
-"""Fonnte (https://fonnte.com) backend: one form POST per message, the body decides success.
+"""FonnteBackend: send, device status and number checks, through one HTTP funnel."""
 
-Fonnte answers most errors with HTTP 200 and ``"status": false``, so the HTTP code
-alone never means "sent". See https://docs.fonnte.com/api-send-message/.
-"""
-
-import http.client
-import json
 import logging
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext as _
-from urllib3.exceptions import ProtocolError
-from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
 
 from students.phones import mask_phone
 
-from .base import (
+from ..base import (
     VALIDATE_CHUNK,
     BaseBackend,
     DeviceState,
@@ -26,60 +18,18 @@ from .base import (
     ValidationResult,
     in_school_language,
 )
-from .errors import (
-    OutcomeUnknown,
-    RecipientRejected,
-    SenderRejected,
-    TemporaryFailure,
-    WhatsAppError,
+from ..errors import OutcomeUnknown, SenderRejected, TemporaryFailure, WhatsAppError
+from .parsing import _first_id, _flag, _json_object, _numbers, _reason, _text, _whole_number
+from .reasons import (
+    DEVICE_STATES,
+    GATEWAY_TIMEOUT_HTTP_CODES,
+    MAX_RAW_RESPONSE,
+    SENDER_HTTP_CODES,
+    classify_reason,
 )
+from .transport import _describe, _sent_without_answer, _session_for, _sibling_url
 
 logger = logging.getLogger(__name__)
-
-
-def _reasons(*texts: str) -> frozenset[str]:
-    return frozenset(_normalize(text) for text in texts)
-
-
-def _normalize(text: str) -> str:
-    """Compare reasons case-insensitively, ignoring surrounding and repeated whitespace."""
-    return " ".join(text.split()).casefold()
-
-
-# Fonnte's "reason" texts, from https://docs.fonnte.com/api-send-message/ (responses).
-# Rejected for this number only: retrying cannot help, other parents are unaffected.
-RECIPIENT_REASONS = _reasons("target invalid", "input invalid")
-# Rejected whatever the number: token, device or request shape is wrong, so every
-# other send would fail the same way. Both spellings of the token error occur in the
-# docs. The url/file/JSON reasons concern attachments and JSON bodies, which we never
-# send: if they appear, our request or FONNTE_URL is wrong, not the parent's number.
-SENDER_REASONS = _reasons(
-    "token invalid",
-    "invalid token",
-    "devices must belong to an account",
-    "url invalid",
-    "url unreachable",
-    "file format not supported",
-    "file size must under 4MB",
-    "JSON format invalid",
-)
-# Not sent now, may succeed later. Listed for the reader: any reason not matched above
-# (including a disconnected device, whose exact text is undocumented) is temporary too.
-TEMPORARY_REASONS = _reasons("insufficient quota")
-
-# /device's "device_status" words (https://docs.fonnte.com/api-device-profile/); the
-# connect webhook uses the same two. Anything else is reported as unknown.
-DEVICE_STATES = {"connect": DeviceState.CONNECTED, "disconnect": DeviceState.DISCONNECTED}
-
-# HTTP codes that mean "this token/account is refused", whatever the body says.
-SENDER_HTTP_CODES = frozenset({401, 403})
-# A gateway in front of Fonnte gave up waiting for Fonnte's answer (504; Cloudflare's 524,
-# "a timeout occurred", after the request reached the origin): Fonnte may have taken the
-# message, so the outcome is unknown, like our own read timeout. Every other 5xx and 429
-# (e.g. 502, 503: the gateway could not hand the request on) is a TemporaryFailure.
-GATEWAY_TIMEOUT_HTTP_CODES = frozenset({504, 524})
-# A raw body kept for the admin is capped: a proxy's error page can be large.
-MAX_RAW_RESPONSE = 10_000
 
 
 class FonnteBackend(BaseBackend):
@@ -418,127 +368,3 @@ class FonnteBackend(BaseBackend):
     def _redact(self, text: str) -> str:
         """Remove the token from text we keep or show, in case anything ever echoes it."""
         return text.replace(self._token, "[token]") if self._token else text
-
-
-def classify_reason(reason: str) -> type[WhatsAppError]:
-    """The error class for a ``"status": false`` answer with this reason."""
-    key = _normalize(reason)
-    if key in RECIPIENT_REASONS:
-        return RecipientRejected
-    if key in SENDER_REASONS:
-        return SenderRejected
-    # insufficient quota, a disconnected device, or anything new: try again later.
-    return TemporaryFailure
-
-
-def _session_for(url: str) -> requests.Session:
-    """A session with the environment's proxy and CA settings for ``url``, read once.
-
-    By default requests reads them again for every request (``trust_env``): a few
-    hundred environment lookups per message in a worker (bench/README.md, item 7).
-    Same settings, read when the backend is built (a worker reads them at start-up):
-    HTTPS_PROXY / HTTP_PROXY / ALL_PROXY with NO_PROXY for FONNTE_URL's host (/device and
-    /validate share it), and REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE. It also keeps a
-    ~/.netrc entry from replacing the Authorization header that carries the token.
-    """
-    session = requests.Session()
-    # What requests itself would merge into each request, asked once.
-    environment = session.merge_environment_settings(url, {}, None, None, None)
-    session.proxies.update(environment["proxies"])
-    session.verify = environment["verify"]
-    session.trust_env = False
-    return session
-
-
-def _sibling_url(url: str, name: str) -> str:
-    """``…/send`` → ``…/<name>``: the endpoint beside the configured send URL."""
-    parts = urlsplit(url)
-    base = parts.path.rstrip("/").rpartition("/")[0]
-    return urlunsplit((parts.scheme, parts.netloc, f"{base}/{name}", parts.query, ""))
-
-
-def _whole_number(value) -> int | None:
-    """Fonnte sends the quota as a string ("78"); anything but a whole number gives None."""
-    text = _text(value)
-    return int(text) if text.isascii() and text.isdigit() else None
-
-
-def _numbers(value) -> set[str]:
-    """A list of numbers from /validate as digits with the country code (0812… → 62812…)."""
-    if isinstance(value, str):
-        value = value.split(",")
-    if not isinstance(value, list | tuple):
-        return set()
-    found = set()
-    for item in value:
-        digits = "".join(ch for ch in _text(item) if ch.isdigit())
-        if digits.startswith("0"):
-            digits = "62" + digits[1:]
-        if digits:
-            found.add(digits)
-    return found
-
-
-def _json_object(raw: str) -> dict | None:
-    """The body as a dict with lower-cased keys (the docs spell ``Status`` both ways), or None."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    return {str(key).casefold(): value for key, value in data.items()}
-
-
-def _reason(body: dict) -> str:
-    # Some answers carry the text in "detail" instead of "reason".
-    return _text(body.get("reason")) or _text(body.get("detail"))
-
-
-def _flag(value) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().casefold() in {"true", "false"}:
-        return value.strip().casefold() == "true"
-    return None
-
-
-def _first_id(value) -> str:
-    # "id" is a list aligned with "target"; we send one target per request.
-    if isinstance(value, list | tuple):
-        return _text(value[0]) if value else ""
-    return _text(value)
-
-
-def _text(value) -> str:
-    if value is None or isinstance(value, bool):
-        return ""
-    return str(value).strip()
-
-
-def _sent_without_answer(err: requests.ConnectionError) -> bool:
-    """True when the connection broke after the request went out (urllib3 ProtocolError).
-
-    requests wraps "Connection aborted." / RemoteDisconnected / a reset mid-exchange as
-    ConnectionError(ProtocolError(...)); refusals and DNS failures arrive as
-    ConnectionError(MaxRetryError(reason=NewConnectionError)) instead.
-    """
-    after_send = (ProtocolError, Urllib3ReadTimeoutError, http.client.RemoteDisconnected)
-    for arg in err.args:
-        if isinstance(arg, after_send):
-            return True
-        if isinstance(getattr(arg, "reason", None), after_send):
-            return True
-    return False
-
-
-def _describe(err: Exception) -> str:
-    """The exception's class and innermost message, short enough for an admin's screen."""
-    inner = err
-    while inner.args and isinstance(inner.args[0], Exception):
-        inner = inner.args[0]
-    reason = getattr(inner, "reason", None)
-    if isinstance(reason, Exception):
-        inner = reason
-    text = str(inner).strip()
-    return f"{type(err).__name__} ({text[:200]})" if text else type(err).__name__

@@ -1,0 +1,77 @@
+"""Reads about broadcasts: what a send or a resend would do, and where reports' messages stand.
+
+delivery: whether a parent can be messaged (no number, not on WhatsApp, invalid number),
+the one rule per student and its SQL twins; plan: what sending a report would do, the
+confirmation's counts; progress: where each report's messages stand and which were not
+delivered; resend: what putting failed (or unknown) messages back would do.
+"""
+
+from .delivery import (
+    INVALID_PHONE,
+    PHONE_BLANKS,
+    NotResendable,
+    broadcasts_resend_problems,
+    has_phone,
+    not_resendable_reason,
+    resendable,
+    student_delivery_problem,
+    student_has_phone,
+    student_not_on_whatsapp,
+)
+from .plan import (
+    BroadcastPlan,
+    MessageCounts,
+    broadcast_plan,
+    broadcast_status_counts,
+    report_has_broadcasts,
+    reports_with_broadcasts,
+    students_without_broadcast,
+)
+from .progress import (
+    UNDELIVERED_LIST_LIMIT,
+    Progress,
+    ProgressState,
+    broadcast_progress,
+    report_undelivered,
+)
+from .resend import (
+    RESEND_LIST_LIMIT,
+    RETRY_LIST_LIMIT,
+    ResendPlan,
+    RetryPreview,
+    broadcast_resend_plan,
+    broadcast_retry_preview,
+    shown_and_more,
+)
+
+__all__ = [
+    "INVALID_PHONE",
+    "PHONE_BLANKS",
+    "RESEND_LIST_LIMIT",
+    "RETRY_LIST_LIMIT",
+    "UNDELIVERED_LIST_LIMIT",
+    "BroadcastPlan",
+    "MessageCounts",
+    "NotResendable",
+    "Progress",
+    "ProgressState",
+    "ResendPlan",
+    "RetryPreview",
+    "broadcast_plan",
+    "broadcast_progress",
+    "broadcast_resend_plan",
+    "broadcast_retry_preview",
+    "broadcast_status_counts",
+    "broadcasts_resend_problems",
+    "has_phone",
+    "not_resendable_reason",
+    "report_has_broadcasts",
+    "report_undelivered",
+    "reports_with_broadcasts",
+    "resendable",
+    "shown_and_more",
+    "student_delivery_problem",
+    "student_has_phone",
+    "student_not_on_whatsapp",
+    "students_without_broadcast",
+]

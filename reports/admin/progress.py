@@ -1,0 +1,116 @@
+"""A report's delivery progress in the admin: the widget, its links and who was not reached."""
+
+from django.contrib import admin
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy
+
+from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
+from broadcasts.selectors import Progress, broadcast_progress, report_undelivered
+from students.selectors import sees_full_phone_numbers
+from students.visibility import shown_reason
+
+from ..wording import progress_summary
+from .send import _student_links
+
+#: The statuses behind each count of a report's progress, for its link to the broadcast list.
+COUNT_STATUSES = {
+    "sent": BroadcastStatus.SENT,
+    "failed": BroadcastStatus.FAILED,
+    "unknown": BroadcastStatus.UNKNOWN,
+    "in_progress": [BroadcastStatus.SENDING, BroadcastStatus.RETRYING],
+    "waiting": BroadcastStatus.PENDING,
+    "not_delivered": [BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN],
+}
+
+
+class MonthlyReportProgressMixin:
+    """The report list's delivery column and the report page's progress and undelivered list."""
+
+    @admin.display(description=gettext_lazy("WhatsApp delivery"))
+    def delivery(self, obj):
+        progress = getattr(obj, "delivery_progress", None)
+        if progress is None:  # outside changelist_view: one query for this report
+            progress = broadcast_progress(monthly_report_ids=[obj.pk]).get(obj.pk, Progress())
+        return self._progress_widget(
+            obj, progress, rows_links=getattr(obj, "delivery_rows_links", False)
+        )
+
+    def _progress_widget(self, obj, progress, *, rows_links=False):
+        # Each count opens the broadcast list filtered to this report and that status; an
+        # archived report's rows are gone, and who may not open the list gets no links.
+        links = {}
+        if rows_links and not progress.archived:
+            links = {
+                name: self._broadcasts_url(obj, status=statuses)
+                for name, statuses in COUNT_STATUSES.items()
+            }
+        return render_to_string(
+            "admin/reports/monthlyreport/progress.html",
+            {
+                "report_id": obj.pk,
+                "progress": progress,
+                "summary": progress_summary(progress),
+                "links": links,
+                "progress_url": reverse(
+                    "admin:reports_monthlyreport_progress", current_app=self.admin_site.name
+                ),
+            },
+        )
+
+    def _rows_links(self, request) -> bool:
+        """Whether the user may open the broadcast list, to which the counts link."""
+        rows_admin = self.admin_site.get_model_admin(MonthlyReportBroadcast)
+        return rows_admin.has_view_or_change_permission(request)
+
+    def _undelivered(self, request, obj, progress, *, rows_links):
+        """The report page's list of failed and unknown messages: who, why, and where to fix."""
+        not_delivered = progress.failed + progress.unknown
+        if not not_delivered or progress.archived:
+            return {}
+        student_links = _student_links(self, request)
+        full_numbers = sees_full_phone_numbers(user=request.user)
+        rows = []
+        for row in report_undelivered(monthly_report=obj):
+            rows.append(
+                {
+                    "student": row.student,
+                    "status": row.get_status_display(),
+                    "failed": row.status == BroadcastStatus.FAILED,
+                    "reason": shown_reason(row.error_message, user=request.user),
+                    "row_url": reverse(
+                        "admin:broadcasts_monthlyreportbroadcast_change",
+                        args=[row.pk],
+                        current_app=self.admin_site.name,
+                    )
+                    if rows_links
+                    else "",
+                    "student_url": reverse(
+                        "admin:students_student_change",
+                        args=[row.student.pk],
+                        current_app=self.admin_site.name,
+                    )
+                    if student_links
+                    else "",
+                }
+            )
+        return {
+            "undelivered": rows,
+            "undelivered_more": not_delivered - len(rows),
+            "undelivered_url": self._broadcasts_url(obj, status=COUNT_STATUSES["not_delivered"])
+            if rows_links
+            else "",
+            "fix_numbers": full_numbers,
+        }
+
+    def _broadcasts_url(self, obj, *, status):
+        """The broadcast list of this report, filtered to ``status`` (one, or a list)."""
+        url = reverse(
+            "admin:broadcasts_monthlyreportbroadcast_changelist", current_app=self.admin_site.name
+        )
+        if isinstance(status, str):
+            query = {"monthly_report__id__exact": obj.pk, "status__exact": status}
+        else:
+            query = {"monthly_report__id__exact": obj.pk, "status__in": ",".join(status)}
+        return f"{url}?{urlencode(query)}"

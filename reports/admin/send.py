@@ -1,0 +1,151 @@
+"""The report list's send action: its confirmation page and the banner after confirming."""
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext_lazy
+
+from broadcasts.exceptions import BroadcastArchived
+from broadcasts.selectors import MessageCounts, broadcast_plan
+from broadcasts.services import broadcast_create_for_report, fonnte_device_learn
+from notifications.selectors import whatsapp_device_readiness
+from students.models import Student
+from students.selectors import sees_full_phone_numbers
+from students.visibility import masked
+from tkassalam.language import school_language
+
+from ..wording import created_text, planned_text
+from .pacing import _pacing_note
+
+
+@admin.action(
+    description=gettext_lazy("Send the WhatsApp notification to parents"),
+    permissions=["send_whatsapp"],
+)
+def send_whatsapp_broadcast(modeladmin, request, queryset):
+    """Show what would be sent; on confirmation (``post=yes``) create the rows and queue them."""
+    reports = list(queryset.select_related("classroom"))
+    if request.POST.get("post") == "yes":
+        for report in reports:
+            try:
+                outcome = broadcast_create_for_report(
+                    monthly_report=report, requested_by=request.user
+                )
+            except BroadcastArchived:
+                modeladmin.message_user(request, _archived_message(report), messages.ERROR)
+                continue
+            # Who sent, and when: the report's history (Django's admin log) keeps it, in
+            # the school's language whatever the sender's.
+            with school_language():
+                modeladmin.log_change(request, report, _creation_message(report, outcome))
+            # A banner that announces failures or children left out is a warning.
+            level = (
+                messages.WARNING
+                if outcome.invalid_phone
+                or outcome.not_delivered
+                or outcome.skipped_no_phone
+                or outcome.skipped_not_on_whatsapp
+                else messages.SUCCESS
+            )
+            modeladmin.message_user(request, _creation_message(report, outcome), level)
+        return None
+    plans = [broadcast_plan(monthly_report=report) for report in reports]
+    full_numbers = sees_full_phone_numbers(user=request.user)
+    for plan in plans:
+        plan.headline = planned_text(plan.counts)
+        for student in plan.invalid_phone:
+            # The number to correct, shown once; masked for who may not change students.
+            student.shown_phone = (
+                student.parent_phone if full_numbers else masked(student.parent_phone)
+            )
+    # The quota and the pace concern the messages that reach Fonnte: invalid numbers do not.
+    recipients = sum(plan.will_receive for plan in plans)
+    # One short /device call: the quota is the device's, shared by all these reports.
+    device = whatsapp_device_readiness(recipients=recipients)
+    # Its number is the school's device: only that device's disconnect pauses sending.
+    fonnte_device_learn(status=device.status)
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": _("Send the WhatsApp notification?"),
+        "plans": plans,
+        "device": device,
+        "pacing_note": _pacing_note(recipients),
+        "queryset": queryset,
+        "student_links": _student_links(modeladmin, request),
+        "opts": modeladmin.model._meta,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "action_name": "send_whatsapp_broadcast",
+        "media": modeladmin.media,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(
+        request, "admin/reports/monthlyreport/send_whatsapp_confirmation.html", context
+    )
+
+
+def _archived_message(report):
+    return _(
+        "%(report)s: its messages were archived, so it cannot be sent again "
+        "(parents who were told would be told twice)."
+    ) % {"report": report}
+
+
+#: What the admin is told about rows that existed before the click, when there are any.
+_EARLIER_ROWS = [
+    (
+        "already_sent",
+        ngettext_lazy(
+            "%(n)d parent already received it and was not messaged again.",
+            "%(n)d parents already received it and were not messaged again.",
+            "n",
+        ),
+    ),
+    (
+        "under_way",
+        ngettext_lazy(
+            "%(n)d message was already under way.",
+            "%(n)d messages were already under way.",
+            "n",
+        ),
+    ),
+    (
+        "not_delivered",
+        ngettext_lazy(
+            "%(n)d earlier message failed or is unknown: resend it from the broadcast list.",
+            "%(n)d earlier messages failed or are unknown: resend them from the broadcast list.",
+            "n",
+        ),
+    ),
+    (
+        "skipped_no_phone",
+        ngettext_lazy(
+            "%(n)d student skipped: no phone number.",
+            "%(n)d students skipped: no phone number.",
+            "n",
+        ),
+    ),
+    (
+        "skipped_not_on_whatsapp",
+        ngettext_lazy(
+            "%(n)d student skipped: the number is not on WhatsApp.",
+            "%(n)d students skipped: the number is not on WhatsApp.",
+            "n",
+        ),
+    ),
+]
+
+
+def _student_links(modeladmin, request) -> bool:
+    """Whether the user may open a student's page: its name is then a link to fix the number."""
+    student_admin = modeladmin.admin_site.get_model_admin(Student)
+    return student_admin.has_view_or_change_permission(request)
+
+
+def _creation_message(report, outcome):
+    counts = MessageCounts(total=outcome.created, invalid=outcome.invalid_phone)
+    parts = [f"{report}: {created_text(counts)}"]
+    for field, text in _EARLIER_ROWS:
+        if count := getattr(outcome, field):
+            parts.append(text % {"n": count})
+    return " ".join(parts)

@@ -1,0 +1,111 @@
+"""What the import's preview says: each row with its spreadsheet number, and the verdict on top."""
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.utils.translation import gettext, ngettext
+
+from ..resources import column_label, file_row
+
+# Rows in error named with their reasons in the preview's verdict, at the top of the page
+# (all of them are listed below it): few enough to leave the confirm button in sight.
+ROWS_IN_ERROR_IN_VERDICT = 3
+
+
+# Students without a number named in the verdict; the rows to import below flag them all.
+WITHOUT_PHONE_IN_VERDICT = 5
+
+
+def preview_rows(result):
+    """The preview's rows with the spreadsheet's row numbers: in error, and to be written;
+    the columns named as the student form names them."""
+    return {
+        "student_columns": [column_label(column) for column in result.diff_headers],
+        "student_invalid_rows": [
+            {"row": file_row(row.number), "errors": row_reasons(row), "values": row.values}
+            for row in result.invalid_rows
+        ],
+        "student_error_rows": [
+            {"row": file_row(error.number), "error": error.error}
+            for _line, errors in result.row_errors()
+            for error in errors
+        ],
+        "student_valid_rows": [
+            {
+                "row": file_row(row.number),
+                "import_type": row.import_type,
+                "diff": row.diff,
+                "name": row.student_name,
+                "without_phone": row.without_phone,
+            }
+            for row in result.valid_rows()
+        ],
+    }
+
+
+def preview_verdict(result, rows, *, upload):
+    """The preview's first lines: what will be imported, what is refused (the first rows
+    with their reasons) and who will get no message; the confirm button's words."""
+    valid, invalid = rows["student_valid_rows"], rows["student_invalid_rows"]
+    file = upload.get("import_file")
+    verdict = {
+        "student_file_name": getattr(file, "name", ""),
+        "student_refused_count": len(invalid),
+        "student_refused_first": [
+            gettext("Row %(row)s: %(reasons)s")
+            % {"row": item["row"], "reasons": ", ".join(item["errors"])}
+            for item in invalid[:ROWS_IN_ERROR_IN_VERDICT]
+        ],
+        "student_refused_more": max(len(invalid) - ROWS_IN_ERROR_IN_VERDICT, 0),
+    }
+    if result.has_errors() or not valid:
+        return verdict
+    without_phone = [item for item in valid if item["without_phone"]]
+    shown = [
+        gettext("row %(row)s: %(name)s") % {"row": item["row"], "name": item["name"]}
+        for item in without_phone[:WITHOUT_PHONE_IN_VERDICT]
+    ]
+    if len(without_phone) > len(shown):
+        shown.append(gettext("and %(count)d more") % {"count": len(without_phone) - len(shown)})
+    verdict.update(
+        student_import_count=len(valid),
+        student_import_summary=ngettext(
+            "%(n)d row will be imported (to add: %(new)d, to update: %(updated)d).",
+            "%(n)d rows will be imported (to add: %(new)d, to update: %(updated)d).",
+            len(valid),
+        )
+        % {"n": len(valid), "new": result.totals["new"], "updated": result.totals["update"]},
+        student_without_phone_count=len(without_phone),
+        student_without_phone=ngettext(
+            "%(n)d student without a WhatsApp number will not receive the message (%(rows)s).",
+            "%(n)d students without a WhatsApp number will not receive the message (%(rows)s).",
+            len(without_phone),
+        )
+        % {"n": len(without_phone), "rows": "; ".join(shown)},
+        student_confirm_label=(
+            ngettext(
+                "Import the %(n)d valid row",
+                "Import the %(n)d valid rows",
+                len(valid),
+            )
+            % {"n": len(valid)}
+            if invalid
+            else gettext("Confirm import")
+        ),
+    )
+    return verdict
+
+
+def row_reasons(row):
+    """A refused row's reasons, each after its column's label: ``["NIS: …", …]``."""
+    return [
+        message if field == NON_FIELD_ERRORS else f"{column_label(field)}: {message}"
+        for field, field_messages in row.error_dict.items()
+        for message in field_messages
+    ]
+
+
+def describe_invalid_row(row):
+    """``Row 4: Parent's WhatsApp number: Invalid …`` for the message after an import."""
+    return gettext("Row %(row)s: %(reasons)s") % {
+        "row": file_row(row.number),
+        "reasons": ", ".join(row_reasons(row)),
+    }
