@@ -235,27 +235,3 @@ def test_the_mo_is_compiled_from_the_po_as_committed(po_entries, mo):
     count = struct.unpack("<I", (CATALOG / "django.mo").read_bytes()[8:12])[0]
     header = 1
     assert count == header + sum(1 for e in po_entries if translated(e) and not e.obsolete)
-
-
-#: Words of the code that no Indonesian text may carry: a school admin reads them all (rows'
-#: reasons, banners, alerts, pages). Fonnte's own queue ("antrean Fonnte") is the school's
-#: business; the broker's is not, and no text names it.
-DEVELOPER_WORDS = re.compile(
-    r"\b(workers?|placeholders?|tokens?|webhooks?|endpoints?|lease|payload|JSON|HTTP|"
-    r"gateway\w*|broker|Redis|Celery|[A-Z][A-Z0-9]*_[A-Z0-9_]+)\b",
-    re.IGNORECASE,
-)
-
-
-def test_no_indonesian_text_carries_a_developer_word(po_entries):
-    """Setting names, HTTP codes and the machinery stay out of what a school admin reads."""
-    found = {}
-    for entry in po_entries:
-        for text in entry.msgstr.values():
-            words = DEVELOPER_WORDS.findall(re.sub(r"%\(\w+\)[sd]", "", text))
-            # A setting's name is in capitals: case matters for that one.
-            words = [w for w in words if "_" not in w or w.isupper()]
-            if words:
-                found[entry.msgid] = words
-
-    assert found == {}
