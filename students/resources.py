@@ -17,8 +17,9 @@ from .validators import FORMULA_STARTS
 COLUMNS = ("nis", "full_name", "classroom", "parent_name", "parent_phone")
 
 # The headings a file's first row may give each column, compared by heading_key(): Indonesian
-# first (the form's label and the message placeholders' names among them), then the heading
-# the export writes, so that an exported file imports back. Listed on the import page.
+# first (the form's label and the message placeholders' names among them; the first is the
+# heading the export writes), then the English one earlier exports wrote, so that those
+# files import back. Listed on the import page.
 HEADINGS = {
     "nis": ("nis",),
     "full_name": ("nama_lengkap", "nama_siswa", "full_name"),
@@ -34,6 +35,8 @@ HEADINGS = {
     ),
 }
 _COLUMN_OF_HEADING = {key: column for column, keys in HEADINGS.items() for key in keys}
+#: The heading the export writes for each column, and that the import reads it under.
+HEADING = {column: keys[0] for column, keys in HEADINGS.items()}
 
 
 def heading_key(heading):
@@ -48,7 +51,8 @@ def accepted_headings():
 
 
 def column_label(column):
-    """A column as the student form names it ("Nomor WhatsApp orang tua"), for an admin."""
+    """A column, or its heading, as the student form names it ("Nomor WhatsApp orang tua")."""
+    column = _COLUMN_OF_HEADING.get(column, column)
     try:
         return capfirst(Student._meta.get_field(column).verbose_name)
     except FieldDoesNotExist:
@@ -155,16 +159,18 @@ class StudentRowResult(RowResult):
 class StudentResource(resources.ModelResource):
     """One row per student; the NIS finds the student, so importing again updates."""
 
-    nis = fields.Field(attribute="nis", column_name="nis", widget=TextWidget())
-    full_name = fields.Field(attribute="full_name", column_name="full_name", widget=TextWidget())
+    nis = fields.Field(attribute="nis", column_name=HEADING["nis"], widget=TextWidget())
+    full_name = fields.Field(
+        attribute="full_name", column_name=HEADING["full_name"], widget=TextWidget()
+    )
     classroom = fields.Field(
-        attribute="classroom", column_name="classroom", widget=ClassroomWidget()
+        attribute="classroom", column_name=HEADING["classroom"], widget=ClassroomWidget()
     )
     parent_name = fields.Field(
-        attribute="parent_name", column_name="parent_name", widget=TextWidget()
+        attribute="parent_name", column_name=HEADING["parent_name"], widget=TextWidget()
     )
     parent_phone = fields.Field(
-        attribute="parent_phone", column_name="parent_phone", widget=PhoneWidget()
+        attribute="parent_phone", column_name=HEADING["parent_phone"], widget=PhoneWidget()
     )
 
     class Meta:
@@ -185,8 +191,8 @@ class StudentResource(resources.ModelResource):
 
     def after_import_row(self, row, row_result, **kwargs):
         row_result.number = kwargs.get("row_number")
-        row_result.student_name = TextWidget().clean(row.get("full_name"))
-        row_result.without_phone = not TextWidget().clean(row.get("parent_phone"))
+        row_result.student_name = TextWidget().clean(row.get(HEADING["full_name"]))
+        row_result.without_phone = not TextWidget().clean(row.get(HEADING["parent_phone"]))
 
     def get_queryset(self):
         return super().get_queryset().select_related("classroom")
@@ -235,7 +241,7 @@ class StudentResource(resources.ModelResource):
                     }
                 )
             typed[column] = str(heading).strip()
-            headers.append(column)
+            headers.append(HEADING[column])
         dataset.headers = headers
         missing = [column for column in COLUMNS if column not in typed]
         if missing:
@@ -274,4 +280,4 @@ class StudentResource(resources.ModelResource):
 
     def skip_row(self, instance, original, row, import_validation_errors=None):
         """A blank line (often trailing in spreadsheets) is no student, and no error."""
-        return all(TextWidget().clean(row.get(column)) == "" for column in COLUMNS)
+        return all(TextWidget().clean(row.get(HEADING[column])) == "" for column in COLUMNS)

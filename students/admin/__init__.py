@@ -196,7 +196,11 @@ class StudentAdmin(
                 messages.ERROR,
             )
         else:
-            self.message_user(request, check_message(outcome), messages.SUCCESS)
+            # Numbers without WhatsApp, or unanswered, mean parents left without messages.
+            level = (
+                messages.WARNING if outcome.not_registered or outcome.unknown else messages.SUCCESS
+            )
+            self.message_user(request, check_message(outcome), level)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -673,3 +673,12 @@ def test_without_update_returning_the_update_is_still_guarded(report, rows, disp
     assert outcome.resent == ()
     assert status_of(rows["failed"]) == "sent"
     dispatch.assert_not_called()
+
+
+def test_rows_not_sent_yet_are_counted_in_the_progress_words(admin_client, rows, dispatch):
+    """The report's progress says "menunggu" and "dalam proses": the resend page too."""
+    data = {"action": "retry_failed", "_selected_action": [row.pk for row in rows.values()]}
+
+    page = admin_client.post(CHANGELIST, data, HTTP_ACCEPT_LANGUAGE="id").content.decode()
+
+    assert "1 pesan masih menunggu atau dalam proses." in page

@@ -222,8 +222,10 @@ def test_what_the_failure_handler_stores_is_in_the_schools_language(report, make
 
     waiting.refresh_from_db()
     mid_send.refresh_from_db()
-    assert waiting.error_message == "Kesalahan tak terduga: KeyError"
-    assert mid_send.error_message.startswith("Database gagal saat pesan ini sedang dikirim")
+    assert waiting.error_message == "Kesalahan tak terduga di server (KeyError): hubungi operator"
+    assert mid_send.error_message.startswith(
+        "Basis data server gagal saat pesan ini sedang dikirim (OperationalError)"
+    )
 
 
 def test_a_deleted_report_fails_its_unsent_rows_without_calling_fonnte(row, fonnte, report):
@@ -272,7 +274,7 @@ def test_a_sent_message_is_one_info_line_with_the_row_and_fonntes_ids(row, fonnt
 @pytest.mark.parametrize(
     ("code", "body", "phrase"),
     [
-        (504, "<html><body><h1>504 Gateway Time-out</h1></body></html>", "504 Gateway Timeout"),
+        (504, "<html><body><h1>504 Gateway Time-out</h1></body></html>", "504"),
         (524, "error code: 524", "524"),  # Cloudflare: "a timeout occurred"
     ],
     ids=["504", "cloudflare-524"],
@@ -288,8 +290,8 @@ def test_a_gateway_timeout_is_unknown_and_not_retried(row, fonnte, settings, cod
     row.refresh_from_db()
     assert (row.status, row.retry_count) == (BroadcastStatus.UNKNOWN, 1)
     assert row.error_message == (
-        f"Fonnte menjawab HTTP {phrase}: gateway di depan Fonnte berhenti menunggu jawabannya; "
-        "pesan mungkin tetap masuk antrean. Sebelum mengirim ulang, periksa dasbor Fonnte "
+        f"Fonnte menjawab dengan kesalahan (kode {phrase}): Fonnte terlambat menjawab; pesan "
+        "mungkin tetap masuk antrean Fonnte. Sebelum mengirim ulang, periksa dasbor Fonnte "
         "atau tanyakan kepada orang tua apakah pesan sudah sampai."
     )
     assert row.response == body

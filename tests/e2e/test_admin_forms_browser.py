@@ -17,6 +17,7 @@ from broadcasts.models import MessageTemplate
 from students.models import Classroom, Student
 from tests.conftest import restore_roles, skip_unless_required
 from tests.e2e.test_admin_browser import CHROMIUM, PASSWORD, log_in
+from tests.e2e.test_admin_lists_browser import developer_words
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -98,6 +99,7 @@ def test_the_template_row_and_the_import_verdict_on_the_first_screen(page, schoo
     text = page.locator("textarea[name=text]")
     assert "Silakan" in text.input_value()
     assert page.locator("#content .deletelink").count() == 0
+    assert developer_words(page) == []
     text.fill("Yth. Bapak/Ibu {nama_orang_tua}, laporan {nama_siswa} {bulan} {tahun} siap.")
     with page.expect_navigation():
         page.click("input[name=_save]")
@@ -122,6 +124,7 @@ def test_the_template_row_and_the_import_verdict_on_the_first_screen(page, schoo
     expect(button).to_have_value("Impor 3 baris yang valid")
     assert on_first_screen(verdict) and on_first_screen(button)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert developer_words(page) == []
 
     # The valid rows, from the upload kept for them: no file chosen again.
     with page.expect_navigation():

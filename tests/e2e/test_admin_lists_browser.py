@@ -157,6 +157,8 @@ def test_on_a_laptop_the_lists_fit_and_a_failure_says_why(browser, live_server, 
     failed = school["rows"]["failed"]
     try:
         page.goto("/admin/broadcasts/monthlyreportbroadcast/")
+        # The admin's side menu is open, as a laptop shows it first: the list fits beside it.
+        assert page.is_visible("#nav-sidebar") and page.is_visible("#main.shifted")
         assert overflow(page) <= 0
         row = f"#result_list tr:has(a[href$='/{failed.pk}/change/'])"
         status = on_first_screen(page, f"{row} .wa-status")
@@ -167,9 +169,14 @@ def test_on_a_laptop_the_lists_fit_and_a_failure_says_why(browser, live_server, 
         assert developer_words(page) == []
 
         page.goto("/admin/students/student/")
+        assert page.is_visible("#nav-sidebar")
         assert overflow(page) <= 0
         flag = on_first_screen(page, "#result_list tbody tr:first-child .field-on_whatsapp")
         assert flag["inside"], flag
+        # The child's name opens the child's page, as the NIS does.
+        name = page.locator("#result_list tbody tr:first-child .field-full_name a")
+        assert name.inner_text().startswith("Muhammad Alfarizqi")
+        assert name.get_attribute("href").endswith("/change/")
         assert developer_words(page) == []
 
         page.goto(f"/admin/broadcasts/monthlyreportbroadcast/{failed.pk}/change/")

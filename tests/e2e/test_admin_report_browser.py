@@ -18,6 +18,7 @@ from tests.e2e.test_admin_browser import (  # noqa: F401  (fixtures, used by nam
     log_in,
     school,
 )
+from tests.e2e.test_admin_lists_browser import developer_words
 
 try:
     from playwright.sync_api import expect
@@ -94,6 +95,7 @@ def test_a_report_is_sent_from_its_page_and_every_page_counts_alike(
     assert bottom(confirm) <= LAPTOP["height"], "the confirm button is below the fold"
     assert bottom(back) <= LAPTOP["height"]
     assert fits_sideways(page)
+    assert developer_words(page) == []
     # The invalid number, shown once, its child a link to fix it.
     expect(page.locator(".wa-invalid li")).to_have_text(f"Dewi Anggraini ({dewi.nis}): 0812")
     with page.expect_navigation():
@@ -125,6 +127,7 @@ def test_a_report_is_sent_from_its_page_and_every_page_counts_alike(
     expect(failed_row).to_contain_text("Nomor telepon tidak valid")
     assert bottom(failed_row) <= LAPTOP["height"], "who failed is below the fold"
     assert fits_sideways(page)
+    assert developer_words(page) == []
     row = MonthlyReportBroadcast.objects.get(student=dewi)
 
     with page.expect_navigation():
@@ -140,3 +143,18 @@ def test_a_report_is_sent_from_its_page_and_every_page_counts_alike(
         page.locator(".wa-progress-counts a.wa-count-failed").click()
     expect(page.locator("#result_list tbody tr")).to_have_count(1)
     expect(page.locator("#result_list")).to_contain_text("Dewi Anggraini")
+
+    # Resending while Dewi's number is still wrong: one sentence, her name a link, no
+    # confirm button.
+    page.goto("/admin/reports/monthlyreport/")
+    page.check(f"#result_list input[name=_selected_action][value='{report.pk}']")
+    page.select_option("select[name=action]", "resend_failed_broadcasts")
+    with page.expect_navigation():
+        page.click("#changelist-form button[name=index]")
+    expect(page.locator(".wa-nothing")).to_have_text(
+        "Belum ada pesan yang bisa dikirim ulang: perbaiki dulu nomor anak-anak di bawah ini "
+        "di data siswa, lalu kirim ulang."
+    )
+    expect(page.locator(".wa-invalid a.wa-student-link")).to_have_text("Dewi Anggraini")
+    assert page.locator("#content input[type=submit]").count() == 0
+    assert developer_words(page) == []

@@ -176,7 +176,7 @@ class FonnteDown:
     """
 
     #: What a retry's reason (worker log, row's error_message) says, per kind.
-    REASONS = {HTTP_500: "HTTP 500", REFUSED: "Connection refused"}
+    REASONS = {HTTP_500: "(kode 500)", REFUSED: "Connection refused"}
 
     def __init__(self, fake, kind: str):
         if kind not in self.REASONS:

@@ -158,7 +158,7 @@ HTML_504 = "<html><head><title>504 Gateway Time-out</title></head><body>nginx</b
 GATEWAY_TIMED_OUT = ours(
     "%(summary)s: the gateway before Fonnte stopped waiting for its answer; the message may"
     " still have been queued",
-    summary=ours("Fonnte answered HTTP %(status)s", status="504 Gateway Timeout"),
+    summary=ours("Fonnte answered HTTP %(status)s", status=504),
 )
 NOT_JSON = ours("Fonnte answered HTTP %(code)s with a body that is not a JSON object", code=200)
 DROPPED = ours(
@@ -199,20 +199,26 @@ FAILURES = [
     ("no-status", {"json": {"detail": "ok"}},
      TemporaryFailure, ours("Fonnte answered HTTP %(code)s without a status", code=200), 200),
     ("html-502", {"body": HTML_502, "status": 502, "content_type": "text/html"},
-     TemporaryFailure, "HTTP 502", 502),
+     TemporaryFailure, ours("Fonnte answered HTTP %(status)s", status=502), 502),
     ("json-500", {"json": {"status": False, "reason": "internal error"}, "status": 500},
-     TemporaryFailure, 'HTTP 500 Internal Server Error: "internal error"', 500),
-    ("429", {"body": "Too Many Requests", "status": 429}, TemporaryFailure, "HTTP 429", 429),
-    ("503", {"body": "Service Unavailable", "status": 503}, TemporaryFailure, "HTTP 503", 503),
+     TemporaryFailure,
+     ours('Fonnte answered HTTP %(status)s: "%(reason)s"', status=500, reason="internal error"),
+     500),
+    ("429", {"body": "Too Many Requests", "status": 429},
+     TemporaryFailure, ours("Fonnte answered HTTP %(status)s", status=429), 429),
+    ("503", {"body": "Service Unavailable", "status": 503},
+     TemporaryFailure, ours("Fonnte answered HTTP %(status)s", status=503), 503),
     # A gateway before Fonnte timed out waiting for it: Fonnte may have the message.
     ("504", {"body": HTML_504, "status": 504, "content_type": "text/html"},
      OutcomeUnknown, GATEWAY_TIMED_OUT, 504),
     ("524-cloudflare", {"body": "error code: 524", "status": 524},
-     OutcomeUnknown, "HTTP 524", 524),
-    ("404", {"body": "Not Found", "status": 404}, TemporaryFailure, "HTTP 404", 404),
+     OutcomeUnknown, ours("Fonnte answered HTTP %(status)s", status=524), 524),
+    ("404", {"body": "Not Found", "status": 404},
+     TemporaryFailure, ours("Fonnte answered HTTP %(status)s", status=404), 404),
     ("401", {"json": {"status": False, "reason": "unauthorized"}, "status": 401},
-     SenderRejected, "HTTP 401", 401),
-    ("403", {"body": "Forbidden", "status": 403}, SenderRejected, "HTTP 403", 403),
+     SenderRejected, ours("Fonnte answered HTTP %(status)s", status=401), 401),
+    ("403", {"body": "Forbidden", "status": 403},
+     SenderRejected, ours("Fonnte answered HTTP %(status)s", status=403), 403),
     ("redirect", {"body": "", "status": 301, "headers": {"Location": "https://x.test/send"}},
      SenderRejected, "https://x.test/send", 301),
     ("non-json-200", {"body": "OK", "content_type": "text/plain"},
@@ -272,7 +278,7 @@ def test_html_error_page_keeps_the_raw_body_for_the_admin(backend, mocked):
 
     assert isinstance(err, RETRYABLE_ERRORS)
     assert err.raw_response == HTML_502
-    assert "HTTP 502 Bad Gateway" in err.reason
+    assert str(ours("Fonnte answered HTTP %(status)s", status=502)) in err.reason
 
 
 def test_failure_logs_a_warning_with_masked_phone_and_reason(backend, mocked, logs):
@@ -544,7 +550,11 @@ OUR_ENGLISH = (
     [
         pytest.param({"body": _refused()}, "ConnectionError (", id="connection-refused"),
         pytest.param({"body": requests.ReadTimeout("read timed out")}, "7", id="read-timeout"),
-        pytest.param({"body": HTML_502, "status": 502}, "HTTP 502 Bad Gateway", id="html-502"),
+        pytest.param(
+            {"body": HTML_502, "status": 502},
+            "Fonnte menjawab dengan kesalahan (kode 502)",
+            id="html-502",
+        ),
         pytest.param(
             {"json": {"status": False, "reason": "target invalid"}},
             'Fonnte menjawab: "target invalid"',
@@ -587,8 +597,8 @@ def test_an_english_only_command_keeps_the_reasons_english(backend, mocked):
         pytest.param(
             {"body": HTML_504, "status": 504, "content_type": "text/html"},
             BroadcastStatus.UNKNOWN,
-            "Fonnte menjawab HTTP 504 Gateway Timeout: gateway di depan Fonnte berhenti "
-            "menunggu jawabannya; pesan mungkin tetap masuk antrean. Sebelum mengirim ulang",
+            "Fonnte menjawab dengan kesalahan (kode 504): Fonnte terlambat menjawab; pesan "
+            "mungkin tetap masuk antrean Fonnte. Sebelum mengirim ulang",
             id="gateway-timeout-504",
         ),
         pytest.param(
@@ -606,7 +616,7 @@ def test_an_english_only_command_keeps_the_reasons_english(backend, mocked):
         pytest.param(
             {"json": {"status": False, "reason": "internal error"}, "status": 500},
             BroadcastStatus.FAILED,
-            'Gagal mengirim: Fonnte menjawab HTTP 500 Internal Server Error: "internal error"',
+            'Gagal mengirim: Fonnte menjawab dengan kesalahan (kode 500): "internal error"',
             id="http-500",
         ),
     ],

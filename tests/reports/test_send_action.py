@@ -82,12 +82,13 @@ def test_running_the_action_again_sends_nobody_a_second_message(
     response = post_action(admin_client, report, post="yes")
 
     assert "Tidak ada pesan baru untuk dikirim." in confirm_page
-    assert "1 terkirim, 2 dalam proses" in confirm_page
+    # In the words of the progress ("menunggu", "dalam proses"): the two rows not sent yet.
+    assert "1 terkirim, 2 menunggu atau dalam proses, 0 gagal atau tidak pasti" in confirm_page
     assert MonthlyReportBroadcast.objects.count() == 3
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert "Tidak ada pesan baru untuk dikirim." in message
     assert "1 orang tua sudah menerimanya" in message
-    assert "2 pesan sudah dalam proses" in message
+    assert "2 pesan sebelumnya masih menunggu atau dalam proses" in message
 
 
 def test_staff_without_the_send_permission_cannot_run_the_action(

@@ -23,6 +23,8 @@ IMPORT_URL = reverse("admin:students_student_import")
 PROCESS_URL = reverse("admin:students_student_process_import")
 EXPORT_URL = reverse("admin:students_student_export")
 HEADER = ["nis", "full_name", "classroom", "parent_name", "parent_phone"]
+#: What the export writes: the import page's first names, in Indonesian.
+EXPORTED_HEADER = ["nis", "nama_lengkap", "kelas", "nama_orang_tua", "nomor_whatsapp"]
 
 GOOD_ROWS = [
     ["N001", "Aisyah Putri", "TK A Melati", "Ibu Siti", "0812-3456-7890"],
@@ -400,7 +402,7 @@ def test_export_to_csv_has_every_student_with_the_phone(client, make_student):
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows == [
-        HEADER,
+        EXPORTED_HEADER,
         ["N00001", "Aisyah Putri", "TK A Melati", "Ibu Siti", "0812-3456-7890"],
         ["N00002", "Budi Santoso", "TK A Melati", "Ibu Siti", ""],
     ]
@@ -414,7 +416,7 @@ def test_export_to_xlsx_has_every_student_with_the_phone(client, make_student):
     assert response.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     assert [list(row) for row in sheet.iter_rows(values_only=True)] == [
-        HEADER,
+        EXPORTED_HEADER,
         ["N00001", "Aisyah Putri", "TK A Melati", "Ibu Siti", "6281234567890"],
     ]
 
@@ -600,7 +602,9 @@ def test_the_export_page_is_in_indonesian(admin_client, make_student):
     assert "Ekspor ini menulis kolom berikut ke berkas:" in html
     assert "Pilih semua" in html
     # Each column as on the student form, with the heading the file gets.
-    assert "Nama lengkap (full_name)" in html and "Nomor WhatsApp orang tua (parent_phone)" in html
+    assert "Nama lengkap (nama_lengkap)" in html
+    assert "Nomor WhatsApp orang tua (nomor_whatsapp)" in html
+    assert "(full_name)" not in html and "(parent_phone)" not in html
     assert 'value="Lanjutkan"' in html
     assert_no_library_english(html)
 

@@ -307,9 +307,9 @@ class FonnteBackend(BaseBackend):
         reason = _reason(body) if body is not None else ""
 
         if not 200 <= code < 300:
-            # The status line and Fonnte's own reason stay as they came, quoted.
-            phrase = self._redact(response.reason or "")
-            status = {"status": f"{code} {phrase}".rstrip(), "reason": reason}
+            # The code, not the status line's English phrase: the reason is read in the
+            # school's language. Fonnte's own reason stays as it came, quoted.
+            status = {"status": code, "reason": reason}
             if reason:
                 summary = _('Fonnte answered HTTP %(status)s: "%(reason)s"') % status
             else:
