@@ -12,8 +12,8 @@ from django.utils.translation import ngettext
 from broadcasts.selectors import MessageCounts, Progress
 
 
-def planned_text(counts: MessageCounts) -> str:
-    """Before confirming: ``Messages to 7 parents: 6 will be sent, 1 will fail (…)``."""
+def _when_all_valid(counts: MessageCounts) -> str | None:
+    """The words when no number is invalid, the same before and after confirming; else None."""
     if not counts.total:
         return _("No new message to send.")
     if not counts.invalid:
@@ -22,7 +22,12 @@ def planned_text(counts: MessageCounts) -> str:
             "Messages to %(total)d parents: all will be sent.",
             counts.total,
         ) % {"total": counts.total}
-    return ngettext(
+    return None
+
+
+def planned_text(counts: MessageCounts) -> str:
+    """Before confirming: ``Messages to 7 parents: 6 will be sent, 1 will fail (…)``."""
+    return _when_all_valid(counts) or ngettext(
         "A message to %(total)d parent: %(to_send)d will be sent, %(invalid)d will fail "
         "(the number is not a valid Indonesian mobile number).",
         "Messages to %(total)d parents: %(to_send)d will be sent, %(invalid)d will fail "
@@ -33,15 +38,7 @@ def planned_text(counts: MessageCounts) -> str:
 
 def created_text(counts: MessageCounts) -> str:
     """After confirming: the confirmation's words, and what to do about the invalid numbers."""
-    if not counts.total:
-        return _("No new message to send.")
-    if not counts.invalid:
-        return ngettext(
-            "A message to %(total)d parent: it will be sent.",
-            "Messages to %(total)d parents: all will be sent.",
-            counts.total,
-        ) % {"total": counts.total}
-    return ngettext(
+    return _when_all_valid(counts) or ngettext(
         "A message to %(total)d parent: %(to_send)d will be sent, %(invalid)d will fail "
         "(the number is not a valid Indonesian mobile number): correct the number in the "
         "student data, then resend the failed messages.",
