@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from tests.conftest import point_app_at
+from tests.conftest import point_app_at, skip_unless_required
 from tests.fake_fonnte import FakeFonnte
 from tests.workers import (
     LOG_TAIL_LINES,
@@ -44,6 +45,11 @@ from tests.workers import (
     worker_env,
 )
 from tkassalam.celery import app as celery_app
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # the dev extra is not installed: the browser fixture says so
+    sync_playwright = None
 
 FAKE_TOKEN = "e2e-fake-fonnte-token"
 ADMIN_EMAIL = "kepala.sekolah@example.com"
@@ -316,6 +322,40 @@ def worker(django_db_setup, e2e_broker, publisher, fake, tmp_path_factory):
         yield Worker(process=process, log_path=log_path, env=env)
     finally:
         stop_worker(process, WORKER_STOP_TIMEOUT)
+
+
+#: Debian's Chromium (apt-get install chromium), or the one CHROMIUM_PATH names.
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for a module's browser tests (skipped, or failed under
+    TEST_REQUIRE=browser, when Chromium or Playwright is missing)."""
+    if not CHROMIUM:
+        skip_unless_required("browser", "Chromium is not installed (apt-get install chromium)")
+    if sync_playwright is None:
+        skip_unless_required("browser", "Playwright is not installed (pip install -e '.[dev]')")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests
+    # make between browser steps are ordinary blocking calls, which Django must allow.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            # No connection of its own to the outside (this machine has none to give).
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture(autouse=True)

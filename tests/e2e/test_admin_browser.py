@@ -9,9 +9,7 @@ Without Chromium or Playwright the test is skipped, unless ``TEST_REQUIRE`` (a c
 list, as CI exports it) names ``browser``: then it fails.
 """
 
-import os
 import re
-import shutil
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -20,16 +18,15 @@ from django.contrib.auth.models import Group
 from broadcasts.models import MonthlyReportBroadcast
 from reports.models import MonthlyReport
 from students.models import Classroom, Student
-from tests.conftest import restore_roles, skip_unless_required
+from tests.conftest import restore_roles
 
 try:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 except ImportError:  # the dev extra is not installed: the browser fixture says so
-    expect = sync_playwright = None
+    expect = None
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
 PASSWORD = "kata-sandi-uji-123"
 #: The parent whose first message Fonnte refuses three times (then accepts).
 FLAKY_PHONE = "6281210000003"
@@ -51,33 +48,6 @@ A004,Dewi Anggraini,TK A Melati,Ibu Wati,0812
 A005,Eko Prasetyo,TK Z Tidak Ada,Bapak Joko,0812-1000-0005
 A006,Fajar Ramadhan,TK A Melati,Bapak Dedi,6281210000006
 """
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM:
-        skip_unless_required("browser", "Chromium is not installed (apt-get install chromium)")
-    if sync_playwright is None:
-        skip_unless_required("browser", "Playwright is not installed (pip install -e '.[dev]')")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests
-    # make between browser steps are ordinary blocking calls, which Django must allow.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ rows in error are imported without choosing the file again. No worker, no Fonnte
 pages send nothing.
 """
 
-import os
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -15,14 +13,14 @@ from django.contrib.auth.models import Group
 from broadcasts.messages import current_template
 from broadcasts.models import MessageTemplate
 from students.models import Classroom, Student
-from tests.conftest import restore_roles, skip_unless_required
-from tests.e2e.test_admin_browser import CHROMIUM, PASSWORD, log_in
+from tests.conftest import restore_roles
+from tests.e2e.test_admin_browser import PASSWORD, log_in
 from tests.e2e.test_admin_lists_browser import developer_words
 
 try:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 except ImportError:  # the dev extra is not installed: the browser fixture says so
-    expect = sync_playwright = None
+    expect = None
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,23 +39,6 @@ A005,Eko Prasetyo,TK A Melati,Bapak Joko,0812-1000-0005
 def _fresh_fake():
     """Replaces the e2e conftest's: no worker and no fake Fonnte are started for these pages."""
     yield
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM:
-        skip_unless_required("browser", "Chromium is not installed (apt-get install chromium)")
-    if sync_playwright is None:
-        skip_unless_required("browser", "Playwright is not installed (pip install -e '.[dev]')")
-    # The ORM calls between browser steps run beside Playwright's event loop.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture

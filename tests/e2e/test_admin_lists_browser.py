@@ -6,8 +6,6 @@ failed message's status and reason, the report's progress; and no developer word
 Layout is measured in the page.
 """
 
-import os
-import shutil
 from datetime import timedelta
 
 import pytest
@@ -19,16 +17,10 @@ from broadcasts.models import BroadcastAttempt, MonthlyReportBroadcast
 from reports.models import MonthlyReport
 from students.models import Classroom, Student
 from tests.broadcasts.test_admin_pages import DEVELOPER_WORDS
-from tests.conftest import restore_roles, skip_unless_required
-
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # the dev extra is not installed: the browser fixture says so
-    sync_playwright = None
+from tests.conftest import restore_roles
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
 PASSWORD = "kata-sandi-uji-123"
 LAPTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
@@ -42,23 +34,6 @@ LONG_REASON = (
 def _fresh_fake():
     """No worker and no fake Fonnte here: the rows are made as a worker leaves them."""
     yield
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM:
-        skip_unless_required("browser", "Chromium is not installed (apt-get install chromium)")
-    if sync_playwright is None:
-        skip_unless_required("browser", "Playwright is not installed (pip install -e '.[dev]')")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture

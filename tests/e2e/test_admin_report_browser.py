@@ -14,7 +14,6 @@ from broadcasts.models import MonthlyReportBroadcast
 from students.models import Student
 from tests.e2e.test_admin_browser import (  # noqa: F401  (fixtures, used by name)
     FINISH_TIMEOUT_MS,
-    browser,
     log_in,
     school,
 )
@@ -31,7 +30,7 @@ LAPTOP = {"width": 1366, "height": 768}
 
 
 @pytest.fixture
-def laptop(browser, live_server):  # noqa: F811
+def laptop(browser, live_server):
     context = browser.new_context(base_url=live_server.url, locale="id-ID", viewport=LAPTOP)
     context.set_default_timeout(20_000)
     yield context.new_page()

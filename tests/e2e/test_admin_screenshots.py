@@ -9,7 +9,6 @@ failure, its reason and receipts as the workers leave them. Nothing is published
 """
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -26,12 +25,12 @@ from notifications.whatsapp.base import DeviceState, DeviceStatus
 from notifications.whatsapp.locmem import LocmemBackend
 from reports.models import MonthlyReport
 from students.models import Classroom, Student
-from tests.conftest import restore_roles, skip_unless_required
+from tests.conftest import restore_roles
 
 try:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 except ImportError:  # the dev extra is not installed: the browser fixture says so
-    expect = sync_playwright = None
+    expect = None
 
 pytestmark = [
     pytest.mark.e2e,
@@ -43,7 +42,6 @@ pytestmark = [
     ),
 ]
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "kata-sandi-demo-123"
 LAPTOP = {"width": 1366, "height": 768}
@@ -77,23 +75,6 @@ C005,Putri Ayu,TK B Mawar,Bapak Hadi,0812-1000-0025
 def _fresh_fake():
     """Replaces the e2e conftest's: no worker and no fake Fonnte, the sending is in-process."""
     yield
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM:
-        skip_unless_required("browser", "Chromium is not installed (apt-get install chromium)")
-    if sync_playwright is None:
-        skip_unless_required("browser", "Playwright is not installed (pip install -e '.[dev]')")
-    # The ORM calls between browser steps run beside Playwright's event loop.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def add_class(name, students):
