@@ -6,6 +6,7 @@ students, reports and messages."""
 from django.contrib import admin, messages
 from django.utils.translation import gettext
 
+from .models import Student
 from .phones import mask_phone, mask_phones_in
 from .selectors import (
     classrooms_visible_to,
@@ -106,3 +107,10 @@ def shown_reason(reason: str, *, user) -> str:
     if not reason or sees_full_phone_numbers(user=user):
         return reason
     return mask_phones_in(reason)
+
+
+def student_links(modeladmin, request) -> bool:
+    """Whether the user may open a student's page: a child's name is then a link to fix the
+    number (the report's pages and the broadcast list's resend pages alike)."""
+    student_admin = modeladmin.admin_site.get_model_admin(Student)
+    return student_admin.has_view_or_change_permission(request)

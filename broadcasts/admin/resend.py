@@ -6,8 +6,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from students.models import Student
-from students.visibility import shown_reason
+from students.visibility import shown_reason, student_links
 
 from ..models import BroadcastStatus
 from ..selectors import broadcast_retry_preview
@@ -131,9 +130,7 @@ class BroadcastResendMixin:
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
             "select_across": request.POST.get("select_across", "0"),
             # A child whose number must be fixed is a link to their page, for who may open it.
-            "student_links": self.admin_site.get_model_admin(Student).has_view_or_change_permission(
-                request
-            ),
+            "student_links": student_links(self, request),
             "opts": self.model._meta,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "action_name": action_name,

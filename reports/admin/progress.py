@@ -9,10 +9,9 @@ from django.utils.translation import gettext_lazy
 from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
 from broadcasts.selectors import Progress, broadcast_progress, report_undelivered
 from students.selectors import sees_full_phone_numbers
-from students.visibility import shown_reason
+from students.visibility import shown_reason, student_links
 
 from ..wording import progress_summary
-from .send import _student_links
 
 #: The statuses behind each count of a report's progress, for its link to the broadcast list.
 COUNT_STATUSES = {
@@ -69,7 +68,7 @@ class MonthlyReportProgressMixin:
         not_delivered = progress.failed + progress.unknown
         if not not_delivered or progress.archived:
             return {}
-        student_links = _student_links(self, request)
+        open_students = student_links(self, request)
         full_numbers = sees_full_phone_numbers(user=request.user)
         rows = []
         for row in report_undelivered(monthly_report=obj):
@@ -91,7 +90,7 @@ class MonthlyReportProgressMixin:
                         args=[row.student.pk],
                         current_app=self.admin_site.name,
                     )
-                    if student_links
+                    if open_students
                     else "",
                 }
             )

@@ -10,10 +10,8 @@ from django.utils.translation import gettext_lazy, ngettext
 from broadcasts.admin import resend_notes
 from broadcasts.selectors import broadcast_resend_plan
 from broadcasts.services import broadcast_resend
-from students.visibility import shown_reason
+from students.visibility import shown_reason, student_links
 from tkassalam.language import school_language
-
-from .send import _student_links
 
 
 @admin.action(
@@ -56,7 +54,7 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
             len(plan.invalid_phone) + len(plan.not_on_whatsapp) + len(plan.no_phone)
             for plan in plans
         ),
-        "student_links": _student_links(modeladmin, request),
+        "student_links": student_links(modeladmin, request),
         "broadcast_changelist_url": reverse(
             "admin:broadcasts_monthlyreportbroadcast_changelist",
             current_app=modeladmin.admin_site.name,

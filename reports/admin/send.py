@@ -10,9 +10,8 @@ from broadcasts.exceptions import BroadcastArchived
 from broadcasts.selectors import MessageCounts, broadcast_plan
 from broadcasts.services import broadcast_create_for_report, fonnte_device_learn
 from notifications.selectors import whatsapp_device_readiness
-from students.models import Student
 from students.selectors import sees_full_phone_numbers
-from students.visibility import masked
+from students.visibility import masked, student_links
 from tkassalam.language import school_language
 
 from ..wording import created_text, planned_text
@@ -72,7 +71,7 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
         "device": device,
         "pacing_note": _pacing_note(recipients),
         "queryset": queryset,
-        "student_links": _student_links(modeladmin, request),
+        "student_links": student_links(modeladmin, request),
         "opts": modeladmin.model._meta,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "action_name": "send_whatsapp_broadcast",
@@ -134,12 +133,6 @@ _EARLIER_ROWS = [
         ),
     ),
 ]
-
-
-def _student_links(modeladmin, request) -> bool:
-    """Whether the user may open a student's page: its name is then a link to fix the number."""
-    student_admin = modeladmin.admin_site.get_model_admin(Student)
-    return student_admin.has_view_or_change_permission(request)
 
 
 def _creation_message(report, outcome):
