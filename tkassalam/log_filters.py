@@ -9,9 +9,12 @@ logger's filter does not see records propagated from its children.
 """
 
 import logging
+from functools import cache
 from urllib.parse import quote
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 MASK = "********"
 #: Shorter values are not masked: replacing every "a" in every line would help nobody,
@@ -20,14 +23,24 @@ MIN_SECRET_LENGTH = 8
 SECRET_SETTINGS = ("FONNTE_WEBHOOK_SECRET", "FONNTE_API_TOKEN")
 
 
-def _secrets() -> list[str]:
-    """The values to mask, longest first, each also as it appears percent-encoded in a URL."""
+@cache
+def _secrets() -> tuple[str, ...]:
+    """The values to mask, longest first, each also as it appears percent-encoded in a URL.
+
+    Read once, not at every log line; a changed setting (tests) reads them again.
+    """
     found = set()
     for name in SECRET_SETTINGS:
         value = str(getattr(settings, name, "") or "").strip()
         if len(value) >= MIN_SECRET_LENGTH:
             found.update({value, quote(value, safe="")})
-    return sorted(found, key=len, reverse=True)
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+@receiver(setting_changed)
+def _forget_secrets(*, setting, **kwargs):
+    if setting in SECRET_SETTINGS:
+        _secrets.cache_clear()
 
 
 def mask_secrets(text: str, secrets=None) -> str:
