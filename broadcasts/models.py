@@ -152,6 +152,18 @@ class MonthlyReportBroadcast(models.Model):
         related_name="+",
         verbose_name=_("requested by"),
     )
+    # The parent's personal link, SITE_URL/laporan/<link_token>/ (broadcasts.links): random,
+    # not derived from any id; empty when the message carries no link (no file for the
+    # child). It works for settings.REPORT_LINK_DAYS after link_created_at, until revoked;
+    # a resend makes a new one.
+    link_token = models.CharField(
+        _("link token"), max_length=64, unique=True, null=True, blank=True, editable=False
+    )
+    link_created_at = models.DateTimeField(_("link made at"), null=True, blank=True)
+    link_revoked_at = models.DateTimeField(_("link revoked at"), null=True, blank=True)
+    # A person opened the file (not the page: link-preview crawlers fetch the page).
+    opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)
+    open_count = models.PositiveIntegerField(_("times opened"), default=0)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -1,8 +1,13 @@
+import secrets
+
+from django.conf import settings
+from django.core.files.storage import storages
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.dates import MONTHS
 from django.utils.translation import gettext_lazy as _
 
+from .filetypes import EXTENSIONS
 from .months import month_name
 
 
@@ -46,3 +51,64 @@ class MonthlyReport(models.Model):
     def period_label(self):
         """``Januari 2026``: the month in Indonesian, as parents read it."""
         return f"{month_name(self.month)} {self.year}"
+
+
+def report_file_storage():
+    """The private storage of report files (settings.STORAGES["report_files"])."""
+    return storages["report_files"]
+
+
+def report_file_name(instance, filename: str) -> str:
+    """``<report id>/<random>.pdf``: no child's name or NIS in the path, none guessable."""
+    extension = EXTENSIONS.get(instance.content_type, "")
+    return f"{instance.monthly_report_id}/{secrets.token_hex(16)}{extension}"
+
+
+class ReportFile(models.Model):
+    """One child's report for one month: the file a parent opens through their link.
+
+    Replacing it keeps this row (and every link pointing at the report and the child):
+    the link serves whatever file is here now.
+    """
+
+    monthly_report = models.ForeignKey(
+        MonthlyReport,
+        on_delete=models.CASCADE,
+        related_name="files",
+        verbose_name=_("monthly report"),
+    )
+    student = models.ForeignKey(
+        "students.Student",
+        on_delete=models.CASCADE,
+        related_name="report_files",
+        verbose_name=_("student"),
+    )
+    file = models.FileField(
+        _("file"), storage=report_file_storage, upload_to=report_file_name, max_length=200
+    )
+    #: Sniffed from the content (reports.filetypes), never taken from the name.
+    content_type = models.CharField(_("file type"), max_length=40)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    original_name = models.CharField(_("uploaded as"), max_length=255, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"))
+
+    class Meta:
+        ordering = ["monthly_report", "student__full_name"]
+        verbose_name = _("report file")
+        verbose_name_plural = _("report files")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["monthly_report", "student"], name="one_file_per_report_student"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.student} · {self.monthly_report.period_label}"

@@ -162,6 +162,42 @@ IMPORT_EXPORT_TMP_STORAGE_CLASS = "students.imports.ImportUploadStorage"
 STUDENT_IMPORT_DIR = Path(env.str("STUDENT_IMPORT_DIR", default=str(BASE_DIR / "var" / "imports")))
 STUDENT_IMPORT_PREVIEW_MAX_AGE = env.int("STUDENT_IMPORT_PREVIEW_MAX_AGE", default=3600)
 
+# --- Report files and parents' personal links ---------------------------------
+# Each child's report file (reports.ReportFile) is kept in the "report_files" storage: a
+# private folder that nothing serves as static or media. Parents fetch a file only through
+# their personal link (broadcasts.parent_views), which checks the link first. Another
+# backend (django-storages) by settings alone: REPORT_FILES_STORAGE its dotted path and
+# REPORT_FILES_STORAGE_OPTIONS its options as JSON.
+REPORT_FILES_DIR = Path(env.str("REPORT_FILES_DIR", default=str(BASE_DIR / "var" / "report-files")))
+REPORT_FILES_STORAGE = env.str(
+    "REPORT_FILES_STORAGE", default="django.core.files.storage.FileSystemStorage"
+)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "report_files": {
+        "BACKEND": REPORT_FILES_STORAGE,
+        "OPTIONS": env.json("REPORT_FILES_STORAGE_OPTIONS", default={})
+        or (
+            {
+                "location": str(REPORT_FILES_DIR),
+                "directory_permissions_mode": 0o750,
+                "file_permissions_mode": 0o640,
+            }
+            if REPORT_FILES_STORAGE.endswith("FileSystemStorage")
+            else {}
+        ),
+    },
+}
+# The largest report file accepted (bytes), one file or inside a ZIP.
+REPORT_FILE_MAX_BYTES = env.int("REPORT_FILE_MAX_BYTES", default=10 * 1024 * 1024)
+# Days a parent's personal link works after it was made (a resend makes a new one).
+REPORT_LINK_DAYS = env.int("REPORT_LINK_DAYS", default=120)
+# Production behind deploy/nginx: the URL prefix of nginx's `internal` location that
+# aliases REPORT_FILES_DIR. Set, Django answers a file request with X-Accel-Redirect and
+# nginx sends the bytes; empty (default), Django streams the file itself.
+REPORT_FILES_ACCEL_REDIRECT = env.str("REPORT_FILES_ACCEL_REDIRECT", default="")
+
 # --- Email (admin alerts) ---------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")

@@ -1,6 +1,8 @@
 """Settings for the test suite: ``DATABASE_URL`` picks the database, nothing reaches out."""
 
 import os
+import tempfile
+from pathlib import Path
 
 from .base import *  # noqa: F403
 from .base import BASE_DIR, DATABASES
@@ -25,6 +27,13 @@ WHATSAPP_RETRY_DELAY = 0
 WHATSAPP_MESSAGES_PER_MINUTE = 0
 WHATSAPP_PACE_JITTER = 0
 WHATSAPP_ALERT_DELAY = 0
+
+# Report files of this test run in a folder of their own, never the project's var/: set in
+# the environment, so the worker processes of end-to-end tests read the same folder.
+if "REPORT_FILES_DIR" not in os.environ:
+    os.environ["REPORT_FILES_DIR"] = tempfile.mkdtemp(prefix="tkassalam-report-files-")
+REPORT_FILES_DIR = Path(os.environ["REPORT_FILES_DIR"])
+STORAGES["report_files"]["OPTIONS"]["location"] = str(REPORT_FILES_DIR)  # noqa: F405
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that worker processes in end-to-end tests share it.

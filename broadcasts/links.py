@@ -1,0 +1,40 @@
+"""A parent's personal link to their child's report: ``SITE_URL/laporan/<token>/``.
+
+The token is 256 random bits (``secrets``), not derived from any id, so a link can be
+neither guessed nor walked; it is kept on the broadcast row (``link_token``), which also
+says when it was made and whether it was revoked. Tokens never go to a log line
+(tkassalam.log_filters masks the path).
+"""
+
+from datetime import timedelta
+from secrets import token_urlsafe
+
+from django.conf import settings
+from django.utils import timezone
+
+#: Random bytes in a token: 256 bits, 43 URL-safe characters.
+TOKEN_BYTES = 32
+#: The path of the parent's page, before the token.
+LINK_PATH = "/laporan/"
+
+
+def new_link_token() -> str:
+    """A fresh token for one row's link."""
+    return token_urlsafe(TOKEN_BYTES)
+
+
+def report_link_url(token: str) -> str:
+    """The link a parent receives: ``SITE_URL/laporan/<token>/``."""
+    return f"{settings.SITE_URL.rstrip('/')}{LINK_PATH}{token}/"
+
+
+def link_expires_at(link_created_at):
+    """When a link made at ``link_created_at`` stops working (settings.REPORT_LINK_DAYS)."""
+    return link_created_at + timedelta(days=settings.REPORT_LINK_DAYS)
+
+
+def link_is_live(*, link_token, link_created_at, link_revoked_at, now=None) -> bool:
+    """Whether a row's link still opens the report: made, not revoked, not expired."""
+    if not link_token or link_created_at is None or link_revoked_at is not None:
+        return False
+    return (now or timezone.now()) < link_expires_at(link_created_at)
