@@ -1,0 +1,83 @@
+"""A child's report file: checked by content, stored privately, replaced in place, removed."""
+
+import io
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.core.files.base import ContentFile
+
+from reports.models import ReportFile, report_file_storage
+from reports.selectors import students_with_file
+from reports.services.files import ReportFileRefused, report_file_remove, report_file_store
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_superuser("tu", "tu@example.com", "pw")
+
+
+def store(report, student, data, staff, name="S001.pdf"):
+    return report_file_store(
+        monthly_report=report,
+        student=student,
+        content=ContentFile(data, name=name),
+        original_name=name,
+        user=staff,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replacing_keeps_the_row_and_deletes_the_old_file_after_commit(
+    report, make_student, staff
+):
+    student = make_student()
+    first = store(report, student, PDF, staff)
+    old_name = first.file.name
+    assert old_name.startswith(f"{report.pk}/") and old_name.endswith(".pdf")
+    assert student.full_name not in old_name and student.nis not in old_name
+
+    second = store(report, student, PNG, staff, name="foto.png")
+
+    assert second.pk == first.pk and second.content_type == "image/png"
+    storage = report_file_storage()
+    assert not storage.exists(old_name) and storage.open(second.file.name).read() == PNG
+    assert students_with_file(monthly_report=report) == {student.pk}
+    history = list(LogEntry.objects.values_list("change_message", flat=True).order_by("pk"))
+    assert len(history) == 2 and "foto.png" in history[1]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (b"", "empty"),
+        (b"PK\x03\x04 a docx renamed to .pdf", "PDF, JPEG or PNG"),
+        (b"MZ\x90\x00 an exe", "PDF, JPEG or PNG"),
+    ],
+)
+def test_a_file_that_is_not_a_report_is_refused_and_nothing_is_stored(
+    report, make_student, staff, settings, data, why
+):
+    settings.LANGUAGE_CODE = "en"
+    with pytest.raises(ReportFileRefused, match=why):
+        store(report, make_student(), data, staff)
+    assert not ReportFile.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_file_over_the_size_limit_is_refused(report, make_student, staff, settings):
+    settings.REPORT_FILE_MAX_BYTES = 100
+    with pytest.raises(ReportFileRefused):
+        store(report, make_student(), PDF + b"x" * 100, staff)
+    assert not ReportFile.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_removing_deletes_row_and_stored_file(report, make_student, staff):
+    report_file = store(report, make_student(), io.BytesIO(PDF).read(), staff)
+    name = report_file.file.name
+    report_file_remove(report_file=report_file, user=staff)
+    assert not ReportFile.objects.exists() and not report_file_storage().exists(name)
