@@ -6,6 +6,7 @@ says when it was made and whether it was revoked. Tokens never go to a log line
 (tkassalam.log_filters masks the path).
 """
 
+import re
 from datetime import timedelta
 from secrets import token_urlsafe
 
@@ -16,6 +17,9 @@ from django.utils import timezone
 TOKEN_BYTES = 32
 #: The path of the parent's page, before the token.
 LINK_PATH = "/laporan/"
+#: What a token is shown as where staff or logs see a link.
+TOKEN_MASK = "********"  # noqa: S105 (what is shown, not a secret)
+_TOKEN_IN_PATH = re.compile(r"(/laporan/)[A-Za-z0-9_-]{16,}")
 
 
 def new_link_token() -> str:
@@ -38,3 +42,12 @@ def link_is_live(*, link_token, link_created_at, link_revoked_at, now=None) -> b
     if not link_token or link_created_at is None or link_revoked_at is not None:
         return False
     return (now or timezone.now()) < link_expires_at(link_created_at)
+
+
+def mask_link_tokens(text: str) -> str:
+    """``text`` with the token of every personal link in it masked: ``/laporan/********``.
+
+    For log lines (tkassalam.log_filters) and for staff pages showing a message: a link
+    opened from the admin would not be the parent opening it.
+    """
+    return _TOKEN_IN_PATH.sub(rf"\g<1>{TOKEN_MASK}", text)
