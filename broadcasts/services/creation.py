@@ -8,10 +8,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from reports.models import MonthlyReport
+from reports.selectors import students_with_file
 from students.phones import InvalidPhoneNumber, normalize_phone
 
 from .. import queue
 from ..exceptions import BroadcastArchived
+from ..links import new_link_token, report_link_url
 from ..messages import current_template, message_context, render_message
 from ..models import (
     CLAIMABLE_STATUSES,
@@ -88,6 +90,7 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
         raise BroadcastArchived(monthly_report.pk)
     rows, skipped, not_on_whatsapp, invalid = [], 0, 0, []
     template = current_template()
+    links = _PersonalLinks(monthly_report)
     for student in students_without_broadcast(monthly_report=monthly_report):
         # As the confirmation (broadcast_plan) and every resend decide.
         problem = student_delivery_problem(student)
@@ -100,7 +103,10 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
         if problem == INVALID_PHONE:
             invalid.append(student.pk)
         phone, _valid = row_phone(student.parent_phone)
-        context = message_context(student=student, monthly_report=monthly_report)
+        link = links.for_student(student.pk)
+        context = message_context(
+            student=student, monthly_report=monthly_report, link_url=link.get("url", "")
+        )
         rows.append(
             MonthlyReportBroadcast(
                 monthly_report=monthly_report,
@@ -108,6 +114,8 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
                 phone_number=phone,
                 message=render_message(context, template),
                 requested_by=requested_by,
+                link_token=link.get("token"),
+                link_created_at=link.get("created_at"),
             )
         )
     with transaction.atomic():
@@ -145,6 +153,24 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
         skipped_not_on_whatsapp=not_on_whatsapp,
         invalid_phone=len(invalid) - invalid_taken,
     )
+
+
+class _PersonalLinks:
+    """Each row's personal link (broadcasts.links): only for a child with a report file.
+
+    The children with a file are read once for the whole class. A child without one gets
+    no link, and the message leaves the link line out (messages.render_message).
+    """
+
+    def __init__(self, monthly_report):
+        self.with_file = students_with_file(monthly_report=monthly_report)
+        self.now = timezone.now()
+
+    def for_student(self, student_id) -> dict:
+        if student_id not in self.with_file:
+            return {}
+        token = new_link_token()
+        return {"token": token, "url": report_link_url(token), "created_at": self.now}
 
 
 def _with_row(*, monthly_report, student_ids) -> int:
