@@ -17,11 +17,10 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponse, HttpResponseNotAllowed
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_safe
 
 from reports.filetypes import EXTENSIONS
 from reports.models import report_file_storage
@@ -54,11 +53,18 @@ PAGE_CSP = (
 
 
 def _private(view):
-    """Add PRIVATE_HEADERS to every answer of ``view``, refusals included."""
+    """GET and HEAD only; PRIVATE_HEADERS on every answer of ``view``, refusals included.
+
+    Not require_safe: its refusal is logged by Django with the request (the token) attached.
+    """
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
+        if request.method in ("GET", "HEAD"):
+            response = view(request, *args, **kwargs)
+        else:
+            response = HttpResponseNotAllowed(["GET", "HEAD"])
+            response._has_been_logged = True
         for header, value in PRIVATE_HEADERS.items():
             response[header] = value
         return response
@@ -67,7 +73,6 @@ def _private(view):
 
 
 @_private
-@require_safe
 def report_page(request, token):
     """The page a parent lands on; never counts as opened (link previews fetch it)."""
     link = report_link_open(token)
@@ -85,7 +90,6 @@ def report_page(request, token):
 
 
 @_private
-@require_safe
 def report_file(request, token):
     """The child's file, inline or (``?unduh=1``) as a download; a person's GET counts."""
     link = report_link_open(token)
@@ -141,9 +145,14 @@ def _unavailable(request):
         "contact": settings.SCHOOL_CONTACT,
         "limited": limited,
     }
-    return _page(
+    response = _page(
         request, "broadcasts/parent/unavailable.html", context, status=429 if limited else 404
     )
+    logger.info("A personal link did not open (%d)", response.status_code)
+    # Django's request logger would write the path, and pass the request (its path, the
+    # token) to every handler as extra: this line says what happened instead.
+    response._has_been_logged = True
+    return response
 
 
 def _page(request, template, context, *, status):

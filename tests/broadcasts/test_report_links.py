@@ -161,8 +161,9 @@ migration = importlib.import_module("broadcasts.migrations.0011_default_template
 
 def test_the_migrations_new_text_is_the_default_and_old_text_the_one_before():
     assert migration.NEW_DEFAULT == DEFAULT_TEMPLATE
-    assert migration.OLD_DEFAULT == DEFAULT_TEMPLATE.replace(
-        "Buka laporan ananda di sini: {tautan_laporan}\n", ""
+    assert (
+        DEFAULT_TEMPLATE.replace("Buka laporan ananda di sini: {tautan_laporan}\n", "")
+        == migration.OLD_DEFAULT
     )
 
 
@@ -215,4 +216,3 @@ def test_a_resend_renews_the_link_in_the_row_and_its_message(report, make_studen
     plain_row_after = MonthlyReportBroadcast.objects.get(pk=plain_row.pk)
     assert plain_row_after.link_token is None
     assert plain_row_after.message == plain_row.message
-
