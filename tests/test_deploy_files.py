@@ -534,3 +534,12 @@ def test_nginx_sends_the_file_django_names_with_x_accel_and_logs_no_token(runnin
     log = (tmp_path / "tkassalam.access.log").read_text()
     assert "/laporan/******** " in log
     assert token not in log
+
+
+@pytest.mark.parametrize("command", gunicorn_commands())
+def test_gunicorn_writes_no_access_log(command):
+    """Its access lines name the path: a parent's link (its token), a webhook's secret."""
+    from gunicorn.config import Config
+
+    options = Config().parser().parse_args(shlex.split(command)[1:])
+    assert options.accesslog is None
