@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import common
 from bench.processes import FakeServer
 
-SECTIONS = ("enqueue", "send", "admin", "memory")
+SECTIONS = ("enqueue", "send", "admin", "memory", "links")
 
 
 def sizes(quick: bool, full_baseline: bool) -> dict:
@@ -41,6 +41,7 @@ def sizes(quick: bool, full_baseline: bool) -> dict:
             "admin_reports": 20,
             "memory": 30,
             "memory_warmup": 10,
+            "links": (50, 200),
         }
     return {
         "enqueue": (1_000, 10_000, 100_000),
@@ -58,6 +59,7 @@ def sizes(quick: bool, full_baseline: bool) -> dict:
         "admin_reports": 100,
         "memory": 10_000,
         "memory_warmup": 300,
+        "links": (1_000, 10_000),
     }
 
 
@@ -129,6 +131,7 @@ def run(args) -> int:
             "send": "bench.send",
             "admin": "bench.admin_pages",
             "memory": "bench.memory",
+            "links": "bench.parent_links",
         }
         import importlib
 
