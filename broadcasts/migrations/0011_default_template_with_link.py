@@ -47,7 +47,10 @@ NEW_DEFAULT = (
 def _replace(old, new):
     def run(apps, schema_editor):
         template = apps.get_model("broadcasts", "MessageTemplate")
-        template.objects.filter(pk=SCHOOL_PK, text=old).update(text=new)
+        text = template.objects.filter(pk=SCHOOL_PK).values_list("text", flat=True).first()
+        # Compared here, not in SQL: MariaDB's collations ignore trailing spaces and case.
+        if text == old:
+            template.objects.filter(pk=SCHOOL_PK).update(text=new)
 
     return run
 

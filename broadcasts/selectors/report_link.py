@@ -63,7 +63,8 @@ def report_link_open(token: str) -> ReportLink | None:
         )
         .first()
     )
-    if row is None or not row["file_name"]:
+    # Compared again here: MariaDB's collations match "aB" to "Ab", the token is exact.
+    if row is None or row["link_token"] != token or not row["file_name"]:
         return None
     if not link_is_live(
         link_token=row["link_token"],

@@ -173,6 +173,7 @@ def test_the_migrations_new_text_is_the_default_and_old_text_the_one_before():
         (migration.OLD_DEFAULT, migration.NEW_DEFAULT),
         ("Teks sekolah sendiri {nama_siswa}", "Teks sekolah sendiri {nama_siswa}"),
         (migration.OLD_DEFAULT + " ", migration.OLD_DEFAULT + " "),
+        (migration.OLD_DEFAULT.upper(), migration.OLD_DEFAULT.upper()),
     ],
 )
 def test_the_migration_changes_only_the_old_default_text_and_back(db, before, after_forward):
