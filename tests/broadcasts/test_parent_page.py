@@ -1,6 +1,7 @@
 """The parent's page and file under /laporan/<token>/: what opens, what counts, what is logged."""
 
 import logging
+import sys
 from datetime import timedelta
 
 import pytest
@@ -352,3 +353,25 @@ def test_misses_from_one_address_are_refused_with_429_and_live_links_still_open(
     other = Client(HTTP_USER_AGENT=PHONE_UA, REMOTE_ADDR="203.0.113.9")
     assert other.get(f"/laporan/{new_link_token()}/").status_code == 404
     assert guesser.get(sent[0][2]).status_code == 200
+
+
+def test_the_log_filter_masks_link_tokens_even_without_any_secret_set(settings):
+    from tkassalam.log_filters import MaskSecrets
+
+    settings.FONNTE_API_TOKEN = settings.FONNTE_WEBHOOK_SECRET = ""
+    token = new_link_token()
+    try:
+        raise ValueError(f"bad /laporan/{token}/berkas/")
+    except ValueError:
+        record = logging.LogRecord(
+            "gunicorn.error",
+            logging.ERROR,
+            __file__,
+            1,
+            "Error handling request %s",
+            (f"/laporan/{token}/",),
+            exc_info=sys.exc_info(),
+        )
+    assert MaskSecrets().filter(record) is True
+    assert record.getMessage() == "Error handling request /laporan/********/"
+    assert token not in record.exc_text and "/laporan/********/berkas/" in record.exc_text
