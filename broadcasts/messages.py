@@ -265,10 +265,10 @@ def render_message(context: dict[str, str], template: str | None = None) -> str:
         template = _HONORIFIC_BEFORE_PARENT.sub("", template)
     context = {"tautan_laporan": "", **context}
     lines = template.splitlines()
-    link_line = [line for line in lines if "{tautan_laporan}" in line]
+    has_link_line = any("{tautan_laporan}" in line for line in lines)
     if not context["tautan_laporan"]:
         lines = [line for line in lines if "{tautan_laporan}" not in line]
-    if not context["situs_sekolah"] or (context["tautan_laporan"] and link_line):
+    if not context["situs_sekolah"] or (context["tautan_laporan"] and has_link_line):
         lines = [
             line for line in lines if "{situs_sekolah}" not in line or "{tautan_laporan}" in line
         ]
