@@ -375,3 +375,21 @@ def test_the_log_filter_masks_link_tokens_even_without_any_secret_set(settings):
     assert MaskSecrets().filter(record) is True
     assert record.getMessage() == "Error handling request /laporan/********/"
     assert token not in record.exc_text and "/laporan/********/berkas/" in record.exc_text
+
+
+def test_runservers_request_lines_carry_no_token(caplog):
+    """runserver's handler logs each request line as BaseHTTPRequestHandler hands it over."""
+    from django.core.servers.basehttp import WSGIRequestHandler
+
+    caplog.set_level(logging.DEBUG, logger="django.server")
+    handler = WSGIRequestHandler.__new__(WSGIRequestHandler)
+    handler.request = None
+    tokens = [new_link_token(), new_link_token()]
+    handler.log_message('"%s" %s %s', f"GET /laporan/{tokens[0]}/berkas/ HTTP/1.1", "200", "40")
+    handler.log_message('"%s" %s %s', f"GET /laporan/{tokens[1]}/ HTTP/1.1", "404", "900")
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "django.server"]
+    assert lines == [
+        '"GET /laporan/********/berkas/ HTTP/1.1" 200 40',
+        '"GET /laporan/********/ HTTP/1.1" 404 900',
+    ]
