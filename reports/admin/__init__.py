@@ -3,7 +3,8 @@
 This module registers MonthlyReportAdmin (autodiscover imports it). send: the send action
 and its confirmation; resend: the resend action for failed messages; progress: the
 delivery column, the report page's progress and its list of who was not reached (a
-mixin of MonthlyReportAdmin); pacing: what the pages say about the sending pace.
+mixin of MonthlyReportAdmin); pacing: what the pages say about the sending pace;
+zip_upload: the ZIP upload of a class's report files (a mixin too).
 """
 
 from django.contrib import admin
@@ -25,6 +26,7 @@ from .pacing import _say_if_sending_is_held
 from .progress import COUNT_STATUSES, MonthlyReportProgressMixin
 from .resend import resend_failed_broadcasts
 from .send import send_whatsapp_broadcast
+from .zip_upload import ZipUploadMixin
 
 __all__ = [
     "COUNT_STATUSES",
@@ -35,7 +37,9 @@ __all__ = [
 
 
 @admin.register(MonthlyReport)
-class MonthlyReportAdmin(ClassroomScopedMixin, MonthlyReportProgressMixin, admin.ModelAdmin):
+class MonthlyReportAdmin(
+    ClassroomScopedMixin, MonthlyReportProgressMixin, ZipUploadMixin, admin.ModelAdmin
+):
     # The name says class and period; the room goes to the progress, which must fit.
     list_display = ["__str__", "delivery"]
     list_filter = ["year", "month", ("classroom", ClassroomFilter)]
