@@ -97,6 +97,11 @@ class ZipPreview:
     def replace_count(self) -> int:
         return sum(entry.replaces for entry in self.to_store)
 
+    @property
+    def left_out_count(self) -> int:
+        """Files of the ZIP that will not be stored (ignored ones aside)."""
+        return len(self.unmatched) + len(self.refused) + len(self.duplicates)
+
 
 @dataclass(frozen=True)
 class ZipStored:
