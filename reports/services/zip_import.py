@@ -45,7 +45,6 @@ DIRECTORY_BYTES_PER_ENTRY = 1024
 
 #: Files a computer adds to a folder, not report files: ignored, listed as such.
 _SYSTEM_FILES = {"thumbs.db", "desktop.ini", "__macosx"}
-_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _ARCHIVE_EXTENSIONS = (".zip", ".rar", ".7z", ".tar", ".gz")
 # The errors zipfile and zlib raise for a damaged, truncated or unsupported entry.
 _UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
@@ -65,6 +64,7 @@ class ZipEntry:
     reason: str = ""
     replaces: bool = False
     content_type: str | None = None
+    info: zipfile.ZipInfo | None = field(default=None, repr=False, compare=False)
 
     @property
     def basename(self) -> str:
@@ -131,7 +131,7 @@ def report_zip_store(*, monthly_report, zip_file, user) -> ZipStored:
             with transaction.atomic():
                 for entry in preview.to_store:
                     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-                        _read_entry(archive, archive.getinfo(entry.name), sink=spool)
+                        _read_entry(archive, entry.info, sink=spool)
                         report_file = report_file_store(
                             monthly_report=monthly_report,
                             student=entry.student,
@@ -341,7 +341,7 @@ def _preview(monthly_report, archive) -> ZipPreview:
     matched: dict[int, list[ZipEntry]] = {}
     unmatched = []
     for info in archive.infolist():
-        entry = ZipEntry(name=info.filename, size=info.file_size)
+        entry = ZipEntry(name=info.filename, size=info.file_size, info=info)
         if _ignored(info):
             entry.reason = _ignored_reason(info)
             preview.ignored.append(entry)
@@ -411,8 +411,7 @@ def _refusal_by_name_or_size(info) -> str | None:
 
 
 def _refusal_by_content(head: bytes) -> str | None:
-    if head.startswith(_ZIP_SIGNATURES):
-        return _nested()
+    # A ZIP named .pdf (or a Word file, itself a ZIP) is not opened either: not a report.
     if sniff(head) is None:
         return _("The file is not a PDF, JPEG or PNG (checked by its content, not its name).")
     return None

@@ -113,7 +113,7 @@ def test_the_preview_sorts_every_file_and_student_and_stores_nothing(tmp_path, r
             ("laporan/", b""),
             ("laporan/S001 - Ahmad Fauzi.pdf", PDF),  # replaces the stored file
             ("laporan/s002_budi.JPG", JPEG),  # new
-            ("laporan/S003.pdf", b"PK\x03\x04 a Word file renamed"),  # a ZIP, by content
+            ("laporan/S003.pdf", b"PK\x03\x04 a Word file renamed"),  # not opened: refused
             ("laporan/S005 a.pdf", PDF),  # two files for Eka
             ("laporan/S005_b.png", PNG),
             ("laporan/O001.pdf", PDF),  # another class's student
@@ -143,7 +143,8 @@ def test_the_preview_sorts_every_file_and_student_and_stores_nothing(tmp_path, r
     assert "TK B Mawar" not in unmatched["X999.pdf"]
     refused = {entry.basename: entry for entry in preview.refused}
     assert set(refused) == {"S003.pdf", "lain.zip", "S004.pdf", "kosong.pdf"}
-    assert "ZIP" in refused["S003.pdf"].reason and "ZIP" in refused["lain.zip"].reason
+    assert "PDF, JPEG, atau PNG" in refused["S003.pdf"].reason
+    assert "di dalam ZIP tidak dibuka" in refused["lain.zip"].reason
     assert "PDF, JPEG, atau PNG" in refused["S004.pdf"].reason
     assert refused["S004.pdf"].student == school["dewi"]
     assert "kosong" in refused["kosong.pdf"].reason
