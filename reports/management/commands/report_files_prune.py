@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import filesizeformat
+from django.utils import translation
 
 from reports.services.retention import report_files_prune
 
@@ -39,14 +40,20 @@ class Command(BaseCommand):
         verb = "Would remove" if dry_run else "Removed"
         for item in result.reports:
             self.stdout.write(
-                f"{verb} {item.files} file(s), {filesizeformat(item.bytes)}: {item.report} "
+                f"{verb} {item.files} file(s), {_size(item.bytes)}: {item.report} "
                 f"(report {item.report.pk})"
             )
         what = (
-            f"{result.files} file(s), {filesizeformat(result.bytes)}, of {len(result.reports)} "
+            f"{result.files} file(s), {_size(result.bytes)}, of {len(result.reports)} "
             f"report(s) whose month ended more than {result.keep_days} day(s) ago"
         )
         if dry_run:
             self.stdout.write(self.style.SUCCESS(f"Dry run: would remove {what}. Nothing removed."))
         else:
             self.stdout.write(self.style.SUCCESS(f"Removed {what}."))
+
+
+def _size(size: int) -> str:
+    """``1.2 MB``, in English like the rest of the output."""
+    with translation.override("en"):
+        return filesizeformat(size)
