@@ -4,7 +4,7 @@ A child's report file holds personal data; a school keeps it as long as it says
 (REPORT_FILES_KEEP_DAYS, counted from the end of the report's month) and no longer. The
 rows go, and their stored files once each report's deletion commits (the post_delete of
 ReportFile). The report itself and its broadcast rows stay: a personal link to a removed
-file answers like an expired one.
+file has no file to serve.
 """
 
 import logging

@@ -195,7 +195,7 @@ REPORT_FILE_MAX_BYTES = env.int("REPORT_FILE_MAX_BYTES", default=10 * 1024 * 102
 REPORT_LINK_DAYS = env.int("REPORT_LINK_DAYS", default=120)
 # Days a report's files are kept after the end of its month (reports.services.retention):
 # then `manage.py report_files_prune` (beat runs it daily) removes them, and a parent's
-# link to one answers like an expired link. 0 keeps them forever.
+# link to one no longer opens it. 0 keeps them forever.
 REPORT_FILES_KEEP_DAYS = env.int("REPORT_FILES_KEEP_DAYS", default=365)
 # Production behind deploy/nginx: the URL prefix of nginx's `internal` location that
 # aliases REPORT_FILES_DIR. Set, Django answers a file request with X-Accel-Redirect and

@@ -10,7 +10,7 @@ class Command(BaseCommand):
         "Remove the children's report files (rows and stored files) of reports whose month "
         "ended more than REPORT_FILES_KEEP_DAYS days ago (or --days N); 0 keeps them "
         "forever. The reports and their WhatsApp rows stay; a parent's link to a removed "
-        "file answers like an expired one. Safe to run again. celery beat runs it daily; "
+        "file no longer opens it. Safe to run again. celery beat runs it daily; "
         "run it from cron where no beat runs (WHATSAPP_RUNNER=cron). Use --dry-run first."
     )
 
