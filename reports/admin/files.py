@@ -6,6 +6,8 @@ found", as on the report page itself) and changes files only through reports.ser
 which checks the content and writes the report's history.
 """
 
+import logging
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
@@ -25,6 +27,8 @@ from ..filetypes import EXTENSIONS, JPEG, PDF, PNG
 from ..models import ReportFile, report_file_storage
 from ..selectors import report_file_for, report_files_by_student
 from ..services.files import ReportFileRefused, report_file_remove, report_file_store
+
+logger = logging.getLogger(__name__)
 
 #: What the page calls each type (the accept list of the upload form is the same three).
 TYPE_LABELS = {PDF: "PDF", JPEG: "JPEG", PNG: "PNG"}
@@ -140,7 +144,16 @@ class MonthlyReportFilesMixin:
         if report_file is None:
             raise Http404(_("This child has no report file."))
         report_file.monthly_report = report
-        return report_file_response(report_file)
+        try:
+            return report_file_response(report_file)
+        except FileNotFoundError:
+            # The row outlived its file (a backup restored without the files' folder).
+            logger.warning(
+                "Report file %s of report %s is missing from storage",
+                report_file.pk,
+                report.pk,
+            )
+            raise Http404(_("This child has no report file.")) from None
 
     def report_file_upload_view(self, request, object_id, student_id):
         """POST a file for a child of the report's class: added, or replacing theirs."""

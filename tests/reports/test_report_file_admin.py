@@ -118,6 +118,42 @@ def test_the_admin_groups_may_manage_report_files_and_teachers_may_not(db):
     )
 
 
+def test_the_roles_made_again_after_a_flush_keep_the_permission(db):
+    from tests.conftest import restore_roles
+
+    Group.objects.all().delete()  # as a transactional test's flush leaves them
+
+    restore_roles()
+
+    for name in ("admin", "super_admin"):
+        assert (
+            Group.objects.get(name=name).permissions.filter(codename="manage_report_files").exists()
+        )
+    assert (
+        not Group.objects.get(name="guru")
+        .permissions.filter(codename="manage_report_files")
+        .exists()
+    )
+
+
+def test_the_zip_button_shows_for_who_manages_files_once_the_zip_page_exists(
+    client, member, report, make_student
+):
+    from django.urls import reverse as django_reverse
+
+    def reverse(name, *args, **kwargs):
+        if name == "admin:reports_monthlyreport_upload_zip":
+            return f"/zip/{kwargs['args'][0]}/"
+        return django_reverse(name, *args, **kwargs)
+
+    member("admin")
+    make_student()
+    with mock.patch("reports.admin.files.reverse", side_effect=reverse):
+        section = files_section(client, report)
+
+    assert f'href="/zip/{report.pk}/"' in section and "Unggah ZIP berkas laporan" in section
+
+
 # --- Upload, replace, remove as an admin ----------------------------------------------------
 
 
@@ -351,6 +387,14 @@ def test_behind_nginx_staff_files_are_sent_by_nginx(client, member, report, make
 def test_a_child_without_a_file_is_not_found(client, member, report, make_student):
     member("admin")
     assert client.get(file_url(report, make_student())).status_code == 404
+
+
+def test_a_row_whose_stored_file_is_gone_is_not_found(client, member, report, make_student):
+    member("admin")
+    student = make_student()
+    report_file_storage().delete(store(report, student).file.name)
+
+    assert client.get(file_url(report, student)).status_code == 404
 
 
 def test_a_user_without_any_report_permission_opens_no_file(
