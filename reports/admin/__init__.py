@@ -3,8 +3,9 @@
 This module registers MonthlyReportAdmin (autodiscover imports it). send: the send action
 and its confirmation; resend: the resend action for failed messages; progress: the
 delivery column, the report page's progress and its list of who was not reached (a
-mixin of MonthlyReportAdmin); pacing: what the pages say about the sending pace;
-zip_upload: the ZIP upload of a class's report files (a mixin too).
+mixin of MonthlyReportAdmin); files: the report page's files, one child at a time (a
+mixin too); zip_upload: the ZIP upload of a class's report files (a mixin too); pacing:
+what the pages say about the sending pace.
 """
 
 from django.contrib import admin
@@ -22,6 +23,7 @@ from students.visibility import ClassroomFilter, ClassroomScopedMixin
 
 from ..models import MonthlyReport
 from ..views import monthly_report_progress
+from .files import MonthlyReportFilesMixin
 from .pacing import _say_if_sending_is_held
 from .progress import COUNT_STATUSES, MonthlyReportProgressMixin
 from .resend import resend_failed_broadcasts
@@ -38,7 +40,11 @@ __all__ = [
 
 @admin.register(MonthlyReport)
 class MonthlyReportAdmin(
-    ClassroomScopedMixin, MonthlyReportProgressMixin, ZipUploadMixin, admin.ModelAdmin
+    ClassroomScopedMixin,
+    MonthlyReportProgressMixin,
+    MonthlyReportFilesMixin,
+    ZipUploadMixin,
+    admin.ModelAdmin,
 ):
     # The name says class and period; the room goes to the progress, which must fit.
     list_display = ["__str__", "delivery"]
@@ -49,7 +55,7 @@ class MonthlyReportAdmin(
     change_form_template = "admin/reports/monthlyreport/change_form.html"
 
     class Media:
-        css = {"all": ["reports/progress.css"]}
+        css = {"all": ["reports/progress.css", "reports/report-files.css"]}
         js = ["reports/progress.js"]
 
     def get_urls(self):
@@ -60,6 +66,7 @@ class MonthlyReportAdmin(
                 self.admin_site.admin_view(self.progress_view),
                 name="reports_monthlyreport_progress",
             ),
+            *self.file_urls(),
             *super().get_urls(),
         ]
 
@@ -92,6 +99,7 @@ class MonthlyReportAdmin(
                 obj, progress, rows_links=rows_links
             )
             context.update(self._undelivered(request, obj, progress, rows_links=rows_links))
+            context.update(self._report_files(request, obj))
             context["can_send"] = (
                 progress.state == ProgressState.NOT_SENT
                 and self.has_send_whatsapp_permission(request)

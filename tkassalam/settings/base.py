@@ -205,6 +205,10 @@ REPORT_ZIP_DIR = Path(env.str("REPORT_ZIP_DIR", default=str(BASE_DIR / "var" / "
 REPORT_ZIP_PREVIEW_MAX_AGE = env.int("REPORT_ZIP_PREVIEW_MAX_AGE", default=3600)
 # Days a parent's personal link works after it was made (a resend makes a new one).
 REPORT_LINK_DAYS = env.int("REPORT_LINK_DAYS", default=120)
+# Days a report's files are kept after the end of its month (reports.services.retention):
+# then `manage.py report_files_prune` (beat runs it daily) removes them, and a parent's
+# link to one no longer opens it. 0 keeps them forever.
+REPORT_FILES_KEEP_DAYS = env.int("REPORT_FILES_KEEP_DAYS", default=365)
 # Production behind deploy/nginx: the URL prefix of nginx's `internal` location that
 # aliases REPORT_FILES_DIR. Set, Django answers a file request with X-Accel-Redirect and
 # nginx sends the bytes; empty (default), Django streams the file itself.
@@ -348,6 +352,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "students.tasks.purge_import_uploads",
         "schedule": 900.0,
         "options": {"expires": 900.0},
+    },
+    # Report files past REPORT_FILES_KEEP_DAYS, once a day (nothing when it is 0).
+    "prune-report-files": {
+        "task": "reports.tasks.prune_report_files",
+        "schedule": 86400.0,
+        "options": {"expires": 86400.0},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
