@@ -1,20 +1,13 @@
 """The report page's ZIP upload: choose a ZIP, read its preview, confirm to store the files.
 
-Like the student import, the upload is kept between the preview and the confirmation, in
-REPORT_ZIP_DIR (private, mode 0600), under a random name bound to the report and the
-user: another user, or another report's page, cannot confirm it. It is deleted on
-confirm, when its preview offers nothing to store, and once older than
-REPORT_ZIP_PREVIEW_MAX_AGE (by the next upload). The work is the service's
-(reports.services.zip_import); this view only moves the file and shows the answers.
+Like the student import, the upload is kept between the preview and the confirmation
+(reports.zip_uploads): another user, or another report's page, cannot confirm it. It is
+deleted on confirm and when its preview offers nothing to store. The work is the
+service's (reports.services.zip_import); this view only moves the file and shows the
+answers.
 """
 
-import contextlib
 import logging
-import os
-import re
-import secrets
-import time
-from pathlib import Path
 
 from django import forms
 from django.conf import settings
@@ -28,11 +21,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from ..services.zip_import import ZipRefused, report_zip_preview, report_zip_store
+from ..zip_uploads import expired, kept_upload_path, kept_upload_remove, kept_upload_save
 
 logger = logging.getLogger(__name__)
-
-UPLOAD_PREFIX = "report-zip-"
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 
 
 class ZipUploadForm(forms.Form):
@@ -111,7 +102,7 @@ class ZipUploadMixin:
             args=[report.pk],
             current_app=self.admin_site.name,
         )
-        if kept is None or _expired(kept):
+        if kept is None or expired(kept):
             kept_upload_remove(upload, report=report, user=request.user)
             messages.error(
                 request,
@@ -168,67 +159,3 @@ class ZipUploadMixin:
             ) % {"n": len(preview.to_store)}
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/reports/monthlyreport/upload_zip.html", context)
-
-
-# --- The upload kept between preview and confirm --------------------------------------
-
-
-def upload_dir() -> Path:
-    return Path(settings.REPORT_ZIP_DIR)
-
-
-def _kept_name(token, *, report, user) -> str:
-    return f"{UPLOAD_PREFIX}{report.pk}-{user.pk}-{token}.zip"
-
-
-def kept_upload_save(upload, *, report, user) -> str:
-    """Copy ``upload`` to the private folder in chunks; the token that names it."""
-    kept_uploads_purge()
-    directory = upload_dir()
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(24)  # 32 characters
-    target = directory / _kept_name(token, report=report, user=user)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        for chunk in upload.chunks():
-            file.write(chunk)
-    return token
-
-
-def kept_upload_path(token, *, report, user) -> Path | None:
-    """The kept ZIP for this report and user, or None (a wrong or missing token)."""
-    if not token or not _TOKEN.fullmatch(token):
-        return None
-    path = upload_dir() / _kept_name(token, report=report, user=user)
-    return path if path.is_file() else None
-
-
-def kept_upload_remove(token, *, report, user) -> None:
-    if token and _TOKEN.fullmatch(token):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(upload_dir() / _kept_name(token, report=report, user=user))
-
-
-def _expired(path, *, now=None) -> bool:
-    try:
-        age = (now or time.time()) - os.stat(path).st_mtime
-    except FileNotFoundError:
-        return True
-    return age > settings.REPORT_ZIP_PREVIEW_MAX_AGE
-
-
-def kept_uploads_purge(*, now=None) -> int:
-    """Delete the kept ZIPs older than REPORT_ZIP_PREVIEW_MAX_AGE; how many."""
-    try:
-        entries = list(os.scandir(upload_dir()))
-    except FileNotFoundError:
-        return 0
-    purged = 0
-    for entry in entries:
-        if entry.name.startswith(UPLOAD_PREFIX) and _expired(entry.path, now=now):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(entry.path)
-                purged += 1
-    if purged:
-        logger.info("Report ZIP upload: deleted %d expired preview upload(s)", purged)
-    return purged

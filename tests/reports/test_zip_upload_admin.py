@@ -236,3 +236,34 @@ def test_the_page_fits_a_phone_and_names_the_rule(client, superuser, report, pup
     assert 'name="viewport"' in html and "reports/zip_upload.css" in html
     assert "<code>S001 - Ahmad Fauzi.pdf</code>" in html
     assert 'enctype="multipart/form-data"' in html
+
+
+def test_beat_purges_abandoned_uploads(zip_dir, settings):
+    from reports import tasks
+
+    zip_dir.mkdir()
+    old, fresh, other = (
+        zip_dir / "report-zip-1-1-old.zip",
+        zip_dir / "report-zip-1-1-new.zip",
+        zip_dir / "notes.txt",
+    )
+    for path in (old, fresh, other):
+        path.write_bytes(b"PK")
+    stale = time.time() - settings.REPORT_ZIP_PREVIEW_MAX_AGE - 10
+    os.utime(old, (stale, stale))
+    os.utime(other, (stale, stale))
+    (entry,) = [
+        entry
+        for entry in settings.CELERY_BEAT_SCHEDULE.values()
+        if entry["task"] == tasks.purge_report_zip_uploads.name
+    ]
+    assert entry["schedule"] <= settings.REPORT_ZIP_PREVIEW_MAX_AGE
+
+    assert tasks.purge_report_zip_uploads() == 1
+    assert sorted(p.name for p in zip_dir.iterdir()) == sorted([fresh.name, other.name])
+
+
+def test_the_report_page_links_to_the_zip_upload(client, superuser, report, pupils):
+    client.force_login(superuser)
+    html = client.get(reverse("admin:reports_monthlyreport_change", args=[report.pk]))
+    assert f'href="{upload_url(report)}"' in html.content.decode()

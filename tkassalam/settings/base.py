@@ -200,7 +200,8 @@ REPORT_ZIP_MAX_ENTRIES = env.int("REPORT_ZIP_MAX_ENTRIES", default=2000)
 REPORT_ZIP_MAX_UNPACKED_BYTES = env.int("REPORT_ZIP_MAX_UNPACKED_BYTES", default=1024**3)
 REPORT_ZIP_MAX_RATIO = env.int("REPORT_ZIP_MAX_RATIO", default=100)
 # The uploaded ZIP waits here between its preview and the confirmation: deleted on
-# confirm, and once older than REPORT_ZIP_PREVIEW_MAX_AGE seconds by the next upload.
+# confirm, and once older than REPORT_ZIP_PREVIEW_MAX_AGE seconds by the next upload and
+# by beat's purge (reports.tasks.purge_report_zip_uploads).
 REPORT_ZIP_DIR = Path(env.str("REPORT_ZIP_DIR", default=str(BASE_DIR / "var" / "report-zips")))
 REPORT_ZIP_PREVIEW_MAX_AGE = env.int("REPORT_ZIP_PREVIEW_MAX_AGE", default=3600)
 # Days a parent's personal link works after it was made (a resend makes a new one).
@@ -350,6 +351,12 @@ CELERY_BEAT_SCHEDULE = {
     # Abandoned import previews' uploads (parents' numbers), every 15 minutes.
     "purge-student-import-uploads": {
         "task": "students.tasks.purge_import_uploads",
+        "schedule": 900.0,
+        "options": {"expires": 900.0},
+    },
+    # Abandoned ZIP uploads of report files (up to REPORT_ZIP_MAX_BYTES each), every 15 minutes.
+    "purge-report-zip-uploads": {
+        "task": "reports.tasks.purge_report_zip_uploads",
         "schedule": 900.0,
         "options": {"expires": 900.0},
     },
