@@ -53,6 +53,31 @@ def kept_upload_path(token, *, report, user) -> Path | None:
     return path if path.is_file() else None
 
 
+def kept_upload_claim(token, *, report, user) -> Path | None:
+    """Take the kept ZIP for the confirm step, or None (wrong token, gone or expired).
+
+    Renamed first (atomic): of two clicks on the confirm button, one stores, the other is
+    told the preview is gone. The caller deletes the returned file.
+    """
+    path = kept_upload_path(token, report=report, user=user)
+    if path is None:
+        return None
+    claimed = path.with_suffix(".confirming")
+    try:
+        os.rename(path, claimed)
+    except FileNotFoundError:
+        return None
+    if expired(claimed):
+        kept_file_remove(claimed)
+        return None
+    return claimed
+
+
+def kept_file_remove(path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
 def kept_upload_remove(token, *, report, user) -> None:
     if token and _TOKEN.fullmatch(token):
         with contextlib.suppress(FileNotFoundError):

@@ -21,7 +21,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from ..services.zip_import import ZipRefused, report_zip_preview, report_zip_store
-from ..zip_uploads import expired, kept_upload_path, kept_upload_remove, kept_upload_save
+from ..zip_uploads import (
+    kept_file_remove,
+    kept_upload_claim,
+    kept_upload_path,
+    kept_upload_remove,
+    kept_upload_save,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -95,15 +101,13 @@ class ZipUploadMixin:
         return self._render(request, report, form=form, preview=preview, upload=upload)
 
     def _confirm(self, request, report):
-        upload = request.POST.get("upload", "")
-        kept = kept_upload_path(upload, report=report, user=request.user)
+        kept = kept_upload_claim(request.POST.get("upload", ""), report=report, user=request.user)
         upload_url = reverse(
             "admin:reports_monthlyreport_upload_zip",
             args=[report.pk],
             current_app=self.admin_site.name,
         )
-        if kept is None or expired(kept):
-            kept_upload_remove(upload, report=report, user=request.user)
+        if kept is None:
             messages.error(
                 request,
                 _(
@@ -119,7 +123,7 @@ class ZipUploadMixin:
             messages.error(request, str(err))
             return HttpResponseRedirect(upload_url)
         finally:
-            kept_upload_remove(upload, report=report, user=request.user)
+            kept_file_remove(kept)
         messages.success(
             request,
             ngettext(

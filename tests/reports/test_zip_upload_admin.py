@@ -267,3 +267,19 @@ def test_the_report_page_links_to_the_zip_upload(client, superuser, report, pupi
     client.force_login(superuser)
     html = client.get(reverse("admin:reports_monthlyreport_change", args=[report.pk]))
     assert f'href="{upload_url(report)}"' in html.content.decode()
+
+
+def test_a_second_click_on_confirm_stores_nothing_twice(client, superuser, report, pupils, zip_dir):
+    """The kept upload is claimed by renaming it: a confirm that finds it gone stores nothing."""
+    from reports.zip_uploads import kept_upload_claim
+
+    client.force_login(superuser)
+    html = preview(client, report, [("S001.pdf", PDF)]).content.decode()
+    token = re.search(r'name="upload" value="([^"]+)"', html).group(1)
+    claimed = kept_upload_claim(token, report=report, user=superuser)  # the first click's
+    assert claimed is not None and claimed.exists()
+
+    response = client.post(upload_url(report), {"upload": token}, follow=True)
+
+    assert "tidak tersedia" in response.content.decode()
+    assert not ReportFile.objects.exists()
