@@ -151,7 +151,7 @@ def report_zip_store(*, monthly_report, zip_file, user) -> ZipStored:
     logger.info(
         "Report ZIP upload: report %s, %d file(s) stored, %d replacing an earlier one",
         monthly_report.pk,
-        preview.new_count,
+        len(preview.to_store),
         preview.replace_count,
     )
     return ZipStored(stored=len(preview.to_store), replaced=preview.replace_count)
