@@ -302,3 +302,11 @@ def test_a_file_object_on_disk_is_read_too(tmp_path, report, school):
         preview = report_zip_preview(monthly_report=report, zip_file=file)
     assert [entry.student.nis for entry in preview.to_store] == ["S002"]
     assert report_zip_preview(monthly_report=report, zip_file=io.BytesIO(zip_path.read_bytes()))
+
+
+@pytest.mark.django_db
+def test_a_small_file_that_packs_well_is_no_bomb(tmp_path, report, school):
+    """A blank page compresses a thousandfold; under 1 MB the ratio does not matter."""
+    zip_path = make_zip(tmp_path / "a.zip", [("S002.pdf", b"%PDF-" + b"\0" * 900_000)])
+    preview = report_zip_preview(monthly_report=report, zip_file=zip_path)
+    assert [entry.basename for entry in preview.to_store] == ["S002.pdf"]
