@@ -4,7 +4,8 @@ This module registers MonthlyReportAdmin (autodiscover imports it). send: the se
 and its confirmation; resend: the resend action for failed messages; progress: the
 delivery column, the report page's progress and its list of who was not reached (a
 mixin of MonthlyReportAdmin); files: the report page's files, one child at a time (a
-mixin too); pacing: what the pages say about the sending pace.
+mixin too); zip_upload: the ZIP upload of a class's report files (a mixin too); pacing:
+what the pages say about the sending pace.
 """
 
 from django.contrib import admin
@@ -27,6 +28,7 @@ from .pacing import _say_if_sending_is_held
 from .progress import COUNT_STATUSES, MonthlyReportProgressMixin
 from .resend import resend_failed_broadcasts
 from .send import send_whatsapp_broadcast
+from .zip_upload import ZipUploadMixin
 
 __all__ = [
     "COUNT_STATUSES",
@@ -38,7 +40,11 @@ __all__ = [
 
 @admin.register(MonthlyReport)
 class MonthlyReportAdmin(
-    ClassroomScopedMixin, MonthlyReportProgressMixin, MonthlyReportFilesMixin, admin.ModelAdmin
+    ClassroomScopedMixin,
+    MonthlyReportProgressMixin,
+    MonthlyReportFilesMixin,
+    ZipUploadMixin,
+    admin.ModelAdmin,
 ):
     # The name says class and period; the room goes to the progress, which must fit.
     list_display = ["__str__", "delivery"]
