@@ -3,7 +3,8 @@
 This module registers MonthlyReportAdmin (autodiscover imports it). send: the send action
 and its confirmation; resend: the resend action for failed messages; progress: the
 delivery column, the report page's progress and its list of who was not reached (a
-mixin of MonthlyReportAdmin); pacing: what the pages say about the sending pace.
+mixin of MonthlyReportAdmin); pacing: what the pages say about the sending pace; revoke:
+revoking every personal link of a report, after a confirmation.
 """
 
 from django.contrib import admin
@@ -24,6 +25,7 @@ from ..views import monthly_report_progress
 from .pacing import _say_if_sending_is_held
 from .progress import COUNT_STATUSES, MonthlyReportProgressMixin
 from .resend import resend_failed_broadcasts
+from .revoke import revoke_report_links
 from .send import send_whatsapp_broadcast
 
 __all__ = [
@@ -56,11 +58,19 @@ class MonthlyReportAdmin(ClassroomScopedMixin, MonthlyReportProgressMixin, admin
                 self.admin_site.admin_view(self.progress_view),
                 name="reports_monthlyreport_progress",
             ),
+            path(
+                "<path:object_id>/revoke-links/",
+                self.admin_site.admin_view(self.revoke_links_view),
+                name="reports_monthlyreport_revoke_links",
+            ),
             *super().get_urls(),
         ]
 
     def progress_view(self, request):
         return monthly_report_progress(request, model_admin=self)
+
+    def revoke_links_view(self, request, object_id):
+        return revoke_report_links(request, object_id, model_admin=self)
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET":
@@ -88,6 +98,10 @@ class MonthlyReportAdmin(ClassroomScopedMixin, MonthlyReportProgressMixin, admin
                 obj, progress, rows_links=rows_links
             )
             context.update(self._undelivered(request, obj, progress, rows_links=rows_links))
+            context.update(self._follow_up(request, obj, progress, rows_links=rows_links))
+            context["can_revoke_links"] = bool(
+                progress.shows_opened and self.has_manage_report_files_permission(request)
+            )
             context["can_send"] = (
                 progress.state == ProgressState.NOT_SENT
                 and self.has_send_whatsapp_permission(request)
@@ -144,3 +158,7 @@ class MonthlyReportAdmin(ClassroomScopedMixin, MonthlyReportProgressMixin, admin
 
     def has_send_whatsapp_permission(self, request):
         return request.user.has_perm("reports.send_whatsapp_broadcast")
+
+    def has_manage_report_files_permission(self, request):
+        # Upload, replace and remove report files, and revoke the links to them: admins.
+        return request.user.has_perm("reports.manage_report_files")

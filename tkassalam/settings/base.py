@@ -193,6 +193,9 @@ STORAGES = {
 REPORT_FILE_MAX_BYTES = env.int("REPORT_FILE_MAX_BYTES", default=10 * 1024 * 1024)
 # Days a parent's personal link works after it was made (a resend makes a new one).
 REPORT_LINK_DAYS = env.int("REPORT_LINK_DAYS", default=120)
+# Days after a message with a link was sent before the report's page lists its child as
+# "not opened after N days", for a teacher to follow up with the parent.
+REPORT_FOLLOW_UP_DAYS = env.int("REPORT_FOLLOW_UP_DAYS", default=3)
 # Production behind deploy/nginx: the URL prefix of nginx's `internal` location that
 # aliases REPORT_FILES_DIR. Set, Django answers a file request with X-Accel-Redirect and
 # nginx sends the bytes; empty (default), Django streams the file itself.
