@@ -78,7 +78,8 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
         "pacing_note": _pacing_note(recipients),
         # The choice only when a report has files and some child to be sent has none.
         "file_choice": any(plan.has_files and plan.without_file for plan in plans),
-        "without_file": WithoutFile,
+        "wait_value": WithoutFile.WAIT.value,
+        "send_value": WithoutFile.SEND.value,
         "queryset": queryset,
         "student_links": student_links(modeladmin, request),
         "opts": modeladmin.model._meta,
