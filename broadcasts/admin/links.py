@@ -54,17 +54,21 @@ class BroadcastLinksMixin:
     def has_manage_report_files_permission(self, request):
         return request.user.has_perm("reports.manage_report_files")
 
-    @admin.display(description=_("report file opened"), ordering="opened_at")
+    @admin.display(description=_("file opened"), ordering="opened_at")
     def opened(self, obj):
         """When the parent first opened the file, and how many times; or that it was not."""
         if obj.opened_at:
+            # Day and time only, so the column stays narrow; the full date in the title.
+            opened_at = localtime(obj.opened_at)
             return format_html(
-                '<span class="wa-opened-at">{}</span><span class="wa-quiet">{}</span>',
+                '<span class="wa-opened-at" title="{}">{} {}</span><span class="wa-quiet">{}</span>',
                 short_datetime(obj.opened_at),
+                date_format(opened_at, "j M"),
+                date_format(opened_at, "TIME_FORMAT"),
                 ngettext("%(n)d time", "%(n)d times", obj.open_count) % {"n": obj.open_count},
             )
         if obj.link_token:
-            return format_html('<span class="wa-quiet">{}</span>', _("not opened yet"))
+            return format_html('<span class="wa-not-opened">{}</span>', _("not opened yet"))
         return "-"
 
     @admin.display(description=_("message"))
