@@ -61,7 +61,8 @@ class BroadcastLinksMixin:
             # Day and time only, so the column stays narrow; the full date in the title.
             opened_at = localtime(obj.opened_at)
             return format_html(
-                '<span class="wa-opened-at" title="{}">{} {}</span><span class="wa-quiet">{}</span>',
+                '<span class="wa-opened-at" title="{}">{} {}</span>'
+                '<span class="wa-quiet">{}</span>',
                 short_datetime(obj.opened_at),
                 date_format(opened_at, "j M"),
                 date_format(opened_at, "TIME_FORMAT"),
