@@ -84,7 +84,10 @@ class BroadcastLinksMixin:
 
     @admin.display(description=_("link expires at"))
     def link_expires_shown(self, obj):
-        return short_datetime(obj.link_created_at and link_expires_at(obj.link_created_at))
+        # As the row's other times show (the fields' own DATETIME_FORMAT).
+        if not obj.link_created_at:
+            return "-"
+        return date_format(localtime(link_expires_at(obj.link_created_at)), "DATETIME_FORMAT")
 
     @admin.action(
         description=_("Revoke the links of the selected messages"),
