@@ -62,9 +62,6 @@ class MonthlyReportFilesMixin:
             ),
         ]
 
-    def has_manage_report_files_permission(self, request):
-        return request.user.has_perm("reports.manage_report_files")
-
     # --- The section on the report page ---------------------------------------------------
 
     def _report_files(self, request, obj) -> dict:

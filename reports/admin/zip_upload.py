@@ -68,9 +68,6 @@ class ZipUploadMixin:
             *super().get_urls(),
         ]
 
-    def has_manage_report_files_permission(self, request):
-        return request.user.has_perm("reports.manage_report_files")
-
     def upload_zip_view(self, request, object_id):
         if not self.has_manage_report_files_permission(request):
             raise PermissionDenied

@@ -210,6 +210,9 @@ REPORT_LINK_DAYS = env.int("REPORT_LINK_DAYS", default=120)
 # then `manage.py report_files_prune` (beat runs it daily) removes them, and a parent's
 # link to one no longer opens it. 0 keeps them forever.
 REPORT_FILES_KEEP_DAYS = env.int("REPORT_FILES_KEEP_DAYS", default=365)
+# Days after a message with a link was sent before the report's page lists its child as
+# "not opened after N days", for a teacher to follow up with the parent.
+REPORT_FOLLOW_UP_DAYS = env.int("REPORT_FOLLOW_UP_DAYS", default=3)
 # Production behind deploy/nginx: the URL prefix of nginx's `internal` location that
 # aliases REPORT_FILES_DIR. Set, Django answers a file request with X-Accel-Redirect and
 # nginx sends the bytes; empty (default), Django streams the file itself.
