@@ -11,6 +11,7 @@ the ratio is what 100 times the rows costs.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from .common import (
     Row,
@@ -30,6 +31,14 @@ PAGES = [
         "/admin/broadcasts/monthlyreportbroadcast/?status__exact=failed",
     ),
     ("Broadcast list, unfiltered", "/admin/broadcasts/monthlyreportbroadcast/"),
+    (
+        "Broadcast list filtered by report file (opened)",
+        "/admin/broadcasts/monthlyreportbroadcast/?file_opened=opened",
+    ),
+    (
+        "Broadcast list filtered by report file (not opened after N days)",
+        "/admin/broadcasts/monthlyreportbroadcast/?file_opened=follow_up",
+    ),
 ]
 TARGET_SECONDS = 0.5
 REPEATS = 5
@@ -53,17 +62,31 @@ def _fill(by_classroom, students, per_report_range) -> int:
     from django.db.models import Max
     from django.utils import timezone
 
+    from broadcasts.links import new_link_token
     from broadcasts.messages import current_template, message_context, render_message
     from broadcasts.models import MonthlyReportBroadcast
 
     statuses = [status for status, share in STATUS_MIX for _ in range(share)]
     now = timezone.now()
+    # Sent with a personal link five days ago; one parent in 50 opened the file (the
+    # opened filter's worst case: few matches, found by its index, not by a scan).
+    linked_at = now - timedelta(days=5)
     template = current_template()
     meta = MonthlyReportBroadcast._meta
     q = connection.ops.quote_name
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     table, columns = q(meta.db_table), ", ".join(q(f.column) for f in fields)
-    values = ", ".join("%s" if f.name == "monthly_report" else q(f.column) for f in fields)
+
+    def copied(field) -> str:
+        if field.name == "monthly_report":
+            return "%s"
+        if field.name == "link_token":  # unique: the copy's own, the report's id appended
+            return f"{q(field.column)} || %s"
+        return q(field.column)
+
+    values = ", ".join(copied(f) for f in fields)
+    # The parameters in the order of the placeholders in ``values``.
+    value_params = [f.name for f in fields if f.name in ("monthly_report", "link_token")]
     where = f"{q('monthly_report_id')} = %s AND {q(meta.pk.column)} > %s"
     # Identifiers from the model's own metadata; the values are parameters.
     copy_sql = f"INSERT INTO {table} ({columns}) SELECT {values} FROM {table} WHERE {where}"  # noqa: S608
@@ -92,12 +115,20 @@ def _fill(by_classroom, students, per_report_range) -> int:
                     if status == "failed"
                     else "",
                     enqueued_at=now,
+                    link_token=new_link_token(),
+                    link_created_at=linked_at,
+                    opened_at=now if status == "sent" and i % 50 == 0 else None,
+                    open_count=1 if status == "sent" and i % 50 == 0 else 0,
                 )
             )
         MonthlyReportBroadcast.objects.bulk_create(rows, batch_size=2000)
         with connection.cursor() as cursor:
             for report in others:
-                cursor.execute(copy_sql, [report.pk, first.pk, last_id])
+                params = [
+                    report.pk if name == "monthly_report" else f"-{report.pk}"
+                    for name in value_params
+                ]
+                cursor.execute(copy_sql, [*params, first.pk, last_id])
         created += len(rows) * len(reports)
     return created
 

@@ -1,4 +1,4 @@
-"""Figure 5: the parent's page and file (``/laporan/<token>/``) with 1,000 and 10,000 rows.
+"""Figure 6: the parent's page and file (``/laporan/<token>/``) with 1,000 and 10,000 rows.
 
 A class of N students, each with a report file (ReportFile rows bulk-created, one real
 stored file shared), their rows made by ``broadcast_create_for_report`` (so each has a
@@ -58,7 +58,7 @@ def run(ctx) -> Section:
     from broadcasts.services import broadcast_create_for_report
     from reports.models import report_file_storage
 
-    section = Section("5. The parent's page and file (personal links)")
+    section = Section("6. The parent's page and file (personal links)")
     sizes = ctx.sizes.get("links", (1_000, 10_000))
     stored = report_file_storage().save("bench/report.pdf", ContentFile(b"%PDF-1.4\n" * 30_000))
     client = Client(HTTP_USER_AGENT=PHONE_UA)

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import common
 from bench.processes import FakeServer
 
-SECTIONS = ("enqueue", "send", "admin", "memory", "links")
+SECTIONS = ("enqueue", "send", "admin", "memory", "zip", "links")
 
 
 def sizes(quick: bool, full_baseline: bool) -> dict:
@@ -41,6 +41,8 @@ def sizes(quick: bool, full_baseline: bool) -> dict:
             "admin_reports": 20,
             "memory": 30,
             "memory_warmup": 10,
+            "zip": (20, 40),
+            "zip_file_bytes": 30_000,
             "links": (50, 200),
         }
     return {
@@ -59,6 +61,9 @@ def sizes(quick: bool, full_baseline: bool) -> dict:
         "admin_reports": 100,
         "memory": 10_000,
         "memory_warmup": 300,
+        # A class's ZIP of report files, then one twice as large (files of 300 KB).
+        "zip": (500, 1_000),
+        "zip_file_bytes": 300_000,
         "links": (1_000, 10_000),
     }
 
@@ -131,6 +136,7 @@ def run(args) -> int:
             "send": "bench.send",
             "admin": "bench.admin_pages",
             "memory": "bench.memory",
+            "zip": "bench.zip_upload",
             "links": "bench.parent_links",
         }
         import importlib

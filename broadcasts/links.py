@@ -11,6 +11,7 @@ from datetime import timedelta
 from secrets import token_urlsafe
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 #: Random bytes in a token: 256 bits, 43 URL-safe characters.
@@ -42,6 +43,16 @@ def link_is_live(*, link_token, link_created_at, link_revoked_at, now=None) -> b
     if not link_token or link_created_at is None or link_revoked_at is not None:
         return False
     return (now or timezone.now()) < link_expires_at(link_created_at)
+
+
+def live_link_q(now=None) -> Q:
+    """The rows whose link still opens the report (``link_is_live`` as a query filter)."""
+    now = now or timezone.now()
+    return Q(
+        link_token__isnull=False,
+        link_revoked_at__isnull=True,
+        link_created_at__gt=now - timedelta(days=settings.REPORT_LINK_DAYS),
+    )
 
 
 def mask_link_tokens(text: str) -> str:

@@ -42,6 +42,10 @@ class MonthlyReport(models.Model):
         ]
         permissions = [
             ("send_whatsapp_broadcast", _("Can send the WhatsApp broadcast of a report")),
+            (
+                "manage_report_files",
+                _("Can upload, replace and remove report files and revoke parents' links"),
+            ),
         ]
 
     def __str__(self):

@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from broadcasts.selectors import Progress, broadcast_progress
 from students.selectors import sees_every_classroom
 
-from .wording import progress_summary
+from .wording import opened_summary, progress_summary
 
 #: Most reports one request may ask about (a changelist page shows at most a few hundred).
 MAX_IDS = 500
@@ -26,6 +26,9 @@ def progress_as_json(progress: Progress) -> dict:
         "state_label": str(progress.state.label),
         "summary": progress_summary(progress),
         "archived": progress.archived,
+        "opened": progress.opened,
+        "with_link": progress.with_link,
+        "opened_summary": opened_summary(progress),
     }
 
 

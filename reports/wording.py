@@ -68,3 +68,19 @@ def progress_summary(progress: Progress) -> str:
     if progress.unknown:
         text += ", " + _("%(n)d unknown") % {"n": progress.unknown}
     return text
+
+
+def opened_summary(progress: Progress) -> str:
+    """``opened: 4 of 6`` (of those sent); empty when the report's messages carry no link."""
+    if not progress.shows_opened:
+        return ""
+    return _("opened: %(opened)d of %(sent)d") % {"opened": progress.opened, "sent": progress.sent}
+
+
+def with_file_text(*, with_file: int, total: int) -> str:
+    """The confirmation's ``12 of 27 children already have a report file``."""
+    return ngettext(
+        "%(with_file)d of %(total)d child already has a report file.",
+        "%(with_file)d of %(total)d children already have a report file.",
+        total,
+    ) % {"with_file": with_file, "total": total}

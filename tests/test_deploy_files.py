@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.management import get_commands, load_command_class
 from django.core.management.base import CommandError
 from django.test import RequestFactory
+from django.urls import reverse
 
 from tkassalam.celery import app as celery_app
 from tkassalam.security import client_ip_address
@@ -264,9 +265,27 @@ def test_nginx_serves_the_site_over_https_only():
 def test_nginx_takes_an_import_file_a_little_over_the_import_limit():
     """Django, not nginx, refuses a too-large import: its message is in Indonesian."""
     (_, secure) = nginx_servers()
-    (size,) = re.findall(r"client_max_body_size\s+(\d+)m;", secure)
+    server_level = re.sub(r"location[^{]*\{[^}]*\}", "", secure)
+    (size,) = re.findall(r"client_max_body_size\s+(\d+)m;", server_level)
     limit = getattr(settings, "STUDENT_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
     assert limit < int(size) * 1024 * 1024 <= 2 * limit
+
+
+def test_nginx_takes_a_report_zip_a_little_over_its_limit_on_its_page_only():
+    """The ZIP upload's page alone takes a large body; Django refuses one over its limit."""
+    (_, secure) = nginx_servers()
+    locations = dict(re.findall(r"location\s+([^{]*?)\s*\{([^}]*)\}", secure))
+    bodies = {
+        where: re.findall(r"client_max_body_size\s+(\d+)m;", block)
+        for where, block in locations.items()
+    }
+    ((where, (size,)),) = [(where, sizes) for where, sizes in bodies.items() if sizes]
+    pattern = re.fullmatch(r"~ (\S+)", where).group(1)
+    url = reverse("admin:reports_monthlyreport_upload_zip", args=[12])
+    assert re.search(pattern, url)
+    assert not re.search(pattern, url.replace("12", "12/change"))
+    limit = settings.REPORT_ZIP_MAX_BYTES
+    assert limit < int(size) * 1024 * 1024 <= limit + 20 * 1024 * 1024
 
 
 def test_nginx_limits_the_login_page_and_passes_the_address_it_saw():
@@ -359,6 +378,12 @@ class EchoHeaders(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self):
+        remaining = int(self.headers.get("Content-Length", 0))
+        while remaining:
+            remaining -= len(self.rfile.read(min(remaining, 1 << 20)))
+        self.do_GET()
+
     def log_message(self, *args):
         pass
 
@@ -441,6 +466,18 @@ def test_nginx_refuses_a_burst_on_the_login_page(running_nginx):
     assert answers[:10] == [200] * 10
     assert 429 in answers
     assert other_page.status_code == 200  # only the login page is limited
+
+
+def test_nginx_passes_a_large_zip_to_its_upload_page_only(running_nginx):
+    _, secure, cert = running_nginx
+    body = b"\0" * (8 * 1024 * 1024)  # over the 6 MB of every other page
+    with local_session(cert) as session:
+        upload = session.post(
+            f"{secure}/admin/reports/monthlyreport/12/upload-zip/", data=body, timeout=30
+        )
+        elsewhere = session.post(f"{secure}/admin/students/student/import/", data=body, timeout=30)
+    assert upload.status_code == 200 and upload.json()["X-Forwarded-Proto"] == "https"
+    assert elsewhere.status_code == 413
 
 
 def gunicorn_commands():

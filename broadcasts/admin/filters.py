@@ -1,14 +1,16 @@
 """The broadcast list's own filters, and Fonnte's delivery states in the school's words."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import ngettext, pgettext_lazy
 
 from reports.models import MonthlyReport
 from students.selectors import in_visible_classrooms
 
-from ..models import MonthlyReportBroadcast
+from ..models import BroadcastStatus, MonthlyReportBroadcast
+from ..selectors import not_opened_q
 from ..services.receipts import STATE_RANKS
 
 #: Fonnte's delivery states (services.receipts) in the school's words.
@@ -86,4 +88,47 @@ class MonthlyReportFilter(admin.SimpleListFilter):
             return queryset.filter(monthly_report__isnull=True)
         if value and value.isdigit():
             return queryset.filter(monthly_report_id=int(value))
+        return queryset
+
+
+class FileOpenedFilter(admin.SimpleListFilter):
+    """Whether the parent opened the report's file: opened, not yet opened, or no link.
+
+    "Not yet opened" counts only messages that were sent with a link: a message still
+    waiting, or one that failed, was not opened because it never arrived.
+    """
+
+    title = _("report file")
+    parameter_name = "file_opened"
+    OPENED, NOT_OPENED, FOLLOW_UP, NO_LINK = "opened", "not_opened", "follow_up", "no_link"
+
+    def lookups(self, request, model_admin):
+        return [
+            (self.OPENED, _("opened")),
+            (self.NOT_OPENED, _("not opened yet")),
+            # The report page's follow-up list, whole (selectors.not_opened_q).
+            (
+                self.FOLLOW_UP,
+                ngettext(
+                    "not opened after %(days)d day",
+                    "not opened after %(days)d days",
+                    settings.REPORT_FOLLOW_UP_DAYS,
+                )
+                % {"days": settings.REPORT_FOLLOW_UP_DAYS},
+            ),
+            (self.NO_LINK, _("without a link")),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == self.OPENED:
+            return queryset.filter(opened_at__isnull=False)
+        if value == self.NOT_OPENED:
+            return queryset.filter(
+                link_token__isnull=False, status=BroadcastStatus.SENT, opened_at__isnull=True
+            )
+        if value == self.FOLLOW_UP:
+            return queryset.filter(not_opened_q())
+        if value == self.NO_LINK:
+            return queryset.filter(link_token__isnull=True)
         return queryset

@@ -28,10 +28,14 @@ from .plan import (
     students_without_broadcast,
 )
 from .progress import (
+    FOLLOW_UP_LIST_LIMIT,
     UNDELIVERED_LIST_LIMIT,
     Progress,
     ProgressState,
     broadcast_progress,
+    not_opened_q,
+    report_live_links,
+    report_not_opened,
     report_undelivered,
 )
 from .resend import (
@@ -45,6 +49,7 @@ from .resend import (
 )
 
 __all__ = [
+    "FOLLOW_UP_LIST_LIMIT",
     "INVALID_PHONE",
     "PHONE_BLANKS",
     "RESEND_LIST_LIMIT",
@@ -64,8 +69,11 @@ __all__ = [
     "broadcast_status_counts",
     "broadcasts_resend_problems",
     "has_phone",
+    "not_opened_q",
     "not_resendable_reason",
     "report_has_broadcasts",
+    "report_live_links",
+    "report_not_opened",
     "report_undelivered",
     "reports_with_broadcasts",
     "resendable",

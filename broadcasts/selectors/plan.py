@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Exists, OuterRef
 
 from reports.models import MonthlyReport
+from reports.selectors import students_with_file
 from students.models import Student
 
 from ..messages import message_context, render_message
@@ -32,6 +33,25 @@ class BroadcastPlan:
     preview_student: Student | None = None
     #: Set when the report's rows were pruned: it cannot be sent again.
     archive: BroadcastArchive | None = None
+    #: Whether the report has any child's file: only then the admin chooses what happens
+    #: to the children without one (services.creation.WithoutFile).
+    has_files: bool = False
+    #: Among the new recipients, the students with no report file yet.
+    without_file: list = field(default_factory=list)
+    #: Among those, the ones whose number is invalid (their message would fail anyway).
+    invalid_without_file: int = 0
+
+    @property
+    def with_file(self) -> int:
+        """New recipients whose child has a report file: their message carries the link."""
+        return self.new_recipients - len(self.without_file)
+
+    @property
+    def counts_waiting(self) -> "MessageCounts":
+        """The messages confirming makes when the children without a file wait for it."""
+        return MessageCounts(
+            total=self.with_file, invalid=len(self.invalid_phone) - self.invalid_without_file
+        )
 
     @property
     def will_receive(self) -> int:
@@ -143,6 +163,8 @@ def broadcast_plan(*, monthly_report) -> BroadcastPlan:
     )
     if plan.archive is not None:
         return plan
+    with_file = students_with_file(monthly_report=monthly_report)
+    plan.has_files = bool(with_file)
     for student in students_without_broadcast(monthly_report=monthly_report):
         problem = student_delivery_problem(student)
         if problem == NotResendable.NO_PHONE:
@@ -152,6 +174,9 @@ def broadcast_plan(*, monthly_report) -> BroadcastPlan:
             plan.not_on_whatsapp.append(student)
             continue
         plan.new_recipients += 1
+        if with_file and student.pk not in with_file:
+            plan.without_file.append(student)
+            plan.invalid_without_file += problem == INVALID_PHONE
         if problem == INVALID_PHONE:
             plan.invalid_phone.append(student)
         elif plan.preview_student is None:

@@ -1,13 +1,17 @@
 """Where reports' messages stand: counts by status, and the ones not delivered."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Count, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from reports.models import MonthlyReport
 
+from ..links import live_link_q
 from ..models import BroadcastStatus, MonthlyReportBroadcast
 
 
@@ -33,6 +37,16 @@ class Progress:
     waiting: int = 0
     #: The counts come from a BroadcastArchive: the rows were pruned.
     archived: bool = False
+    #: Rows whose file a person opened (``opened_at`` set; a link preview does not count).
+    opened: int = 0
+    #: Rows whose message carries a personal link: the opened count means something only
+    #: when there is one (a report without files shows none).
+    with_link: int = 0
+
+    @property
+    def shows_opened(self) -> bool:
+        """Whether the pages show "opened: n of sent": the report's messages carry links."""
+        return bool(self.with_link) and not self.archived
 
     @property
     def total(self) -> int:
@@ -104,8 +118,60 @@ def report_undelivered(*, monthly_report, limit: int = UNDELIVERED_LIST_LIMIT) -
     )
 
 
+#: How many children a report's page lists as "not opened after N days" before "and N more".
+FOLLOW_UP_LIST_LIMIT = 50
+
+
+def not_opened_q(*, days=None, now=None) -> Q:
+    """Messages sent with a live link more than ``days`` ago whose file nobody opened yet.
+
+    ``days`` defaults to settings.REPORT_FOLLOW_UP_DAYS. A revoked or expired link is not
+    followed up: the parent could not open it any more.
+    """
+    now = now or timezone.now()
+    days = settings.REPORT_FOLLOW_UP_DAYS if days is None else days
+    return live_link_q(now) & Q(
+        status=BroadcastStatus.SENT,
+        opened_at__isnull=True,
+        sent_at__lt=now - timedelta(days=days),
+    )
+
+
+def report_not_opened(
+    *, monthly_report, days=None, limit: int = FOLLOW_UP_LIST_LIMIT, now=None
+) -> tuple[list, int]:
+    """The report's children to follow up (not_opened_q), by name: the first ``limit``, and
+    how many there are in all.
+
+    One query; a second (a COUNT) only when the list is full.
+    """
+    rows = list(
+        MonthlyReportBroadcast.objects.filter(
+            not_opened_q(days=days, now=now), monthly_report=monthly_report
+        )
+        .select_related("student")
+        .only("id", "sent_at", "student__id", "student__nis", "student__full_name")
+        .order_by("student__full_name", "pk")[:limit]
+    )
+    if len(rows) < limit:
+        return rows, len(rows)
+    total = MonthlyReportBroadcast.objects.filter(
+        not_opened_q(days=days, now=now), monthly_report=monthly_report
+    ).count()
+    return rows, total
+
+
+def report_live_links(*, monthly_report) -> int:
+    """How many of the report's links still open its file: what revoking them all stops."""
+    return MonthlyReportBroadcast.objects.filter(
+        live_link_q(), monthly_report=monthly_report
+    ).count()
+
+
 def broadcast_progress(*, monthly_report_ids) -> dict[int, Progress]:
     """``{report id: Progress}`` for these reports, in one aggregate query whatever their size.
+
+    The opened count is counted in the same query (rows with ``opened_at``).
 
     Counted from the rows; an archived report's counts come from its BroadcastArchive
     (its rows were pruned). Ids of reports that do not exist are left out.
@@ -133,6 +199,8 @@ def broadcast_progress(*, monthly_report_ids) -> dict[int, Progress]:
             n_unknown=count(BroadcastStatus.UNKNOWN),
             n_in_progress=count(BroadcastStatus.SENDING, BroadcastStatus.RETRYING),
             n_waiting=count(BroadcastStatus.PENDING),
+            n_opened=Count("broadcasts", filter=Q(broadcasts__opened_at__isnull=False)),
+            n_with_link=Count("broadcasts", filter=Q(broadcasts__link_token__isnull=False)),
         )
         .order_by()
     )
@@ -152,5 +220,7 @@ def broadcast_progress(*, monthly_report_ids) -> dict[int, Progress]:
                 unknown=row["n_unknown"],
                 in_progress=row["n_in_progress"],
                 waiting=row["n_waiting"],
+                opened=row["n_opened"],
+                with_link=row["n_with_link"],
             )
     return progress

@@ -18,8 +18,14 @@ from .alerts import (
     broadcast_alert_failures,
     broadcast_schedule_failure_alert,
 )
-from .creation import BroadcastCreation, broadcast_create_for_report, broadcast_dispatch_pending
+from .creation import (
+    BroadcastCreation,
+    WithoutFile,
+    broadcast_create_for_report,
+    broadcast_dispatch_pending,
+)
 from .devices import fonnte_device_check, fonnte_device_learn
+from .links import links_revoke
 from .maintenance import broadcast_prune
 from .receipts import broadcast_record_status, fonnte_device_connected, fonnte_device_record
 from .recovery import Recovery, broadcast_recover
@@ -32,6 +38,7 @@ __all__ = [
     "Recovery",
     "Resend",
     "RunResult",
+    "WithoutFile",
     "broadcast_alert_failure_spike",
     "broadcast_alert_failures",
     "broadcast_create_for_report",
@@ -48,4 +55,5 @@ __all__ = [
     "fonnte_device_connected",
     "fonnte_device_learn",
     "fonnte_device_record",
+    "links_revoke",
 ]

@@ -1,5 +1,6 @@
 """Creating the rows when an admin confirms, and handing them to the workers."""
 
+import enum
 import logging
 from dataclasses import dataclass
 
@@ -45,6 +46,16 @@ def _insert_batch_size() -> int | None:
     return None if connection.vendor == "postgresql" else 500
 
 
+class WithoutFile(enum.StrEnum):
+    """What sending does for children without a report file, when the report has files."""
+
+    #: Message them now without a link (the old message).
+    SEND = "send"
+    #: No row for them now: once their file is uploaded, sending again messages them
+    #: (with the link), as it makes only the rows still missing.
+    WAIT = "wait"
+
+
 @dataclass(frozen=True)
 class BroadcastCreation:
     """What one click on "send" did for one report."""
@@ -59,6 +70,8 @@ class BroadcastCreation:
     skipped_not_on_whatsapp: int = 0
     #: Among the rows created, those whose number is invalid: they fail without a call.
     invalid_phone: int = 0
+    #: Students left out until their report file is uploaded (WithoutFile.WAIT).
+    waiting_for_file: int = 0
 
     @property
     def queued(self) -> int:
@@ -79,18 +92,23 @@ def row_phone(raw_phone: str) -> tuple[str, bool]:
         return raw_phone[:20], False
 
 
-def broadcast_create_for_report(*, monthly_report, requested_by=None) -> BroadcastCreation:
+def broadcast_create_for_report(
+    *, monthly_report, requested_by=None, without_file: WithoutFile = WithoutFile.SEND
+) -> BroadcastCreation:
     """Create one pending row per student with a number, once; hand them to workers after commit.
 
     Safe to run again: students who already have a row for this report get no second
     one (the unique constraint backs this up when two admins click at once). Raises
-    BroadcastArchived for a report whose rows were pruned.
+    BroadcastArchived for a report whose rows were pruned. With ``WithoutFile.WAIT``, the
+    students without a report file get no row yet (a report without any file: all do).
     """
     if BroadcastArchive.objects.filter(monthly_report=monthly_report).exists():
         raise BroadcastArchived(monthly_report.pk)
-    rows, skipped, not_on_whatsapp, invalid = [], 0, 0, []
+    rows, skipped, not_on_whatsapp, invalid, waiting = [], 0, 0, [], 0
     template = current_template()
+    # The class's files, read once: for the links, and for WAIT's students without one.
     links = _PersonalLinks(monthly_report)
+    with_file = links.with_file if without_file == WithoutFile.WAIT else set()
     for student in students_without_broadcast(monthly_report=monthly_report):
         # As the confirmation (broadcast_plan) and every resend decide.
         problem = student_delivery_problem(student)
@@ -99,6 +117,9 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
             continue
         if problem == NotResendable.NOT_ON_WHATSAPP:
             not_on_whatsapp += 1
+            continue
+        if with_file and student.pk not in with_file:
+            waiting += 1
             continue
         if problem == INVALID_PHONE:
             invalid.append(student.pk)
@@ -152,6 +173,7 @@ def broadcast_create_for_report(*, monthly_report, requested_by=None) -> Broadca
         skipped_no_phone=skipped,
         skipped_not_on_whatsapp=not_on_whatsapp,
         invalid_phone=len(invalid) - invalid_taken,
+        waiting_for_file=waiting,
     )
 
 

@@ -3,7 +3,10 @@
 This module registers MonthlyReportAdmin (autodiscover imports it). send: the send action
 and its confirmation; resend: the resend action for failed messages; progress: the
 delivery column, the report page's progress and its list of who was not reached (a
-mixin of MonthlyReportAdmin); pacing: what the pages say about the sending pace.
+mixin of MonthlyReportAdmin); files: the report page's files, one child at a time (a
+mixin too); zip_upload: the ZIP upload of a class's report files (a mixin too); pacing:
+what the pages say about the sending pace; revoke: revoking every personal link of a
+report, after a confirmation.
 """
 
 from django.contrib import admin
@@ -21,10 +24,13 @@ from students.visibility import ClassroomFilter, ClassroomScopedMixin
 
 from ..models import MonthlyReport
 from ..views import monthly_report_progress
+from .files import MonthlyReportFilesMixin
 from .pacing import _say_if_sending_is_held
 from .progress import COUNT_STATUSES, MonthlyReportProgressMixin
 from .resend import resend_failed_broadcasts
+from .revoke import revoke_report_links
 from .send import send_whatsapp_broadcast
+from .zip_upload import ZipUploadMixin
 
 __all__ = [
     "COUNT_STATUSES",
@@ -35,7 +41,13 @@ __all__ = [
 
 
 @admin.register(MonthlyReport)
-class MonthlyReportAdmin(ClassroomScopedMixin, MonthlyReportProgressMixin, admin.ModelAdmin):
+class MonthlyReportAdmin(
+    ClassroomScopedMixin,
+    MonthlyReportProgressMixin,
+    MonthlyReportFilesMixin,
+    ZipUploadMixin,
+    admin.ModelAdmin,
+):
     # The name says class and period; the room goes to the progress, which must fit.
     list_display = ["__str__", "delivery"]
     list_filter = ["year", "month", ("classroom", ClassroomFilter)]
@@ -45,7 +57,7 @@ class MonthlyReportAdmin(ClassroomScopedMixin, MonthlyReportProgressMixin, admin
     change_form_template = "admin/reports/monthlyreport/change_form.html"
 
     class Media:
-        css = {"all": ["reports/progress.css"]}
+        css = {"all": ["reports/progress.css", "reports/report-files.css"]}
         js = ["reports/progress.js"]
 
     def get_urls(self):
@@ -56,11 +68,20 @@ class MonthlyReportAdmin(ClassroomScopedMixin, MonthlyReportProgressMixin, admin
                 self.admin_site.admin_view(self.progress_view),
                 name="reports_monthlyreport_progress",
             ),
+            *self.file_urls(),
+            path(
+                "<path:object_id>/revoke-links/",
+                self.admin_site.admin_view(self.revoke_links_view),
+                name="reports_monthlyreport_revoke_links",
+            ),
             *super().get_urls(),
         ]
 
     def progress_view(self, request):
         return monthly_report_progress(request, model_admin=self)
+
+    def revoke_links_view(self, request, object_id):
+        return revoke_report_links(request, object_id, model_admin=self)
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET":
@@ -88,6 +109,11 @@ class MonthlyReportAdmin(ClassroomScopedMixin, MonthlyReportProgressMixin, admin
                 obj, progress, rows_links=rows_links
             )
             context.update(self._undelivered(request, obj, progress, rows_links=rows_links))
+            context.update(self._report_files(request, obj))
+            context.update(self._follow_up(request, obj, progress, rows_links=rows_links))
+            context["can_revoke_links"] = bool(
+                progress.shows_opened and self.has_manage_report_files_permission(request)
+            )
             context["can_send"] = (
                 progress.state == ProgressState.NOT_SENT
                 and self.has_send_whatsapp_permission(request)
@@ -144,3 +170,7 @@ class MonthlyReportAdmin(ClassroomScopedMixin, MonthlyReportProgressMixin, admin
 
     def has_send_whatsapp_permission(self, request):
         return request.user.has_perm("reports.send_whatsapp_broadcast")
+
+    def has_manage_report_files_permission(self, request):
+        # Upload, replace and remove report files, and revoke the links to them: admins.
+        return request.user.has_perm("reports.manage_report_files")

@@ -1,5 +1,6 @@
 """A report's delivery progress in the admin: the widget, its links and who was not reached."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -7,11 +8,16 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy
 
 from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
-from broadcasts.selectors import Progress, broadcast_progress, report_undelivered
+from broadcasts.selectors import (
+    Progress,
+    broadcast_progress,
+    report_not_opened,
+    report_undelivered,
+)
 from students.selectors import sees_full_phone_numbers
 from students.visibility import shown_reason, student_links
 
-from ..wording import progress_summary
+from ..wording import opened_summary, progress_summary
 
 #: The statuses behind each count of a report's progress, for its link to the broadcast list.
 COUNT_STATUSES = {
@@ -45,12 +51,14 @@ class MonthlyReportProgressMixin:
                 name: self._broadcasts_url(obj, status=statuses)
                 for name, statuses in COUNT_STATUSES.items()
             }
+            links["opened"] = self._broadcasts_url(obj, file_opened="opened")
         return render_to_string(
             "admin/reports/monthlyreport/progress.html",
             {
                 "report_id": obj.pk,
                 "progress": progress,
                 "summary": progress_summary(progress),
+                "opened_summary": opened_summary(progress),
                 "links": links,
                 "progress_url": reverse(
                     "admin:reports_monthlyreport_progress", current_app=self.admin_site.name
@@ -103,13 +111,56 @@ class MonthlyReportProgressMixin:
             "fix_numbers": full_numbers,
         }
 
-    def _broadcasts_url(self, obj, *, status):
-        """The broadcast list of this report, filtered to ``status`` (one, or a list)."""
+    def _follow_up(self, request, obj, progress, *, rows_links):
+        """The children whose parents have not opened the report's file after N days."""
+        if not progress.shows_opened:
+            return {}
+        rows, total = report_not_opened(monthly_report=obj)
+        if not rows:
+            return {}
+        open_students = student_links(self, request)
+        return {
+            "follow_up": [
+                {
+                    "student": row.student,
+                    "sent_at": row.sent_at,
+                    "row_url": reverse(
+                        "admin:broadcasts_monthlyreportbroadcast_change",
+                        args=[row.pk],
+                        current_app=self.admin_site.name,
+                    )
+                    if rows_links
+                    else "",
+                    "student_url": reverse(
+                        "admin:students_student_change",
+                        args=[row.student.pk],
+                        current_app=self.admin_site.name,
+                    )
+                    if open_students
+                    else "",
+                }
+                for row in rows
+            ],
+            "follow_up_days": settings.REPORT_FOLLOW_UP_DAYS,
+            "follow_up_more": total - len(rows),
+            "follow_up_url": self._broadcasts_url(obj, file_opened="follow_up")
+            if rows_links
+            else "",
+        }
+
+    def _broadcasts_url(self, obj, *, status=None, file_opened=None):
+        """The broadcast list of this report, filtered to ``status`` (one, or a list).
+
+        Or to ``file_opened`` (broadcasts.admin.filters.FileOpenedFilter's values).
+        """
         url = reverse(
             "admin:broadcasts_monthlyreportbroadcast_changelist", current_app=self.admin_site.name
         )
-        if isinstance(status, str):
-            query = {"monthly_report__id__exact": obj.pk, "status__exact": status}
+        query = {"monthly_report__id__exact": obj.pk}
+        if file_opened:
+            query["file_opened"] = file_opened
+        elif isinstance(status, str):
+            query["status__exact"] = status
         else:
-            query = {"monthly_report__id__exact": obj.pk, "status__in": ",".join(status)}
+            query["status__in"] = ",".join(status)
         return f"{url}?{urlencode(query)}"

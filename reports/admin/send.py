@@ -8,13 +8,13 @@ from django.utils.translation import gettext_lazy, ngettext_lazy
 
 from broadcasts.exceptions import BroadcastArchived
 from broadcasts.selectors import MessageCounts, broadcast_plan
-from broadcasts.services import broadcast_create_for_report, fonnte_device_learn
+from broadcasts.services import WithoutFile, broadcast_create_for_report, fonnte_device_learn
 from notifications.selectors import whatsapp_device_readiness
 from students.selectors import sees_full_phone_numbers
 from students.visibility import masked, student_links
 from tkassalam.language import school_language
 
-from ..wording import created_text, planned_text
+from ..wording import created_text, planned_text, with_file_text
 from .pacing import _pacing_note
 
 
@@ -26,10 +26,11 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
     """Show what would be sent; on confirmation (``post=yes``) create the rows and queue them."""
     reports = list(queryset.select_related("classroom"))
     if request.POST.get("post") == "yes":
+        without_file = _without_file_choice(request)
         for report in reports:
             try:
                 outcome = broadcast_create_for_report(
-                    monthly_report=report, requested_by=request.user
+                    monthly_report=report, requested_by=request.user, without_file=without_file
                 )
             except BroadcastArchived:
                 modeladmin.message_user(request, _archived_message(report), messages.ERROR)
@@ -53,12 +54,17 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
     full_numbers = sees_full_phone_numbers(user=request.user)
     for plan in plans:
         plan.headline = planned_text(plan.counts)
+        if plan.has_files:
+            plan.files_text = with_file_text(with_file=plan.with_file, total=plan.new_recipients)
+            # Both choices' words, the counts as confirming them would create the rows.
+            plan.headline_waiting = planned_text(plan.counts_waiting)
         for student in plan.invalid_phone:
             # The number to correct, shown once; masked for who may not change students.
             student.shown_phone = (
                 student.parent_phone if full_numbers else masked(student.parent_phone)
             )
     # The quota and the pace concern the messages that reach Fonnte: invalid numbers do not.
+    # Counted for sending to all: the most the click may send.
     recipients = sum(plan.will_receive for plan in plans)
     # One short /device call: the quota is the device's, shared by all these reports.
     device = whatsapp_device_readiness(recipients=recipients)
@@ -70,6 +76,10 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
         "plans": plans,
         "device": device,
         "pacing_note": _pacing_note(recipients),
+        # The choice only when a report has files and some child to be sent has none.
+        "file_choice": any(plan.has_files and plan.without_file for plan in plans),
+        "wait_value": WithoutFile.WAIT.value,
+        "send_value": WithoutFile.SEND.value,
         "queryset": queryset,
         "student_links": student_links(modeladmin, request),
         "opts": modeladmin.model._meta,
@@ -81,6 +91,19 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
     return TemplateResponse(
         request, "admin/reports/monthlyreport/send_whatsapp_confirmation.html", context
     )
+
+
+def _without_file_choice(request) -> WithoutFile:
+    """The admin's choice for children without a file; waiting when absent or unreadable.
+
+    Waiting is the safer default: a parent messaged now without the link already has a
+    row, so sending again once the file is uploaded would not message them (only a
+    resend would), while a child left out is messaged, with the link, by sending again.
+    """
+    try:
+        return WithoutFile(request.POST.get("without_file", WithoutFile.WAIT))
+    except ValueError:
+        return WithoutFile.WAIT
 
 
 def _archived_message(report):
@@ -113,6 +136,14 @@ _EARLIER_ROWS = [
         ngettext_lazy(
             "%(n)d earlier message failed or is unknown: resend it from the broadcast list.",
             "%(n)d earlier messages failed or are unknown: resend them from the broadcast list.",
+            "n",
+        ),
+    ),
+    (
+        "waiting_for_file",
+        ngettext_lazy(
+            "%(n)d student left out until their report file is uploaded: send again then.",
+            "%(n)d students left out until their report file is uploaded: send again then.",
             "n",
         ),
     ),

@@ -99,16 +99,29 @@ def report_file_store(*, monthly_report, student, content, original_name, user) 
 
 
 def report_file_remove(*, report_file, user) -> None:
-    """Remove a child's file: the row now, the stored file once the removal commits."""
+    """Remove a child's file: the row now, the stored file once the removal commits.
+
+    The stored file goes through report_file_deleted (every deleted row's file does: a
+    report or a student deleted, the retention prune), so it is deleted once, here too.
+    """
     with transaction.atomic():
-        name = report_file.file.name
         report_file.delete()
         _log(
             user,
             report_file.monthly_report,
             _("Report file of %(student)s removed.") % {"student": report_file.student.full_name},
         )
-        transaction.on_commit(lambda: _delete_quietly(name))
+
+
+def report_file_deleted(sender, instance, using, **kwargs) -> None:
+    """post_delete of a ReportFile (reports.apps): its stored file goes once the deletion commits.
+
+    However the row went (removed here, pruned, or cascaded from its report or student),
+    the file does not outlive it; a rolled-back deletion keeps it.
+    """
+    name = instance.file.name
+    if name:
+        transaction.on_commit(lambda: _delete_quietly(name), using=using)
 
 
 def _delete_quietly(name: str) -> None:

@@ -250,6 +250,10 @@ def test_the_progress_json_gives_counts_per_report(admin_client, classroom, stud
         "state_label": "sending",
         "summary": "3 of 13 sent, 2 failed, 1 unknown",
         "archived": False,
+        # No row carries a link: no opened count to show.
+        "opened": 0,
+        "with_link": 0,
+        "opened_summary": "",
     }
     assert data[str(archived.pk)]["state"] == "finished"
     assert data[str(archived.pk)]["archived"] is True

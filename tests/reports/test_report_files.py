@@ -30,9 +30,7 @@ def store(report, student, data, staff, name="S001.pdf"):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_replacing_keeps_the_row_and_deletes_the_old_file_after_commit(
-    report, make_student, staff
-):
+def test_replacing_keeps_the_row_and_deletes_the_old_file_after_commit(report, make_student, staff):
     student = make_student()
     first = store(report, student, PDF, staff)
     old_name = first.file.name

@@ -191,8 +191,28 @@ STORAGES = {
 }
 # The largest report file accepted (bytes), one file or inside a ZIP.
 REPORT_FILE_MAX_BYTES = env.int("REPORT_FILE_MAX_BYTES", default=10 * 1024 * 1024)
+# The ZIP bulk upload of a class's report files (reports.services.zip_import): the largest
+# ZIP accepted (bytes; deploy/nginx lets a little more through to its upload page, so that
+# Django refuses a larger one in Indonesian), the most files in it, their total unpacked
+# size, and how many times its packed size a file over 1 MB may unpack to (a ZIP bomb).
+REPORT_ZIP_MAX_BYTES = env.int("REPORT_ZIP_MAX_BYTES", default=200 * 1024 * 1024)
+REPORT_ZIP_MAX_ENTRIES = env.int("REPORT_ZIP_MAX_ENTRIES", default=2000)
+REPORT_ZIP_MAX_UNPACKED_BYTES = env.int("REPORT_ZIP_MAX_UNPACKED_BYTES", default=1024**3)
+REPORT_ZIP_MAX_RATIO = env.int("REPORT_ZIP_MAX_RATIO", default=100)
+# The uploaded ZIP waits here between its preview and the confirmation: deleted on
+# confirm, and once older than REPORT_ZIP_PREVIEW_MAX_AGE seconds by the next upload and
+# by beat's purge (reports.tasks.purge_report_zip_uploads).
+REPORT_ZIP_DIR = Path(env.str("REPORT_ZIP_DIR", default=str(BASE_DIR / "var" / "report-zips")))
+REPORT_ZIP_PREVIEW_MAX_AGE = env.int("REPORT_ZIP_PREVIEW_MAX_AGE", default=3600)
 # Days a parent's personal link works after it was made (a resend makes a new one).
 REPORT_LINK_DAYS = env.int("REPORT_LINK_DAYS", default=120)
+# Days a report's files are kept after the end of its month (reports.services.retention):
+# then `manage.py report_files_prune` (beat runs it daily) removes them, and a parent's
+# link to one no longer opens it. 0 keeps them forever.
+REPORT_FILES_KEEP_DAYS = env.int("REPORT_FILES_KEEP_DAYS", default=365)
+# Days after a message with a link was sent before the report's page lists its child as
+# "not opened after N days", for a teacher to follow up with the parent.
+REPORT_FOLLOW_UP_DAYS = env.int("REPORT_FOLLOW_UP_DAYS", default=3)
 # Production behind deploy/nginx: the URL prefix of nginx's `internal` location that
 # aliases REPORT_FILES_DIR. Set, Django answers a file request with X-Accel-Redirect and
 # nginx sends the bytes; empty (default), Django streams the file itself.
@@ -339,6 +359,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "students.tasks.purge_import_uploads",
         "schedule": 900.0,
         "options": {"expires": 900.0},
+    },
+    # Abandoned ZIP uploads of report files (up to REPORT_ZIP_MAX_BYTES each), every 15 minutes.
+    "purge-report-zip-uploads": {
+        "task": "reports.tasks.purge_report_zip_uploads",
+        "schedule": 900.0,
+        "options": {"expires": 900.0},
+    },
+    # Report files past REPORT_FILES_KEEP_DAYS, once a day (nothing when it is 0).
+    "prune-report-files": {
+        "task": "reports.tasks.prune_report_files",
+        "schedule": 86400.0,
+        "options": {"expires": 86400.0},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")

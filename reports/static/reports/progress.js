@@ -2,17 +2,29 @@
  *
  * Every ~3 s, while at least one shown report is "sending", asks the admin's JSON view
  * (MonthlyReportAdmin.progress_view) for those reports and updates their bars, counts
- * and labels in place. Stops once none is sending; backs off, then stops, on errors
- * (for instance after the session expired).
+ * and labels in place. Reports whose messages carry links to a file keep being asked
+ * about, every ~10 s, until every parent sent the message opened it ("opened: n of m"
+ * moves for days after the sending ended). Stops once there is nothing left to watch;
+ * backs off, then stops, on errors (for instance after the session expired).
  */
 "use strict";
 (function () {
   const INTERVAL = 3000;
+  const OPENED_INTERVAL = 10000;
   const MAX_FAILURES = 5;
   let failures = 0;
 
   function sendingWidgets() {
     return Array.from(document.querySelectorAll(".wa-progress[data-state='sending']"));
+  }
+
+  function watchedWidgets() {
+    // Sending, or sent with links some parents have not opened yet.
+    return Array.from(document.querySelectorAll(".wa-progress")).filter(
+      (widget) =>
+        widget.dataset.state === "sending" ||
+        (widget.dataset.links === "1" && widget.dataset.allOpened !== "1"),
+    );
   }
 
   function setHidden(element, hidden) {
@@ -32,6 +44,10 @@
     }
     widget.querySelector("[data-field='state_label']").textContent = progress.state_label;
     widget.querySelector("[data-field='summary']").textContent = progress.summary;
+    widget.querySelector("[data-field='opened_summary']").textContent = progress.opened_summary;
+    setHidden(widget.querySelector(".wa-opened"), !progress.opened_summary);
+    widget.dataset.links = progress.opened_summary ? "1" : "";
+    widget.dataset.allOpened = progress.opened >= progress.sent ? "1" : "";
     // No percentage in the text: "100%" beside a failure reads as success.
     const bar = widget.querySelector(".wa-progress-bar");
     bar.setAttribute("aria-valuenow", progress.percent);
@@ -44,13 +60,17 @@
     window.setTimeout(poll, delay);
   }
 
+  function nextDelay() {
+    return sendingWidgets().length ? INTERVAL : OPENED_INTERVAL;
+  }
+
   function poll() {
-    const widgets = sendingWidgets();
+    const widgets = watchedWidgets();
     if (widgets.length === 0) {
       return;
     }
     if (document.hidden) {
-      schedule(INTERVAL);
+      schedule(nextDelay());
       return;
     }
     const ids = Array.from(new Set(widgets.map((widget) => widget.dataset.reportId)));
@@ -70,21 +90,22 @@
             update(widget, progress);
           } else {
             widget.dataset.state = "gone"; // the report was deleted: stop asking
+            widget.dataset.links = "";
           }
         }
-        schedule(INTERVAL);
+        schedule(nextDelay());
       })
       .catch(() => {
         failures += 1;
         if (failures < MAX_FAILURES) {
-          schedule(INTERVAL * 2 ** failures);
+          schedule(nextDelay() * 2 ** failures);
         }
       });
   }
 
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", () => schedule(INTERVAL));
+    document.addEventListener("DOMContentLoaded", () => schedule(nextDelay()));
   } else {
-    schedule(INTERVAL);
+    schedule(nextDelay());
   }
 })();

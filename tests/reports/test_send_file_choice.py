@@ -1,0 +1,135 @@
+"""The confirmation's choice when a report has files: wait for the missing files (the
+default) or send the old message to the children without one; counts agree with the rows."""
+
+from unittest import mock
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core.files.base import ContentFile
+
+from broadcasts.models import MonthlyReportBroadcast
+from broadcasts.selectors import broadcast_plan
+from broadcasts.services import WithoutFile, broadcast_create_for_report
+from reports.services.files import report_file_store
+
+CHANGELIST = "/admin/reports/monthlyreport/"
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def post_action(client, report, **extra):
+    data = {"action": "send_whatsapp_broadcast", "_selected_action": [report.pk], **extra}
+    return client.post(CHANGELIST, data)
+
+
+@pytest.fixture
+def dispatch():
+    with mock.patch("broadcasts.tasks.dispatch_pending_broadcasts.delay") as delay:
+        yield delay
+
+
+@pytest.fixture
+def class_with_files(report, make_student, admin_user):
+    """Five children: two with a file, one of those without a number; three without a file,
+    one of those with an invalid number."""
+    with_file = [make_student(name="Aisyah Berkas"), make_student("", name="Bima Tanpa Nomor")]
+    without = [
+        make_student(name="Citra Belum"),
+        make_student(name="Dewi Belum"),
+        make_student("0812", name="Eka Nomor Salah"),
+    ]
+    for student in with_file:
+        report_file_store(
+            monthly_report=report,
+            student=student,
+            content=ContentFile(PDF, name="r.pdf"),
+            original_name="r.pdf",
+            user=admin_user,
+        )
+    return with_file, without
+
+
+def test_the_plan_counts_children_with_and_without_a_file(report, class_with_files):
+    plan = broadcast_plan(monthly_report=report)
+
+    assert plan.has_files
+    assert plan.new_recipients == 4  # Bima has no number
+    assert plan.with_file == 1
+    assert [s.full_name for s in plan.without_file] == [
+        "Citra Belum",
+        "Dewi Belum",
+        "Eka Nomor Salah",
+    ]
+    assert (plan.counts.total, plan.counts.invalid) == (4, 1)
+    assert (plan.counts_waiting.total, plan.counts_waiting.invalid) == (1, 0)
+
+
+def test_the_confirmation_offers_the_choice_waiting_by_default(
+    admin_client, report, class_with_files
+):
+    page = post_action(admin_client, report).content.decode()
+
+    assert "1 dari 4 anak sudah punya berkas laporan." in page
+    decision = page.split('class="wa-decision module"')[1].split('class="wa-device module"')[0]
+    assert 'name="without_file" value="wait" checked' in decision
+    assert 'name="without_file" value="send">' in decision
+    assert "Tunda sampai berkasnya diunggah" in decision
+    assert "Kirim tanpa tautan (pesan lama)" in decision
+    # Each choice's words count the rows it would create.
+    assert "Pesan untuk 1 orang tua: semuanya akan dikirim." in decision
+    assert "Pesan untuk 4 orang tua: 3 akan dikirim, 1 akan gagal" in decision
+    without = page.split('class="wa-without-file"')[1].split("</ul>")[0]
+    assert "Citra Belum" in without and "Aisyah Berkas" not in without
+    assert "/admin/students/student/" in without
+
+
+def test_waiting_creates_rows_only_for_children_with_a_file_and_sending_again_adds_the_rest(
+    admin_client, admin_user, report, class_with_files, dispatch
+):
+    (aisyah, _bima), without = class_with_files
+
+    response = post_action(admin_client, report, post="yes", without_file="wait")
+
+    assert response.status_code == 302
+    assert list(MonthlyReportBroadcast.objects.values_list("student_id", flat=True)) == [aisyah.pk]
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "Pesan untuk 1 orang tua" in message
+    assert "3 anak belum dikirimi sampai berkas laporannya diunggah" in message
+
+    report_file_store(
+        monthly_report=report,
+        student=without[0],
+        content=ContentFile(PDF, name="r.pdf"),
+        original_name="r.pdf",
+        user=admin_user,
+    )
+    post_action(admin_client, report, post="yes", without_file="wait")
+    assert set(MonthlyReportBroadcast.objects.values_list("student_id", flat=True)) == {
+        aisyah.pk,
+        without[0].pk,
+    }
+
+
+def test_sending_without_a_link_messages_everyone_as_before(
+    admin_client, report, class_with_files, dispatch
+):
+    post_action(admin_client, report, post="yes", without_file="send")
+    assert MonthlyReportBroadcast.objects.count() == 4
+
+
+def test_a_missing_or_unknown_choice_waits(report, class_with_files, admin_client, dispatch):
+    post_action(admin_client, report, post="yes", without_file="bogus")
+    assert MonthlyReportBroadcast.objects.count() == 1
+
+
+def test_a_report_without_any_file_sends_as_today_whatever_the_choice(
+    admin_client, report, make_student, dispatch
+):
+    for name in ("Satu", "Dua"):
+        make_student(name=name)
+
+    page = post_action(admin_client, report).content.decode()
+    assert 'name="without_file"' not in page and "sudah punya berkas laporan" not in page
+    assert "Pesan untuk 2 orang tua: semuanya akan dikirim." in page
+
+    outcome = broadcast_create_for_report(monthly_report=report, without_file=WithoutFile.WAIT)
+    assert outcome.created == 2 and outcome.waiting_for_file == 0
