@@ -252,7 +252,7 @@ def test_read_timeout_leaves_the_row_unknown_and_never_resends(
 
 
 def test_each_message_carries_a_link_that_opens_that_childs_file(
-    fake, click_send, report, make_student, superuser
+    fake, client, report, make_student, superuser
 ):
     """Files stored for a class, sent through the workers, each link followed as a parent."""
     from django.core.files.base import ContentFile
@@ -272,7 +272,19 @@ def test_each_message_carries_a_link_that_opens_that_childs_file(
             user=superuser,
         )
 
-    click_send(report)
+    # The admin chooses to message the child without a file now, without a link.
+    client.force_login(superuser)
+    response = client.post(
+        "/admin/reports/monthlyreport/",
+        {
+            "action": "send_whatsapp_broadcast",
+            "_selected_action": [report.pk],
+            "index": 0,
+            "post": "yes",
+            "without_file": "send",
+        },
+    )
+    assert response.status_code == 302
 
     rows = {row.student_id: row for row in wait_for_rows(report, count=3)}
     parent = Client(HTTP_USER_AGENT="Mozilla/5.0 (Linux; Android 13) Mobile Safari/537.36")
@@ -293,3 +305,8 @@ def test_each_message_carries_a_link_that_opens_that_childs_file(
         assert all(served != data for pk, data in files.items() if pk != student.pk)
         row.refresh_from_db()
         assert row.opened_at is not None and row.open_count == 1
+    # The admin's broadcast list: "opened" for exactly the two children whose file was fetched.
+    listed = client.get("/admin/broadcasts/monthlyreportbroadcast/?file_opened=opened")
+    text = listed.content.decode()
+    assert listed.status_code == 200 and text.count('class="wa-opened-at"') == 2
+    assert all(s.full_name in text for s in students[:2]) and students[2].full_name not in text
