@@ -129,6 +129,8 @@ class Setup:
             "FONNTE_API_TOKEN": FAKE_TOKEN,
             "FONNTE_URL": self.fake_url or "http://127.0.0.1:9/send",
             "SCHOOL_WEBSITE": SCHOOL_WEBSITE,
+            # Report files (parents' links) in the work folder, removed at the end.
+            "REPORT_FILES_DIR": str(self.workdir / "report-files"),
             "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
             "LOG_LEVEL": "INFO",
         }
@@ -374,18 +376,48 @@ def make_pending_rows(report, limit: int | None = None, **fields) -> list[int]:
     return [row.pk for row in rows if row.pk is not None]
 
 
+def make_report_files(report, name: str = "") -> int:
+    """A ReportFile row for every student of the report's class (bulk, one file name shared).
+
+    ``name`` is a stored file (a real one, for the streamed file response) or a fake name.
+    """
+    from django.utils import timezone
+
+    from reports.models import ReportFile
+    from students.models import Student
+
+    now = timezone.now()
+    files = [
+        ReportFile(
+            monthly_report=report,
+            student_id=pk,
+            file=name or f"{report.pk}/bench.pdf",
+            content_type="application/pdf",
+            size=300_000,
+            original_name="bench.pdf",
+            uploaded_at=now,
+        )
+        for pk in Student.objects.filter(classroom_id=report.classroom_id).values_list(
+            "pk", flat=True
+        )
+    ]
+    ReportFile.objects.bulk_create(files, batch_size=5000)
+    return len(files)
+
+
 def delete_classrooms(classrooms) -> None:
     """Remove what a part of the benchmark created, without loading it (raw DELETEs)."""
     from django.db import connection
 
     from broadcasts.models import BroadcastAttempt, MonthlyReportBroadcast
-    from reports.models import MonthlyReport
+    from reports.models import MonthlyReport, ReportFile
     from students.models import Classroom, Student
 
     ids = [c.pk for c in classrooms]
     for queryset in (
         BroadcastAttempt.objects.filter(broadcast__student__classroom_id__in=ids),
         MonthlyReportBroadcast.objects.filter(student__classroom_id__in=ids),
+        ReportFile.objects.filter(student__classroom_id__in=ids),
         MonthlyReport.objects.filter(classroom_id__in=ids),
         Student.objects.filter(classroom_id__in=ids),
         Classroom.objects.filter(pk__in=ids),

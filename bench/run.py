@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import common
 from bench.processes import FakeServer
 
-SECTIONS = ("enqueue", "send", "admin", "memory", "zip")
+SECTIONS = ("enqueue", "send", "admin", "memory", "zip", "links")
 
 
 def sizes(quick: bool, full_baseline: bool) -> dict:
@@ -43,6 +43,7 @@ def sizes(quick: bool, full_baseline: bool) -> dict:
             "memory_warmup": 10,
             "zip": (20, 40),
             "zip_file_bytes": 30_000,
+            "links": (50, 200),
         }
     return {
         "enqueue": (1_000, 10_000, 100_000),
@@ -63,6 +64,7 @@ def sizes(quick: bool, full_baseline: bool) -> dict:
         # A class's ZIP of report files, then one twice as large (files of 300 KB).
         "zip": (500, 1_000),
         "zip_file_bytes": 300_000,
+        "links": (1_000, 10_000),
     }
 
 
@@ -135,6 +137,7 @@ def run(args) -> int:
             "admin": "bench.admin_pages",
             "memory": "bench.memory",
             "zip": "bench.zip_upload",
+            "links": "bench.parent_links",
         }
         import importlib
 

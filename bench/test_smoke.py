@@ -57,7 +57,8 @@ def test_quick_run_on_sqlite_and_the_filesystem_broker(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     text = out.read_text()
-    for title in ("1. Enqueue", "2. Send path", "3. Admin pages", "4. Memory", "5. ZIP upload"):
+    titles = ("1. Enqueue", "2. Send path", "3. Admin pages", "4. Memory", "5. ZIP upload")
+    for title in (*titles, "6. The parent"):
         assert title in text
     assert "SQLite" in text
     assert "FAILED" not in text

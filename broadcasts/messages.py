@@ -3,6 +3,12 @@
 The school edits the template in the admin (MessageTemplate, always one row: the text in
 use); until it does, the row holds DEFAULT_TEMPLATE. Placeholders are Indonesian words
 because school staff write them.
+
+The personal link ({tautan_laporan}, broadcasts.links) stands in for the website: when the
+child has a report file, a line holding {tautan_laporan} is kept and the lines holding
+{situs_sekolah} are left out (the template must use {tautan_laporan} for that; a template
+without it keeps its website line). Without a file, every line holding {tautan_laporan} is
+left out and the message is the one sent before links existed.
 """
 
 import re
@@ -19,10 +25,12 @@ from reports.models import MonthlyReport
 from reports.months import month_name
 from students.models import Classroom, Student
 
+from .links import TOKEN_MASK, new_link_token, report_link_url
 from .models import MessageTemplate
 
 # The seed system's text, reworded where it misled parents: "Silakan" as the dictionary
-# spells it, and no "login ke sistem" (there is no link to log in with). It is content the
+# spells it, and no "login ke sistem" (there is no login). The link line (with the child's
+# file) stands in for the website line (without it): see the module's docstring. It is content the
 # school writes for parents (always Indonesian), not interface text, so it is not a msgid.
 DEFAULT_TEMPLATE = (
     "🔔 *Notifikasi {nama_sekolah}*\n"
@@ -31,6 +39,7 @@ DEFAULT_TEMPLATE = (
     "\n"
     "Laporan perkembangan ananda *{nama_siswa}*\n"
     "Laporan bulan *{bulan} {tahun}* telah tersedia.\n"
+    "Buka laporan ananda di sini: {tautan_laporan}\n"
     "\n"
     "Silakan hubungi wali kelas {kelas} untuk melihat detail laporan.\n"
     "Informasi lebih lanjut: {situs_sekolah}\n"
@@ -49,6 +58,10 @@ PLACEHOLDERS = {
     "tahun": gettext_lazy("the report's year"),
     "nama_sekolah": lazy(lambda: _school_text("name"), str)(),
     "situs_sekolah": lazy(lambda: _school_text("website"), str)(),
+    "tautan_laporan": gettext_lazy(
+        "the child's personal link to their report file; a line with it is left out when the "
+        "child has no file, and when it is there, the lines with {situs_sekolah} are left out"
+    ),
 }
 
 
@@ -111,7 +124,8 @@ def longest_context() -> dict[str, str]:
     Names are as long as their columns allow (Student.full_name and parent_name, 150;
     Classroom.name, 100), the month is the longest Indonesian name (September), the year
     has four digits (MonthlyReport allows 2000 to 2100); the school's name and website are
-    this installation's own settings, as every message has them.
+    this installation's own settings, as every message has them. The link is the longest a
+    token makes (``SITE_URL/laporan/`` + 43 characters + ``/``).
     """
     widest = {
         "nama_siswa": Student._meta.get_field("full_name").max_length,
@@ -124,12 +138,18 @@ def longest_context() -> dict[str, str]:
         "tahun": "2100",
         "nama_sekolah": settings.SCHOOL_NAME,
         "situs_sekolah": settings.SCHOOL_WEBSITE,
+        "tautan_laporan": report_link_url("W" * len(new_link_token())),
     }
 
 
 def _length_errors(text: str) -> list[str]:
     """The message for the longest values must fit Fonnte's limit (MAX_MESSAGE_LENGTH)."""
-    longest = len(render_message(longest_context(), text))
+    # With the link (website lines left out) and without it (link lines left out).
+    context = longest_context()
+    longest = max(
+        len(render_message(context, text)),
+        len(render_message({**context, "tautan_laporan": ""}, text)),
+    )
     if longest <= MAX_MESSAGE_LENGTH:
         return []
     return [
@@ -180,8 +200,8 @@ def message_template_get_or_create() -> MessageTemplate:
     return template
 
 
-def message_context(*, student, monthly_report) -> dict[str, str]:
-    """The value of every placeholder, for one student and report."""
+def message_context(*, student, monthly_report, link_url: str = "") -> dict[str, str]:
+    """The value of every placeholder, for one student and report; ``link_url``: their link."""
     return {
         "nama_siswa": student.full_name,
         "nama_orang_tua": student.parent_name,
@@ -190,6 +210,7 @@ def message_context(*, student, monthly_report) -> dict[str, str]:
         "tahun": str(monthly_report.year),
         "nama_sekolah": settings.SCHOOL_NAME,
         "situs_sekolah": settings.SCHOOL_WEBSITE,
+        "tautan_laporan": link_url,
     }
 
 
@@ -233,15 +254,24 @@ def has_honorific(name: str) -> bool:
 def render_message(context: dict[str, str], template: str | None = None) -> str:
     """Fill in the template; a line about the website is dropped when the school has none.
 
+    A line with {tautan_laporan} is kept only with a link; with one, the lines with
+    {situs_sekolah} are left out when the template has a link line (the module's docstring).
+
     A template's "Bapak/Ibu" before {nama_orang_tua} is left out for a name that carries
     its own ("Ibu Siti"): never "Bapak/Ibu Ibu Siti".
     """
     template = template if template is not None else current_template()
     if has_honorific(context["nama_orang_tua"]):
         template = _HONORIFIC_BEFORE_PARENT.sub("", template)
+    context = {"tautan_laporan": "", **context}
     lines = template.splitlines()
-    if not context["situs_sekolah"]:
-        lines = [line for line in lines if "{situs_sekolah}" not in line]
+    has_link_line = any("{tautan_laporan}" in line for line in lines)
+    if not context["tautan_laporan"]:
+        lines = [line for line in lines if "{tautan_laporan}" not in line]
+    if not context["situs_sekolah"] or (context["tautan_laporan"] and has_link_line):
+        lines = [
+            line for line in lines if "{situs_sekolah}" not in line or "{tautan_laporan}" in line
+        ]
     return "\n".join(lines).format(**context)
 
 
@@ -259,6 +289,8 @@ def message_preview(template: str) -> tuple[str, object] | None:
     if report is None:
         today = timezone.localdate()
         report = MonthlyReport(classroom=student.classroom, month=today.month, year=today.year)
-    return render_message(
-        message_context(student=student, monthly_report=report), template
-    ), student
+    # A sample link, its token masked: a link opened from the admin is not a parent opening it.
+    context = message_context(
+        student=student, monthly_report=report, link_url=report_link_url(TOKEN_MASK)
+    )
+    return render_message(context, template), student

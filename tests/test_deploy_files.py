@@ -353,10 +353,24 @@ def free_port():
         return sock.getsockname()[1]
 
 
+#: The file the backend below hands to nginx, under REPORT_FILES_ACCEL_REDIRECT.
+ACCEL_FILE = "/_report-files/7/0a1b2c.pdf"
+REPORT_BYTES = b"%PDF-1.4 the report\n"
+
+
 class EchoHeaders(http.server.BaseHTTPRequestHandler):
     """gunicorn's stand-in: answers each request with the headers nginx passed on."""
 
     def do_GET(self):
+        if self.path.startswith("/laporan/") and self.path.endswith("/berkas/"):
+            # As broadcasts.parent_views answers a live link in production.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.send_header("Content-Disposition", 'inline; filename="Laporan-S001.pdf"')
+            self.send_header("X-Accel-Redirect", ACCEL_FILE)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         body = json.dumps(dict(self.headers)).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -388,8 +402,11 @@ def running_nginx(nginx_binary, tmp_path):
         text = re.sub(r"\n\s*listen \[::\]:\d+[^;]*;", "", text)  # IPv6 may be off here
         text = text.replace("listen 80;", f"listen 127.0.0.1:{plain};")
         text = text.replace("listen 443 ", f"listen 127.0.0.1:{secure} ")
+        text = text.replace("/srv/tkassalam/var/report-files/", f"{tmp_path}/report-files/")
         return text.replace("127.0.0.1:8000", f"127.0.0.1:{backend.server_port}")
 
+    (tmp_path / "report-files" / "7").mkdir(parents=True)
+    (tmp_path / "report-files" / "7" / "0a1b2c.pdf").write_bytes(REPORT_BYTES)
     config = nginx_config(tmp_path, site)
     process = subprocess.Popen(
         [nginx_binary, "-p", str(tmp_path), "-c", str(config), "-g", "daemon off;"],
@@ -509,3 +526,57 @@ def test_the_workers_send_task_events(command):
     context = CLIContext(app=celery_app, no_color=True, workdir=None, quiet=True)
     parsed = worker.make_context("worker", args[args.index("worker") + 1 :], obj=context)
     assert parsed.params["task_events"] is True
+
+
+def test_nginx_keeps_parents_links_out_of_its_logs_and_limits_them():
+    text = re.sub(r"#[^\n]*", "", NGINX.read_text())
+    (_, secure) = nginx_servers()
+    formats = dict(re.findall(r"log_format\s+(\w+)\s+((?:'[^']*'\s*)+);", text))
+    zones = re.findall(r"limit_req_zone\s+\$binary_remote_addr\s+zone=(\w+):", text)
+    (links,) = re.findall(r"location /laporan/ \{([^}]*)\}", secure)
+    assert re.search(rf"limit_req zone=({'|'.join(zones)})\b", links)
+    assert "limit_req_status 429;" in links
+    assert "error_log /var/log/nginx/error.log emerg;" in links  # its lines name the request
+    (log_format,) = re.findall(r"access_log\s+\S+\s+(\w+);", links)
+    assert not re.search(r"\$(uri|request|request_uri|document_uri)\b", formats[log_format])
+
+
+def test_nginx_serves_report_files_only_through_an_internal_location():
+    (_, secure) = nginx_servers()
+    (files,) = re.findall(r"location /_report-files/ \{(.*?)\n    \}", secure, flags=re.S)
+    assert re.search(r"^\s*internal;", files, flags=re.M)
+    # The default REPORT_FILES_DIR under the deploy folder, /srv/tkassalam.
+    assert "alias /srv/tkassalam/var/report-files/;" in files
+    assert "tkassalam_parent;" in files  # nginx logs where the request ends: no token there
+    example = (DEPLOY.parent / ".env.example").read_text()
+    assert "REPORT_FILES_ACCEL_REDIRECT=/_report-files/" in example
+
+
+def test_nginx_sends_the_file_django_names_with_x_accel_and_logs_no_token(running_nginx, tmp_path):
+    _, secure, cert = running_nginx
+    token = "T" * 43
+    with local_session(cert) as session:
+        answer = session.get(f"{secure}/laporan/{token}/berkas/", timeout=5)
+        direct = session.get(f"{secure}{ACCEL_FILE}", timeout=5)
+
+    assert answer.status_code == 200
+    assert answer.content == REPORT_BYTES
+    assert answer.headers["Content-Type"] == "application/pdf"
+    assert answer.headers["Content-Disposition"] == 'inline; filename="Laporan-S001.pdf"'
+    assert answer.headers["Cache-Control"] == "private, no-store"
+    assert answer.headers["Referrer-Policy"] == "no-referrer"
+    assert answer.headers["X-Robots-Tag"] == "noindex, nofollow"
+    assert "X-Accel-Redirect" not in answer.headers
+    assert direct.status_code == 404  # internal: never from outside
+    log = (tmp_path / "tkassalam.access.log").read_text()
+    assert "/laporan/******** " in log
+    assert token not in log
+
+
+@pytest.mark.parametrize("command", gunicorn_commands())
+def test_gunicorn_writes_no_access_log(command):
+    """Its access lines name the path: a parent's link (its token), a webhook's secret."""
+    from gunicorn.config import Config
+
+    options = Config().parser().parse_args(shlex.split(command)[1:])
+    assert options.accesslog is None

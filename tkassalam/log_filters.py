@@ -3,7 +3,9 @@
 The webhook secret travels in the webhook URL (broadcasts/urls.py), so any line that names
 a request path can carry it: Django's request and security loggers, runserver's
 ``django.server``, gunicorn's error log (``Error handling request /webhooks/…``). The
-Fonnte token could appear in a quoted request or exception. The filter sits on the
+Fonnte token could appear in a quoted request or exception. The token of a parent's personal
+link (``/laporan/<token>/``, broadcasts.links) is masked in every line the same way. The
+filter sits on the
 handlers (settings.LOGGING, and Celery's in tkassalam/celery.py), not on loggers: a
 logger's filter does not see records propagated from its children.
 """
@@ -15,6 +17,8 @@ from urllib.parse import quote
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+from broadcasts.links import mask_link_tokens
 
 MASK = "********"
 #: Shorter values are not masked: replacing every "a" in every line would help nobody,
@@ -44,10 +48,10 @@ def _forget_secrets(*, setting, **kwargs):
 
 
 def mask_secrets(text: str, secrets=None) -> str:
-    """``text`` with every secret replaced by MASK."""
+    """``text`` with every secret, and the token of every personal link, replaced by a mask."""
     for secret in _secrets() if secrets is None else secrets:
         text = text.replace(secret, MASK)
-    return text
+    return mask_link_tokens(text) if "/laporan/" in text else text
 
 
 class MaskSecrets(logging.Filter):
@@ -60,8 +64,6 @@ class MaskSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = _secrets()
-        if not secrets:
-            return True
         try:
             message = record.getMessage()
         except Exception:  # a broken format string: the handler reports it itself

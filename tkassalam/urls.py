@@ -16,4 +16,6 @@ urlpatterns = [
     # set_language: the admin header's language switcher posts here.
     path("i18n/", include("django.conf.urls.i18n")),
     path("webhooks/", include("broadcasts.urls")),
+    # The parent's personal link to their child's report (broadcasts.parent_views).
+    path("laporan/", include("broadcasts.parent_urls")),
 ]

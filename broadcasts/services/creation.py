@@ -14,6 +14,7 @@ from students.phones import InvalidPhoneNumber, normalize_phone
 
 from .. import queue
 from ..exceptions import BroadcastArchived
+from ..links import new_link_token, report_link_url
 from ..messages import current_template, message_context, render_message
 from ..models import (
     CLAIMABLE_STATUSES,
@@ -105,11 +106,9 @@ def broadcast_create_for_report(
         raise BroadcastArchived(monthly_report.pk)
     rows, skipped, not_on_whatsapp, invalid, waiting = [], 0, 0, [], 0
     template = current_template()
-    with_file = (
-        students_with_file(monthly_report=monthly_report)
-        if without_file == WithoutFile.WAIT
-        else set()
-    )
+    # The class's files, read once: for the links, and for WAIT's students without one.
+    links = _PersonalLinks(monthly_report)
+    with_file = links.with_file if without_file == WithoutFile.WAIT else set()
     for student in students_without_broadcast(monthly_report=monthly_report):
         # As the confirmation (broadcast_plan) and every resend decide.
         problem = student_delivery_problem(student)
@@ -125,7 +124,10 @@ def broadcast_create_for_report(
         if problem == INVALID_PHONE:
             invalid.append(student.pk)
         phone, _valid = row_phone(student.parent_phone)
-        context = message_context(student=student, monthly_report=monthly_report)
+        link = links.for_student(student.pk)
+        context = message_context(
+            student=student, monthly_report=monthly_report, link_url=link.get("url", "")
+        )
         rows.append(
             MonthlyReportBroadcast(
                 monthly_report=monthly_report,
@@ -133,6 +135,8 @@ def broadcast_create_for_report(
                 phone_number=phone,
                 message=render_message(context, template),
                 requested_by=requested_by,
+                link_token=link.get("token"),
+                link_created_at=link.get("created_at"),
             )
         )
     with transaction.atomic():
@@ -171,6 +175,24 @@ def broadcast_create_for_report(
         invalid_phone=len(invalid) - invalid_taken,
         waiting_for_file=waiting,
     )
+
+
+class _PersonalLinks:
+    """Each row's personal link (broadcasts.links): only for a child with a report file.
+
+    The children with a file are read once for the whole class. A child without one gets
+    no link, and the message leaves the link line out (messages.render_message).
+    """
+
+    def __init__(self, monthly_report):
+        self.with_file = students_with_file(monthly_report=monthly_report)
+        self.now = timezone.now()
+
+    def for_student(self, student_id) -> dict:
+        if student_id not in self.with_file:
+            return {}
+        token = new_link_token()
+        return {"token": token, "url": report_link_url(token), "created_at": self.now}
 
 
 def _with_row(*, monthly_report, student_ids) -> int:

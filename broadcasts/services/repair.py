@@ -14,6 +14,7 @@ from students.models import Student
 from tkassalam.language import school_language
 
 from .. import queue
+from ..links import new_link_token
 from ..models import BroadcastStatus, MonthlyReportBroadcast
 from ..selectors import NotResendable, not_resendable_reason, resendable
 from .creation import row_phone
@@ -101,6 +102,7 @@ def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_
         MonthlyReportBroadcast.objects.bulk_update(
             renumbered, ["phone_number"], batch_size=RETRY_BATCH
         )
+        _renew_links([pk for pk, _ in resent], now=now)
         # Read, not written: their error still says why they failed (or that Fonnte never
         # answered); why they were not resent is the caller's message and the history's.
         kept = {reason: [] for reason in NotResendable}
@@ -151,6 +153,35 @@ def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_
         },
     )
     return outcome
+
+
+def _renew_links(ids, *, now) -> None:
+    """Each resent row with a link gets a new one, in its message too; the old link dies.
+
+    The message is the one the admin confirmed, with the new token in place of the old
+    one. A row without a link keeps its message as it was, even if the child has a file
+    now: a resend repeats the message that failed. The rows are ours (locked) until commit.
+    """
+    renewed = []
+    for batch in id_batches(ids):
+        for pk, old, message in MonthlyReportBroadcast.objects.filter(
+            pk__in=batch, link_token__isnull=False
+        ).values_list("pk", "link_token", "message"):
+            new = new_link_token()
+            renewed.append(
+                MonthlyReportBroadcast(
+                    pk=pk,
+                    link_token=new,
+                    link_created_at=now,
+                    link_revoked_at=None,
+                    message=message.replace(old, new),
+                )
+            )
+    MonthlyReportBroadcast.objects.bulk_update(
+        renewed,
+        ["link_token", "link_created_at", "link_revoked_at", "message"],
+        batch_size=RETRY_BATCH,
+    )
 
 
 def _update_returning(rows, *, statuses, **values) -> list[tuple[int, str]]:

@@ -249,3 +249,64 @@ def test_read_timeout_leaves_the_row_unknown_and_never_resends(
     assert wait_until(lambda: alert_naming(superuser, student), what="the admin alert")
     row.refresh_from_db()
     assert row.status == BroadcastStatus.UNKNOWN
+
+
+def test_each_message_carries_a_link_that_opens_that_childs_file(
+    fake, client, report, make_student, superuser
+):
+    """Files stored for a class, sent through the workers, each link followed as a parent."""
+    from django.core.files.base import ContentFile
+    from django.test import Client
+
+    from reports.services.files import report_file_store
+
+    students = [make_student(f"0812-1300-000{n}") for n in (1, 2, 3)]
+    files = {}
+    for student in students[:2]:
+        files[student.pk] = b"%PDF-1.4\n% report of " + student.nis.encode() + b"\n%%EOF\n"
+        report_file_store(
+            monthly_report=report,
+            student=student,
+            content=ContentFile(files[student.pk], name=f"{student.nis}.pdf"),
+            original_name=f"{student.nis}.pdf",
+            user=superuser,
+        )
+
+    # The admin chooses to message the child without a file now, without a link.
+    client.force_login(superuser)
+    response = client.post(
+        "/admin/reports/monthlyreport/",
+        {
+            "action": "send_whatsapp_broadcast",
+            "_selected_action": [report.pk],
+            "index": 0,
+            "post": "yes",
+            "without_file": "send",
+        },
+    )
+    assert response.status_code == 302
+
+    rows = {row.student_id: row for row in wait_for_rows(report, count=3)}
+    parent = Client(HTTP_USER_AGENT="Mozilla/5.0 (Linux; Android 13) Mobile Safari/537.36")
+    for student in students:
+        (request,) = requests_to(fake, normalize_phone(student.parent_phone))
+        links = re.findall(r"https?://\S+?(/laporan/[A-Za-z0-9_-]{43}/)", request.message)
+        if student.pk not in files:
+            assert links == []  # no file: the old message, no link
+            continue
+        (path,) = links
+        page = parent.get(path)
+        assert page.status_code == 200 and student.full_name in page.content.decode()
+        row = MonthlyReportBroadcast.objects.get(pk=rows[student.pk].pk)
+        assert row.opened_at is None  # the page alone is not an opening
+        answer = parent.get(path + "berkas/")
+        served = b"".join(answer.streaming_content)
+        assert served == files[student.pk]
+        assert all(served != data for pk, data in files.items() if pk != student.pk)
+        row.refresh_from_db()
+        assert row.opened_at is not None and row.open_count == 1
+    # The admin's broadcast list: "opened" for exactly the two children whose file was fetched.
+    listed = client.get("/admin/broadcasts/monthlyreportbroadcast/?file_opened=opened")
+    text = listed.content.decode()
+    assert listed.status_code == 200 and text.count('class="wa-opened-at"') == 2
+    assert all(s.full_name in text for s in students[:2]) and students[2].full_name not in text

@@ -235,6 +235,9 @@ ADMIN_EMAIL = env.str("ADMIN_EMAIL", default="")
 # --- School -----------------------------------------------------------------
 SCHOOL_NAME = env.str("SCHOOL_NAME", default="TK ABA Assalam")
 SCHOOL_WEBSITE = env.str("SCHOOL_WEBSITE", default="")
+# How parents reach the school (a phone number, an address), on the parent's page when their
+# link no longer opens: optional, one line of text.
+SCHOOL_CONTACT = env.str("SCHOOL_CONTACT", default="")
 # Where admins open this site; links in alert emails start with it.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
