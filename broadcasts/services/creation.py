@@ -3,6 +3,7 @@
 import enum
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -125,9 +126,7 @@ def broadcast_create_for_report(
             invalid.append(student.pk)
         phone, _valid = row_phone(student.parent_phone)
         link = links.for_student(student.pk)
-        context = message_context(
-            student=student, monthly_report=monthly_report, link_url=link.get("url", "")
-        )
+        context = message_context(student=student, monthly_report=monthly_report, link_url=link.url)
         rows.append(
             MonthlyReportBroadcast(
                 monthly_report=monthly_report,
@@ -135,8 +134,8 @@ def broadcast_create_for_report(
                 phone_number=phone,
                 message=render_message(context, template),
                 requested_by=requested_by,
-                link_token=link.get("token"),
-                link_created_at=link.get("created_at"),
+                link_token=link.token,
+                link_created_at=link.created_at,
             )
         )
     with transaction.atomic():
@@ -177,6 +176,13 @@ def broadcast_create_for_report(
     )
 
 
+@dataclass(frozen=True)
+class _Link:
+    token: str | None = None
+    url: str = ""
+    created_at: datetime | None = None
+
+
 class _PersonalLinks:
     """Each row's personal link (broadcasts.links): only for a child with a report file.
 
@@ -188,11 +194,11 @@ class _PersonalLinks:
         self.with_file = students_with_file(monthly_report=monthly_report)
         self.now = timezone.now()
 
-    def for_student(self, student_id) -> dict:
+    def for_student(self, student_id) -> _Link:
         if student_id not in self.with_file:
-            return {}
+            return _Link()
         token = new_link_token()
-        return {"token": token, "url": report_link_url(token), "created_at": self.now}
+        return _Link(token=token, url=report_link_url(token), created_at=self.now)
 
 
 def _with_row(*, monthly_report, student_ids) -> int:

@@ -7,10 +7,14 @@ phone number. Every test uses its own numbers, so a late request of an earlier
 test cannot be counted in a later one.
 """
 
+import io
 import re
 import time
+import zipfile
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 
 from broadcasts import tasks
 from broadcasts.models import FINAL_STATUSES, BroadcastStatus, MonthlyReportBroadcast
@@ -254,26 +258,26 @@ def test_read_timeout_leaves_the_row_unknown_and_never_resends(
 def test_each_message_carries_a_link_that_opens_that_childs_file(
     fake, client, report, make_student, superuser
 ):
-    """Files stored for a class, sent through the workers, each link followed as a parent."""
-    from django.core.files.base import ContentFile
-    from django.test import Client
-
-    from reports.services.files import report_file_store
-
+    """A ZIP uploaded for a class, sent through the workers, each link followed as a parent."""
     students = [make_student(f"0812-1300-000{n}") for n in (1, 2, 3)]
-    files = {}
-    for student in students[:2]:
-        files[student.pk] = b"%PDF-1.4\n% report of " + student.nis.encode() + b"\n%%EOF\n"
-        report_file_store(
-            monthly_report=report,
-            student=student,
-            content=ContentFile(files[student.pk], name=f"{student.nis}.pdf"),
-            original_name=f"{student.nis}.pdf",
-            user=superuser,
-        )
+    files = {
+        student.pk: b"%PDF-1.4\n% report of " + student.nis.encode() + b"\n%%EOF\n"
+        for student in students[:2]
+    }
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        for student in students[:2]:
+            # Named as schools name them: the NIS first, then anything.
+            archive.writestr(f"{student.nis.lower()} - {student.full_name}.PDF", files[student.pk])
+    client.force_login(superuser)
+    upload_url = f"/admin/reports/monthlyreport/{report.pk}/upload-zip/"
+    preview = client.post(
+        upload_url, {"zip_file": SimpleUploadedFile("kelas.zip", packed.getvalue())}
+    ).content.decode()
+    kept = re.search(r'name="upload" value="([^"]+)"', preview).group(1)
+    assert client.post(upload_url, {"upload": kept}).status_code == 302
 
     # The admin chooses to message the child without a file now, without a link.
-    client.force_login(superuser)
     response = client.post(
         "/admin/reports/monthlyreport/",
         {
