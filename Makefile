@@ -64,10 +64,12 @@ messages: $(INSTALLED)
 
 # Benchmarks (bench/README.md): PostgreSQL + Redis when they answer, else SQLite + the
 # embedded broker; prints the table and writes bench/results/latest.md. Not part of make test.
-# Take the staff manual's screenshots again (docs/screenshots/, Chromium needed); make test
-# skips this one browser test.
+# Take the staff manual's screenshots again (docs/screenshots/, Chromium needed). make test
+# skips test_admin_screenshots.py and runs the other three without writing pictures.
 screenshots: $(INSTALLED)
-	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/e2e/test_admin_screenshots.py -q -p no:cacheprovider
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/e2e/test_admin_screenshots.py \
+		tests/e2e/test_admin_opened_browser.py tests/e2e/test_parent_page_browser.py \
+		tests/e2e/test_zip_upload_browser.py -q -p no:cacheprovider
 	command -v optipng >/dev/null && optipng -quiet -o2 docs/screenshots/*.png || true
 
 bench: $(INSTALLED)

@@ -74,6 +74,10 @@ SCREENSHOTS = {
     "screenshots/broadcast-list.png": (1366, 768),
     "screenshots/report-failures.png": (1366, 768),
     "screenshots/hp-daftar-laporan.png": (390, 844),
+    "screenshots/zip-upload-preview.png": (1366, 768),
+    "screenshots/hp-halaman-orang-tua.png": (390, 844),
+    "screenshots/send-confirmation-files.png": (1366, 768),
+    "screenshots/report-opened.png": (1366, 768),
 }
 
 

@@ -352,6 +352,9 @@ def browser():
                 "--disable-component-update",
                 "--disable-sync",
             ],
+            # The browser's own controls (a file input's "Pilih File") in the pages' language,
+            # where Debian's chromium-l10n is installed: the manual's pictures hold no English.
+            env={**os.environ, "LANGUAGE": "id"},
         )
         yield chromium
         chromium.close()

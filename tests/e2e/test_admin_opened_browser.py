@@ -52,8 +52,9 @@ def _fresh_fake():
 
 @pytest.fixture
 def school():
-    """TK A Melati's November report sent with links (one opened, two not after 5 days),
-    and its December report with files for two of the five children, not sent."""
+    """TK A Melati's November report, every child with a file, sent with links (one opened,
+    three not after 5 days), and its December report with files for two of the five
+    children, not sent."""
     restore_roles()
     admin = get_user_model().objects.create_user("kepala", password=PASSWORD, is_staff=True)
     admin.groups.add(Group.objects.get(name="admin"))
@@ -86,6 +87,14 @@ def school():
                 open_count=3 if i == 0 else 0,
                 message=f"Laporan {student.full_name}: {report_link_url(token)}",
             )
+        )
+    for student in students:  # the links were sent because the children had files
+        report_file_store(
+            monthly_report=sent,
+            student=student,
+            content=ContentFile(PDF, name="rapor.pdf"),
+            original_name="rapor.pdf",
+            user=admin,
         )
     unsent = MonthlyReport.objects.create(classroom=classroom, month=12, year=2026)
     for student in students[:2]:

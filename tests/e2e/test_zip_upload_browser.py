@@ -2,12 +2,14 @@
 
 The school's admin chooses a ZIP, reads the preview (the verdict and the button within
 the first screen, nothing wider than the screen) and confirms; the report page says how
-many files were stored. With ZIP_UPLOAD_SCREENSHOT=<file.png> the laptop's preview is
-saved there (1366x768), e.g. for the staff manual's docs/screenshots/.
+many files were stored. With ``UPDATE_SCREENSHOTS=1`` (``make screenshots``) the laptop's
+preview is the manual's docs/screenshots/zip-upload-preview.png (1366x768);
+ZIP_UPLOAD_SCREENSHOT=<file.png> saves it elsewhere.
 """
 
 import os
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, Permission
@@ -26,6 +28,7 @@ except ImportError:  # the browser fixture skips (or fails, where CI requires it
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "zip-upload-preview.png"
 SCREENS = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 360, "height": 740}}
 
 
@@ -80,6 +83,8 @@ def test_a_zip_is_previewed_then_stored(
         expect(page.locator(".zip-verdict-left-out")).to_contain_text("2 berkas dari ZIP")
         if screen == "laptop" and os.environ.get("ZIP_UPLOAD_SCREENSHOT"):
             page.screenshot(path=os.environ["ZIP_UPLOAD_SCREENSHOT"])
+        elif screen == "laptop" and os.environ.get("UPDATE_SCREENSHOTS") == "1":
+            page.screenshot(path=str(SCREENSHOT))
 
         confirm.click()
         expect(page.locator(".messagelist")).to_contain_text(
