@@ -8,6 +8,7 @@ from reports.models import MonthlyReport
 from reports.selectors import students_with_file
 from students.models import Student
 
+from ..links import TOKEN_MASK, report_link_url
 from ..messages import message_context, render_message
 from ..models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
 from .delivery import INVALID_PHONE, NotResendable, student_delivery_problem
@@ -179,10 +180,17 @@ def broadcast_plan(*, monthly_report) -> BroadcastPlan:
             plan.invalid_without_file += problem == INVALID_PHONE
         if problem == INVALID_PHONE:
             plan.invalid_phone.append(student)
-        elif plan.preview_student is None:
+        elif plan.preview_student is None or (
+            # The sample is the message with the link when some child will get one.
+            student.pk in with_file and plan.preview_student.pk not in with_file
+        ):
             plan.preview_student = student
     if plan.preview_student is not None:
+        # A sample link, its token masked: opening it from this page opens nothing.
+        link = report_link_url(TOKEN_MASK) if plan.preview_student.pk in with_file else ""
         plan.preview = render_message(
-            message_context(student=plan.preview_student, monthly_report=monthly_report)
+            message_context(
+                student=plan.preview_student, monthly_report=monthly_report, link_url=link
+            )
         )
     return plan

@@ -97,8 +97,9 @@ def _without_file_choice(request) -> WithoutFile:
     """The admin's choice for children without a file; waiting when absent or unreadable.
 
     Waiting is the safer default: a parent messaged now without the link already has a
-    row, so sending again once the file is uploaded would not message them (only a
-    resend would), while a child left out is messaged, with the link, by sending again.
+    row, so sending again once the file is uploaded would not message them again (a sent
+    message is never resent), while a child left out is messaged, with the link, by
+    sending again.
     """
     try:
         return WithoutFile(request.POST.get("without_file", WithoutFile.WAIT))

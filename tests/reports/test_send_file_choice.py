@@ -133,3 +133,29 @@ def test_a_report_without_any_file_sends_as_today_whatever_the_choice(
 
     outcome = broadcast_create_for_report(monthly_report=report, without_file=WithoutFile.WAIT)
     assert outcome.created == 2 and outcome.waiting_for_file == 0
+
+
+def test_the_sample_message_is_one_with_the_link_its_token_masked(report, make_student, admin_user):
+    make_student(name="Citra Belum")
+    zahra = make_student(name="Zahra Berkas")
+    report_file_store(
+        monthly_report=report,
+        student=zahra,
+        content=ContentFile(PDF, name="r.pdf"),
+        original_name="r.pdf",
+        user=admin_user,
+    )
+
+    plan = broadcast_plan(monthly_report=report)
+
+    # Zahra, the child with a file, although Citra comes first.
+    assert plan.preview_student == zahra
+    assert "/laporan/********/" in plan.preview
+
+
+def test_without_files_the_sample_message_has_no_link(report, make_student):
+    make_student(name="Citra Belum")
+
+    plan = broadcast_plan(monthly_report=report)
+
+    assert plan.preview_student.full_name == "Citra Belum" and "/laporan/" not in plan.preview
