@@ -379,7 +379,7 @@ def test_staff_open_a_file_without_it_counting_as_a_parents_open(
     assert b"".join(response.streaming_content) == PNG
     assert response["Content-Type"] == "image/png"
     assert response["Content-Disposition"].startswith("inline;")
-    assert f"{student.nis} - November 2026.png" in response["Content-Disposition"]
+    assert f"Laporan-{student.nis}-November-2026.png" in response["Content-Disposition"]
     assert "no-store" in response["Cache-Control"]
     row.refresh_from_db()
     assert row.opened_at is None and row.open_count == 0
