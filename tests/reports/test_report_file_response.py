@@ -3,6 +3,10 @@ sends it in production, Django streams it in development; and the report files' 
 imports nothing from broadcasts/ (issue 13)."""
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,7 @@ import broadcasts.parent_views
 import reports.admin.files
 from reports import file_response
 from reports.file_response import report_file_download_name, report_file_response
+from reports.models import report_file_storage
 from reports.services.files import report_file_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,3 +110,70 @@ def _broadcasts_imports(path: Path) -> list[str]:
 )
 def test_the_report_files_code_imports_nothing_from_broadcasts(relative):
     assert _broadcasts_imports(ROOT / relative) == []
+
+
+# --- Another storage by settings alone (django-storages) ------------------------------------
+
+
+def test_the_storage_backend_and_its_options_come_from_the_environment():
+    """REPORT_FILES_STORAGE and REPORT_FILES_STORAGE_OPTIONS alone choose another backend;
+    by default a private folder outside static files."""
+    script = (
+        "import json, os; os.environ.setdefault('DJANGO_SECRET_KEY', 'x' * 50);"
+        "from tkassalam.settings import base as s;"
+        "print(json.dumps([s.STORAGES['report_files'], str(s.REPORT_FILES_DIR),"
+        " str(s.STATIC_ROOT)]))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPORT_FILES")}
+    env["DJANGO_SETTINGS_MODULE"] = "tkassalam.settings.base"
+    default = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, check=True
+        ).stdout
+    )
+    storage, folder, static_root = default
+    assert storage["BACKEND"] == "django.core.files.storage.FileSystemStorage"
+    assert storage["OPTIONS"]["location"] == folder == str(ROOT / "var" / "report-files")
+    assert not folder.startswith(static_root) and "base_url" not in storage["OPTIONS"]
+    env["REPORT_FILES_STORAGE"] = "storages.backends.s3.S3Storage"
+    env["REPORT_FILES_STORAGE_OPTIONS"] = '{"bucket_name": "rapor", "default_acl": "private"}'
+    (storage, _folder, _static) = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, check=True
+        ).stdout
+    )
+    assert storage == {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"bucket_name": "rapor", "default_acl": "private"},
+    }
+
+
+def test_files_are_stored_served_and_deleted_through_the_storage_api_only(
+    settings, django_capture_on_commit_callbacks, report, make_student, tmp_path
+):
+    """A backend with no local path (as S3's): nothing assumes a folder."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "report_files": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    settings.REPORT_FILES_ACCEL_REDIRECT = ""
+    student = make_student()
+    storage = report_file_storage()
+    assert type(storage).__name__ == "InMemoryStorage"
+
+    stored = report_file_store(
+        monthly_report=report,
+        student=student,
+        content=ContentFile(PDF),
+        original_name="x.pdf",
+        user=None,
+    )
+    assert storage.exists(stored.file.name)
+    response = report_file_response(
+        file_name=stored.file.name, content_type=stored.content_type, filename="x.pdf"
+    )
+    assert b"".join(response.streaming_content) == PDF
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report.delete()
+    assert not storage.exists(stored.file.name)
