@@ -11,19 +11,15 @@ reach a log line (tkassalam.log_filters masks them in request paths).
 """
 
 import logging
-import re
 from functools import wraps
-from urllib.parse import quote
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import FileResponse, HttpResponse, HttpResponseNotAllowed
+from django.http import HttpResponse, HttpResponseNotAllowed
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 
-from reports.filetypes import EXTENSIONS
-from reports.models import report_file_storage
+from reports.file_response import report_file_download_name, report_file_response
 from reports.months import month_name
 from tkassalam.language import school_language
 from tkassalam.security import client_ip_address
@@ -95,23 +91,18 @@ def report_file(request, token):
     link = report_link_open(token)
     if link is None:
         return _unavailable(request)
-    filename = _download_name(link)
-    as_attachment = request.GET.get("unduh") == "1"
-    if settings.REPORT_FILES_ACCEL_REDIRECT:
-        response = HttpResponse(content_type=link.content_type)
-        response["X-Accel-Redirect"] = quote(
-            f"{settings.REPORT_FILES_ACCEL_REDIRECT.rstrip('/')}/{link.file_name}"
+    try:
+        response = report_file_response(
+            file_name=link.file_name,
+            content_type=link.content_type,
+            filename=report_file_download_name(
+                nis=link.nis, month=link.month, year=link.year, content_type=link.content_type
+            ),
+            as_attachment=request.GET.get("unduh") == "1",
         )
-        response["Content-Disposition"] = content_disposition_header(as_attachment, filename)
-    else:
-        try:
-            handle = report_file_storage().open(link.file_name, "rb")
-        except OSError:
-            logger.warning("Report file missing from storage (broadcast %s)", link.broadcast_id)
-            return _unavailable(request)
-        response = FileResponse(
-            handle, content_type=link.content_type, as_attachment=as_attachment, filename=filename
-        )
+    except OSError:
+        logger.warning("Report file missing from storage (broadcast %s)", link.broadcast_id)
+        return _unavailable(request)
     if file_fetch_counts(
         method=request.method,
         range_header=request.headers.get("Range", ""),
@@ -120,13 +111,6 @@ def report_file(request, token):
     ):
         broadcast_record_open(broadcast_id=link.broadcast_id)
     return response
-
-
-def _download_name(link) -> str:
-    """``Laporan-S001-Maret-2026.pdf``: the NIS, not the child's name, in the header."""
-    nis = re.sub(r"[^A-Za-z0-9]+", "-", link.nis).strip("-")
-    parts = ["Laporan", nis, month_name(link.month), str(link.year)]
-    return "-".join(part for part in parts if part) + EXTENSIONS.get(link.content_type, "")
 
 
 def _unavailable(request):

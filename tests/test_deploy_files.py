@@ -271,21 +271,44 @@ def test_nginx_takes_an_import_file_a_little_over_the_import_limit():
     assert limit < int(size) * 1024 * 1024 <= 2 * limit
 
 
-def test_nginx_takes_a_report_zip_a_little_over_its_limit_on_its_page_only():
-    """The ZIP upload's page alone takes a large body; Django refuses one over its limit."""
+def _large_body_locations():
     (_, secure) = nginx_servers()
     locations = dict(re.findall(r"location\s+([^{]*?)\s*\{([^}]*)\}", secure))
-    bodies = {
-        where: re.findall(r"client_max_body_size\s+(\d+)m;", block)
+    return {
+        re.fullmatch(r"~ (\S+)", where).group(1): int(size) * 1024 * 1024
         for where, block in locations.items()
+        for size in re.findall(r"client_max_body_size\s+(\d+)m;", block)
     }
-    ((where, (size,)),) = [(where, sizes) for where, sizes in bodies.items() if sizes]
-    pattern = re.fullmatch(r"~ (\S+)", where).group(1)
+
+
+def test_nginx_takes_a_report_zip_a_little_over_its_limit_on_its_page_only():
+    """The ZIP upload's page takes a large body; Django refuses one over its limit."""
     url = reverse("admin:reports_monthlyreport_upload_zip", args=[12])
-    assert re.search(pattern, url)
+    ((pattern, size),) = [
+        (pattern, size)
+        for pattern, size in _large_body_locations().items()
+        if re.search(pattern, url)
+    ]
     assert not re.search(pattern, url.replace("12", "12/change"))
     limit = settings.REPORT_ZIP_MAX_BYTES
-    assert limit < int(size) * 1024 * 1024 <= limit + 20 * 1024 * 1024
+    assert limit < size <= limit + 20 * 1024 * 1024
+
+
+def test_nginx_takes_one_report_file_a_little_over_its_limit_on_its_upload_only():
+    """A report file up to REPORT_FILE_MAX_BYTES (10 MB, over the 6 MB of other pages)
+    reaches Django from the report page's upload; Django refuses a larger one in Indonesian."""
+    url = reverse("admin:reports_monthlyreport_file_upload", args=[12, 34])
+    ((pattern, size),) = [
+        (pattern, size)
+        for pattern, size in _large_body_locations().items()
+        if re.search(pattern, url)
+    ]
+    assert not re.search(pattern, reverse("admin:reports_monthlyreport_file_remove", args=[12, 34]))
+    assert not re.search(pattern, reverse("admin:reports_monthlyreport_change", args=[12]))
+    limit = settings.REPORT_FILE_MAX_BYTES
+    assert limit < size <= limit + 2 * 1024 * 1024
+    # Only these two pages take more than the server's default.
+    assert len(_large_body_locations()) == 2
 
 
 def test_nginx_limits_the_login_page_and_passes_the_address_it_saw():
@@ -478,6 +501,22 @@ def test_nginx_passes_a_large_zip_to_its_upload_page_only(running_nginx):
         elsewhere = session.post(f"{secure}/admin/students/student/import/", data=body, timeout=30)
     assert upload.status_code == 200 and upload.json()["X-Forwarded-Proto"] == "https"
     assert elsewhere.status_code == 413
+
+
+def test_nginx_passes_a_10_mb_report_file_to_its_upload(running_nginx):
+    _, secure, cert = running_nginx
+    body = b"\0" * (10 * 1024 * 1024)  # REPORT_FILE_MAX_BYTES, over the 6 MB of other pages
+    with local_session(cert) as session:
+        upload = session.post(
+            f"{secure}/admin/reports/monthlyreport/12/files/34/upload/", data=body, timeout=30
+        )
+        too_large = session.post(
+            f"{secure}/admin/reports/monthlyreport/12/files/34/upload/",
+            data=body + b"\0" * (2 * 1024 * 1024),
+            timeout=30,
+        )
+    assert upload.status_code == 200 and upload.json()["X-Forwarded-Proto"] == "https"
+    assert too_large.status_code == 413
 
 
 def gunicorn_commands():

@@ -8,23 +8,22 @@ which checks the content and writes the report's history.
 
 import logging
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
 from students.models import Student
 from tkassalam.language import school_language
 
-from ..filetypes import EXTENSIONS, JPEG, PDF, PNG
-from ..models import ReportFile, report_file_storage
+from ..file_response import report_file_download_name, report_file_response
+from ..filetypes import JPEG, PDF, PNG
+from ..models import ReportFile
 from ..selectors import report_file_for, report_files_by_student
 from ..services.files import ReportFileRefused, report_file_remove, report_file_store
 
@@ -140,9 +139,17 @@ class MonthlyReportFilesMixin:
         report_file = report_file_for(monthly_report_id=report.pk, student_id=student_id)
         if report_file is None:
             raise Http404(_("This child has no report file."))
-        report_file.monthly_report = report
         try:
-            return report_file_response(report_file)
+            return report_file_response(
+                file_name=report_file.file.name,
+                content_type=report_file.content_type,
+                filename=report_file_download_name(
+                    nis=report_file.student.nis,
+                    month=report.month,
+                    year=report.year,
+                    content_type=report_file.content_type,
+                ),
+            )
         except FileNotFoundError:
             # The row outlived its file (a backup restored without the files' folder).
             logger.warning(
@@ -246,28 +253,3 @@ def _uploader(report_file) -> str:
         return ""
     user = report_file.uploaded_by
     return user.get_full_name() or user.get_username()
-
-
-def report_file_response(report_file) -> HttpResponse:
-    """The file's bytes, shown in the browser: sent by nginx when REPORT_FILES_ACCEL_REDIRECT
-    names its internal location, else streamed by Django (never read whole into memory)."""
-    filename = _download_name(report_file)
-    prefix = settings.REPORT_FILES_ACCEL_REDIRECT
-    if prefix:
-        response = HttpResponse(content_type=report_file.content_type)
-        response["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{report_file.file.name}"
-        response["Content-Disposition"] = content_disposition_header(False, filename)
-    else:
-        response = FileResponse(
-            report_file_storage().open(report_file.file.name, "rb"),
-            content_type=report_file.content_type,
-            filename=filename,
-        )
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
-def _download_name(report_file) -> str:
-    """``S001 - Januari 2026.pdf``: the child's NIS and the month, the real type's extension."""
-    extension = EXTENSIONS.get(report_file.content_type, "")
-    return f"{report_file.student.nis} - {report_file.monthly_report.period_label}{extension}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.translation import gettext as _
@@ -66,19 +66,22 @@ def report_file_store(*, monthly_report, student, content, original_name, user) 
     """
     checked = check_report_file(content)
     storage = report_file_storage()
-    report_file = ReportFile.objects.filter(monthly_report=monthly_report, student=student).first()
-    replaced = report_file.file.name if report_file else None
-    if report_file is None:
-        report_file = ReportFile(monthly_report=monthly_report, student=student)
-    report_file.content_type = checked.content_type
-    report_file.size = checked.size
-    report_file.original_name = (original_name or "")[:255]
-    report_file.uploaded_by = user
-    report_file.uploaded_at = timezone.now()
-    new_name = storage.save(report_file.file.field.generate_filename(report_file, ""), content)
-    report_file.file.name = new_name
+    draft = ReportFile(monthly_report=monthly_report, content_type=checked.content_type)
+    new_name = storage.save(draft.file.field.generate_filename(draft, ""), content)
     try:
         with transaction.atomic():
+            # Locked: of two admins replacing the same child's file at once, the second
+            # waits and then deletes the file the first stored (none is left orphaned).
+            report_file = _current_file(monthly_report, student)
+            replaced = report_file.file.name if report_file else None
+            if report_file is None:
+                report_file = ReportFile(monthly_report=monthly_report, student=student)
+            report_file.content_type = checked.content_type
+            report_file.size = checked.size
+            report_file.original_name = (original_name or "")[:255]
+            report_file.uploaded_by = user
+            report_file.uploaded_at = timezone.now()
+            report_file.file.name = new_name
             report_file.save()
             _log(
                 user,
@@ -92,10 +95,34 @@ def report_file_store(*, monthly_report, student, content, original_name, user) 
             )
             if replaced:
                 transaction.on_commit(lambda: _delete_quietly(replaced))
+    except IntegrityError as err:
+        _delete_quietly(new_name)
+        if not ReportFile.objects.filter(monthly_report=monthly_report, student=student).exists():
+            raise
+        # Two first files for one child at the same moment (two admins, two tabs): the
+        # other one was stored; this one is not, and the admin is told so.
+        logger.info("Report file of student %s: another upload was stored first", student.pk)
+        raise ReportFileRefused(
+            _(
+                "Another file for this child was stored at the same moment (by another "
+                "admin?): look at the file there now and upload again if it should be "
+                "replaced."
+            )
+        ) from err
     except Exception:
         _delete_quietly(new_name)
         raise
     return report_file
+
+
+def _current_file(monthly_report, student) -> ReportFile | None:
+    """The child's file row for the report, locked until the transaction ends, or None."""
+    return (
+        ReportFile.objects.select_for_update()
+        .filter(monthly_report=monthly_report, student=student)
+        .order_by("pk")  # no join: only this row is locked
+        .first()
+    )
 
 
 def report_file_remove(*, report_file, user) -> None:

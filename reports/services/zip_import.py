@@ -14,6 +14,7 @@ import contextlib
 import logging
 import posixpath
 import re
+import stat
 import tempfile
 import unicodedata
 import zipfile
@@ -398,6 +399,9 @@ def _ignored_reason(info) -> str:
 
 
 def _refusal_by_name_or_size(info) -> str | None:
+    if stat.S_ISLNK(info.external_attr >> 16):
+        # A symbolic link's entry holds a path, not a report: never read, never stored.
+        return _("A shortcut (link) to another file, not a file: not stored.")
     if info.filename.casefold().endswith(_ARCHIVE_EXTENSIONS):
         return _nested()
     if info.file_size > settings.REPORT_FILE_MAX_BYTES:

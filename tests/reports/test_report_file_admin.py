@@ -231,6 +231,29 @@ def test_a_refused_replacement_keeps_the_file_there_was(client, member, report, 
     assert after.file.name == before.file.name and stored(after) == PDF
 
 
+def test_two_admins_adding_a_childs_first_file_at_once_get_a_message_not_an_error(
+    client, member, report, make_student
+):
+    # The other admin's file commits between this upload's look for a file (none yet)
+    # and its insert: the unique (report, student) refuses the second row.
+    user = member("admin")
+    student = make_student(name="Aisyah Putri")
+    other = store(report, student, PNG, user, name="lain.png")
+    before = all_stored()
+
+    with mock.patch("reports.services.files._current_file", return_value=None):
+        response = upload(client, report, student, PDF)
+
+    assert response.status_code == 302
+    page = text_of(client.get(response["Location"]).content.decode())
+    assert "Aisyah Putri: berkas tidak disimpan." in page
+    assert "Pada saat yang sama berkas lain untuk anak ini sudah disimpan" in page
+    assert ReportFile.objects.get().file.name == other.file.name
+    assert stored(other) == PNG
+    assert all_stored() == before  # this upload's file was not left behind
+    assert LogEntry.objects.count() == 1  # only the other admin's "added"
+
+
 def test_only_a_child_of_the_reports_class_gets_a_file(
     client, member, report, other_report, make_student
 ):
@@ -356,7 +379,7 @@ def test_staff_open_a_file_without_it_counting_as_a_parents_open(
     assert b"".join(response.streaming_content) == PNG
     assert response["Content-Type"] == "image/png"
     assert response["Content-Disposition"].startswith("inline;")
-    assert f"{student.nis} - November 2026.png" in response["Content-Disposition"]
+    assert f"Laporan-{student.nis}-November-2026.png" in response["Content-Disposition"]
     assert "no-store" in response["Cache-Control"]
     row.refresh_from_db()
     assert row.opened_at is None and row.open_count == 0

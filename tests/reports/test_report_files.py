@@ -1,10 +1,14 @@
 """A child's report file: checked by content, stored privately, replaced in place, removed."""
 
+import contextlib
 import io
+import threading
+from pathlib import Path
 
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.core.files.base import ContentFile
+from django.db import connection
 
 from reports.models import ReportFile, report_file_storage
 from reports.selectors import students_with_file
@@ -79,3 +83,92 @@ def test_removing_deletes_row_and_stored_file(report, make_student, staff):
     name = report_file.file.name
     report_file_remove(report_file=report_file, user=staff)
     assert not ReportFile.objects.exists() and not report_file_storage().exists(name)
+
+
+# --- Two admins at once (a real race: PostgreSQL and MariaDB) -------------------------------
+
+
+def _race(report, student, monkeypatch, *, wait=10):
+    """Two uploads for one child, both past their look for the child's file before either
+    writes; what each got (``stored`` or the refusal's text)."""
+    from django.db import connections
+
+    from reports.services import files
+
+    barrier = threading.Barrier(2, timeout=wait)
+    original = files._current_file
+
+    def look_then_wait(monthly_report, student):
+        found = original(monthly_report, student)
+        # A replacement: the other waits for this row's lock, and the barrier breaks.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return found
+
+    monkeypatch.setattr(files, "_current_file", look_then_wait)
+    outcomes = []
+
+    def upload(number):
+        try:
+            report_file_store(
+                monthly_report=report,
+                student=student,
+                content=ContentFile(PDF),
+                original_name=f"{number}.pdf",
+                user=None,
+            )
+            outcomes.append("stored")
+        except ReportFileRefused as refused:
+            outcomes.append(str(refused))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(outcomes)
+
+
+def _stored_names():
+    root = Path(report_file_storage().location)
+    return {str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_files_at_once_store_one_and_tell_the_other(report, make_student, monkeypatch):
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite takes one writer at a time: no two uploads meet (IMMEDIATE)")
+    student = make_student()
+    before = _stored_names()
+
+    outcomes = _race(report, student, monkeypatch)
+
+    assert outcomes[0].startswith("Pada saat yang sama berkas lain") and outcomes[1] == "stored"
+    report_file = ReportFile.objects.get()
+    assert _stored_names() - before == {report_file.file.name}  # the refused one's file is gone
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_replacements_at_once_leave_one_file_and_no_orphan(
+    report, make_student, staff, monkeypatch
+):
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite takes one writer at a time: no two uploads meet (IMMEDIATE)")
+    student = make_student()
+    first = report_file_store(
+        monthly_report=report,
+        student=student,
+        content=ContentFile(PNG),
+        original_name="old.png",
+        user=staff,
+    )
+    before = _stored_names() - {first.file.name}
+
+    # The second waits for the first's lock on the row: the barrier gives up after 1 s.
+    assert _race(report, student, monkeypatch, wait=1) == ["stored", "stored"]
+
+    report_file = ReportFile.objects.get()
+    assert report_file.pk == first.pk and report_file.content_type == "application/pdf"
+    assert _stored_names() - before == {report_file.file.name}

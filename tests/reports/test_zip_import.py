@@ -2,6 +2,7 @@
 
 import io
 import random
+import stat
 import struct
 import zipfile
 from pathlib import Path
@@ -310,3 +311,40 @@ def test_a_small_file_that_packs_well_is_no_bomb(tmp_path, report, school):
     zip_path = make_zip(tmp_path / "a.zip", [("S002.pdf", b"%PDF-" + b"\0" * 900_000)])
     preview = report_zip_preview(monthly_report=report, zip_file=zip_path)
     assert [entry.basename for entry in preview.to_store] == ["S002.pdf"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_stored_by_another_admin_meanwhile_refuses_the_zip_with_a_message(
+    tmp_path, report, school, staff, monkeypatch
+):
+    # Another admin's file for Ahmad commits while this ZIP is stored: the unique (report,
+    # student) refuses this row; the ZIP is refused whole with a message, not an error.
+    zip_path = make_zip(tmp_path / "kelas.zip", [("S002.pdf", PDF), ("S001.pdf", PDF)])
+    files_before = stored_files()
+    from reports.services import files
+
+    monkeypatch.setattr(files, "_current_file", lambda monthly_report, student: None)
+    with pytest.raises(ZipRefused, match="Pada saat yang sama berkas lain"):
+        report_zip_store(monthly_report=report, zip_file=zip_path, user=staff)
+
+    assert ReportFile.objects.count() == 2
+    assert not ReportFile.objects.filter(student=school["budi"]).exists()
+    assert stored_files() == files_before
+
+
+@pytest.mark.django_db
+def test_a_symbolic_link_entry_is_refused_alone_and_never_read(tmp_path, report, school):
+    # A link's entry holds a path; one that looks like a PDF is still not a report.
+    zip_path = tmp_path / "link.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        link = zipfile.ZipInfo("S002.pdf")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(link, "%PDF-../../../etc/passwd")
+        archive.writestr("S003 Citra.PDF", b"scanner junk " + PDF)  # junk before %PDF: a PDF
+
+    preview = report_zip_preview(monthly_report=report, zip_file=zip_path)
+
+    (refused,) = preview.refused
+    assert refused.basename == "S002.pdf" and "Pintasan (tautan)" in refused.reason
+    assert [entry.student.nis for entry in preview.to_store] == ["S003"]
+    assert preview.to_store[0].content_type == "application/pdf"

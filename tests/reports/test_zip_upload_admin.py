@@ -197,6 +197,22 @@ def test_a_teacher_may_not_upload(client, django_user_model, report, pupils, zip
     assert not ReportFile.objects.exists() and kept_files(zip_dir) == []
 
 
+def test_a_teacher_cannot_confirm_an_admins_preview(
+    client, django_user_model, superuser, report, pupils, zip_dir
+):
+    client.force_login(superuser)
+    html = preview(client, report, [("S001.pdf", PDF)]).content.decode()
+    token = re.search(r'name="upload" value="([^"]+)"', html).group(1)
+    guru = django_user_model.objects.create_user("guru", password="pw", is_staff=True)
+    guru.groups.add(Group.objects.get(name="guru"))
+    report.classroom.teachers.add(guru)
+    client.force_login(guru)
+
+    assert client.post(upload_url(report), {"upload": token}).status_code == 403
+
+    assert not ReportFile.objects.exists() and len(kept_files(zip_dir)) == 1
+
+
 def test_another_class_report_is_not_found(client, django_user_model, report, pupils):
     """Someone who may manage files but sees one class only: the other class's report is 404."""
     user = django_user_model.objects.create_user("wali", password="pw", is_staff=True)
