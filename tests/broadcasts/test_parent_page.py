@@ -233,6 +233,9 @@ def test_a_persons_file_fetch_counts_the_first_time_sets_opened_at_once(sent, pa
         "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
         "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
         "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.0)",
+        "AdsBot-Google (+http://www.google.com/adsbot.html)",
         "",
     ],
 )
@@ -243,6 +246,25 @@ def test_a_link_preview_or_crawler_never_counts(sent, agent):
     assert crawler.get(path + "berkas/").status_code == 200
     row.refresh_from_db()
     assert (row.opened_at, row.open_count) == (None, 0)
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        # A phone whose model name ends in "bot" is a person, not a crawler.
+        "Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 11; CUBOT P40 Build/RP1A.200720.011) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/119.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+    ],
+)
+def test_a_phones_browser_counts_whatever_its_model_is_called(sent, agent):
+    _s, row, path = sent[0]
+    assert Client(HTTP_USER_AGENT=agent).get(path + "berkas/").status_code == 200
+    row.refresh_from_db()
+    assert row.open_count == 1 and row.opened_at is not None
 
 
 def test_head_and_a_range_after_the_start_do_not_count(sent, parent):
