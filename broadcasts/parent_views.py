@@ -21,6 +21,7 @@ from django.http import FileResponse, HttpResponse, HttpResponseNotAllowed
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.views.decorators.csrf import csrf_exempt
 
 from reports.filetypes import EXTENSIONS
 from reports.models import report_file_storage
@@ -56,8 +57,11 @@ def _private(view):
     """GET and HEAD only; PRIVATE_HEADERS on every answer of ``view``, refusals included.
 
     Not require_safe: its refusal is logged by Django with the request (the token) attached.
+    csrf_exempt: the pages take no form; without it a POST would get the CSRF middleware's
+    403 (logged by django.security.csrf, without these headers) before this wrapper runs.
     """
 
+    @csrf_exempt
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if request.method in ("GET", "HEAD"):
