@@ -418,3 +418,35 @@ def test_runservers_request_lines_carry_no_token(caplog):
         '"GET /laporan/********/berkas/ HTTP/1.1" 200 40',
         '"GET /laporan/********/ HTTP/1.1" 404 900',
     ]
+
+
+# --- Queries ----------------------------------------------------------------------------------
+
+
+def test_the_page_and_file_take_the_same_queries_whatever_the_number_of_rows(
+    report, make_student, store, parent, settings
+):
+    """One query to open a link; the file adds the two guarded updates of a counted opening."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.REPORT_FILES_ACCEL_REDIRECT = "/_report-files/"
+
+    def queries(how_many):
+        MonthlyReportBroadcast.objects.all().delete()
+        while len(students) < how_many:
+            student = make_student()
+            store(student)
+            students.append(student)
+        broadcast_create_for_report(monthly_report=report)
+        path = f"/laporan/{MonthlyReportBroadcast.objects.first().link_token}/"
+        counted = []
+        for url in (path, path + "berkas/", f"/laporan/{new_link_token()}/"):
+            with CaptureQueriesContext(connection) as captured:
+                assert parent.get(url).status_code in (200, 404)
+            counted.append(len(captured))
+        return counted
+
+    students = []
+    assert queries(2) == [1, 3, 1]
+    assert queries(40) == [1, 3, 1]
