@@ -126,6 +126,12 @@ def report_file(request, token):
     return response
 
 
+@_private
+def no_such_link(request):
+    """A path under /laporan/ that is no link's page or file: as an unknown link."""
+    return _unavailable(request)
+
+
 def _download_name(link) -> str:
     """``Laporan-S001-Maret-2026.pdf``: the NIS, not the child's name, in the header."""
     nis = re.sub(r"[^A-Za-z0-9]+", "-", link.nis).strip("-")

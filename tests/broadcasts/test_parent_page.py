@@ -173,6 +173,22 @@ def test_unknown_expired_revoked_deleted_and_fileless_links_get_the_same_answer(
         assert "Content-Disposition" not in response
 
 
+def test_other_paths_under_laporan_get_the_same_page_and_a_missing_slash_is_added(sent, parent):
+    _s, _row, path = sent[0]
+    for other in (
+        "/laporan/",
+        path + "berkas/lain/",
+        path + "x/",
+        f"/laporan/{new_link_token()}/y/",
+    ):
+        assert_unavailable(parent.get(other))
+    # A link whose last "/" was lost still reaches the page, as Django adds it.
+    redirect = parent.get(path.rstrip("/"))
+    assert redirect.status_code == 301 and redirect["Location"] == path
+    assert parent.get(path.rstrip("/"), follow=True).status_code == 200
+    assert parent.get(path + "berkas").status_code == 301
+
+
 def test_a_link_whose_file_was_removed_or_report_deleted_does_not_open(sent, parent, report, staff):
     (a, _row_a, path_a), (_b, _row_b, path_b) = sent
     assert parent.get(path_a).status_code == 200
