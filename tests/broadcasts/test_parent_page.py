@@ -209,6 +209,29 @@ def test_the_link_made_just_now_is_live_and_the_expiry_is_on_the_page(sent, pare
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_expiry_follows_the_setting(sent, parent, settings):
+    _s, row, path = sent[0]
+    MonthlyReportBroadcast.objects.filter(pk=row.pk).update(
+        link_created_at=timezone.now() - timedelta(days=8)
+    )
+    settings.REPORT_LINK_DAYS = 7
+    assert_unavailable(parent.get(path))
+    assert_unavailable(parent.get(path + "berkas/"))
+    settings.REPORT_LINK_DAYS = 9
+    assert parent.get(path).status_code == 200
+    assert parent.get(path + "berkas/").status_code == 200
+
+
+def test_a_student_who_moved_class_keeps_their_link_to_their_file(sent, parent):
+    from students.models import Classroom
+
+    (student, _row, path), (_other, _row_b, _path_b) = sent
+    student.classroom = Classroom.objects.create(name="TK B Mawar")
+    student.save()
+    assert "Ahmad Fauzi" in parent.get(path).content.decode()
+    assert body(parent.get(path + "berkas/")) == PDF
+
+
 def test_a_replaced_file_is_served_through_the_same_link(report, make_student, store, parent):
     student = make_student()
     store(student, PDF)
