@@ -137,6 +137,12 @@ def test_the_rule_link_line_or_website_line():
     # Neither a link nor a website: both lines go.
     bare = {**context, "situs_sekolah": ""}
     assert render_message(bare, template) == "A\nB"
+    # Both on one line: the line is the link's (kept with it, whole; left out without it).
+    both = "A\nLaporan: {tautan_laporan} · situs: {situs_sekolah}\nB"
+    assert render_message(linked, both) == (
+        "A\nLaporan: https://x/laporan/t/ · situs: https://tk.example\nB"
+    )
+    assert render_message(context, both) == "A\nB"
 
 
 def test_the_placeholder_is_offered_and_the_length_check_counts_the_longest_link(settings):
