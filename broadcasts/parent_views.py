@@ -102,6 +102,11 @@ def report_file(request, token):
     filename = _download_name(link)
     as_attachment = request.GET.get("unduh") == "1"
     if settings.REPORT_FILES_ACCEL_REDIRECT:
+        # nginx would answer its own bare 404 for a file gone from the folder: the same
+        # friendly page as any link that does not open, instead (a stat, no read).
+        if not report_file_storage().exists(link.file_name):
+            logger.warning("Report file missing from storage (broadcast %s)", link.broadcast_id)
+            return _unavailable(request)
         response = HttpResponse(content_type=link.content_type)
         response["X-Accel-Redirect"] = quote(
             f"{settings.REPORT_FILES_ACCEL_REDIRECT.rstrip('/')}/{link.file_name}"

@@ -346,6 +346,23 @@ def test_production_answers_with_x_accel_redirect_and_no_body(sent, parent, sett
     assert row.open_count == 1
 
 
+@pytest.mark.parametrize("accel", ["/_report-files/", ""])
+def test_a_file_gone_from_storage_gets_the_same_page_and_does_not_count(
+    sent, parent, settings, accel
+):
+    settings.REPORT_FILES_ACCEL_REDIRECT = accel
+    _s, row, path = sent[0]
+    report_file = row.student.report_files.get()
+    report_file.file.storage.delete(report_file.file.name)  # lost outside the app
+
+    response = parent.get(path + "berkas/")
+
+    assert_unavailable(response)
+    assert "X-Accel-Redirect" not in response
+    row.refresh_from_db()
+    assert row.open_count == 0
+
+
 def test_development_streams_the_file_itself(sent, parent, settings):
     settings.REPORT_FILES_ACCEL_REDIRECT = ""
     response = parent.get(sent[0][2] + "berkas/")
