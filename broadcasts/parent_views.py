@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 
 from reports.file_response import report_file_download_name, report_file_response
 from reports.months import month_name
@@ -52,8 +53,11 @@ def _private(view):
     """GET and HEAD only; PRIVATE_HEADERS on every answer of ``view``, refusals included.
 
     Not require_safe: its refusal is logged by Django with the request (the token) attached.
+    csrf_exempt: the pages take no form; without it a POST would get the CSRF middleware's
+    403 (logged by django.security.csrf, without these headers) before this wrapper runs.
     """
 
+    @csrf_exempt
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if request.method in ("GET", "HEAD"):
@@ -111,6 +115,12 @@ def report_file(request, token):
     ):
         broadcast_record_open(broadcast_id=link.broadcast_id)
     return response
+
+
+@_private
+def no_such_link(request):
+    """A path under /laporan/ that is no link's page or file: as an unknown link."""
+    return _unavailable(request)
 
 
 def _unavailable(request):

@@ -23,11 +23,13 @@ def report_file_response(
 ) -> HttpResponse:
     """The stored file ``file_name`` shown inline (or downloaded) as ``filename``.
 
-    Raises OSError (FileNotFoundError) when Django streams it and the storage has no such
-    file; behind nginx a missing file is nginx's 404.
+    Raises FileNotFoundError when the storage has no such file: behind nginx too (a stat,
+    no read), so that the caller answers its own page instead of nginx's bare 404.
     """
     prefix = settings.REPORT_FILES_ACCEL_REDIRECT
     if prefix:
+        if not report_file_storage().exists(file_name):
+            raise FileNotFoundError(file_name)
         response = HttpResponse(content_type=content_type)
         response["X-Accel-Redirect"] = quote(f"{prefix.rstrip('/')}/{file_name}")
         response["Content-Disposition"] = content_disposition_header(as_attachment, filename)

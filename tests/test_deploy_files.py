@@ -10,6 +10,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -619,3 +620,61 @@ def test_gunicorn_writes_no_access_log(command):
 
     options = Config().parser().parse_args(shlex.split(command)[1:])
     assert options.accesslog is None
+
+
+FAILING_APP = '''
+from tkassalam.wsgi import application as django_application
+
+
+def application(environ, start_response):
+    """The project's app, loaded as gunicorn loads it; "?boom" fails past Django's handler."""
+    if "boom" in environ.get("QUERY_STRING", ""):
+        raise RuntimeError("failed at " + environ["PATH_INFO"])
+    return django_application(environ, start_response)
+'''
+
+
+def test_gunicorns_error_lines_carry_no_link_token(tmp_path):
+    """gunicorn as deploy/ runs it: "Error handling request /laporan/<token>/" is masked.
+
+    gunicorn gives gunicorn.error a handler of its own, without the mask, before its worker
+    loads Django; settings.LOGGING must take that handler away (tkassalam/log_filters.py).
+    """
+    command = shlex.split(systemd_service("tkassalam-web.service")["ExecStart"])
+    args = command[1:]
+    args[args.index("tkassalam.wsgi")] = "failing_app:application"
+    args[args.index("--bind") + 1] = f"127.0.0.1:{(port := free_port())}"
+    args[args.index("--workers") + 1] = "1"
+    args[args.index("--control-socket") + 1] = str(tmp_path / "gunicorn.ctl")
+    (tmp_path / "failing_app.py").write_text(FAILING_APP)
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)]),
+        "DJANGO_SETTINGS_MODULE": "tkassalam.settings.test",
+        "LOG_LEVEL": "INFO",
+    }
+    token = "Tok3n-" + "x" * 37
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
+    with (tmp_path / "gunicorn.log").open("w") as log:
+        process = subprocess.Popen(
+            [gunicorn, *args], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        for _ in range(100):
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/laporan/{token}/?boom", timeout=5)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("gunicorn did not start")
+        assert answer.status_code == 500
+        time.sleep(0.3)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    lines = (tmp_path / "gunicorn.log").read_text()
+    assert "Error handling request GET /laporan/********/?boom" in lines
+    assert "RuntimeError: failed at /laporan/********/" in lines
+    assert token not in lines

@@ -108,7 +108,7 @@ def broadcast_create_for_report(
     rows, skipped, not_on_whatsapp, invalid, waiting = [], 0, 0, [], 0
     template = current_template()
     # The class's files, read once: for the links, and for WAIT's students without one.
-    links = _PersonalLinks(monthly_report)
+    links = _PersonalLinks(monthly_report, template)
     with_file = links.with_file if without_file == WithoutFile.WAIT else set()
     for student in students_without_broadcast(monthly_report=monthly_report):
         # As the confirmation (broadcast_plan) and every resend decide.
@@ -187,15 +187,18 @@ class _PersonalLinks:
     """Each row's personal link (broadcasts.links): only for a child with a report file.
 
     The children with a file are read once for the whole class. A child without one gets
-    no link, and the message leaves the link line out (messages.render_message).
+    no link, and the message leaves the link line out (messages.render_message). Nor does
+    any child when the template has no {tautan_laporan}: the message would not carry it,
+    and a row would count a link nobody received as "not opened".
     """
 
-    def __init__(self, monthly_report):
+    def __init__(self, monthly_report, template):
         self.with_file = students_with_file(monthly_report=monthly_report)
+        self.in_message = "{tautan_laporan}" in template
         self.now = timezone.now()
 
     def for_student(self, student_id) -> _Link:
-        if student_id not in self.with_file:
+        if not self.in_message or student_id not in self.with_file:
             return _Link()
         token = new_link_token()
         return _Link(token=token, url=report_link_url(token), created_at=self.now)

@@ -19,12 +19,16 @@ logger = logging.getLogger(__name__)
 
 # Link previews and crawlers, by the names their User-Agent carries. "WhatsApp" is the
 # preview fetcher (the app's in-app browser does not say WhatsApp), as is "TelegramBot".
+# A generic "…bot" only before "/", ";", ")", "+", ".", "-" or at the end ("AhrefsBot/7.0",
+# "GPTBot/1.0"): a phone's model is followed by a space or "Build" ("CUBOT X30", a brand
+# sold in Indonesia), and its owner opening the file is a person.
 _NOT_A_PERSON = re.compile(
     r"whatsapp|facebookexternalhit|facebot|twitterbot|telegrambot|slackbot|discordbot|"
     r"linkedinbot|skypeuripreview|googlebot|google-inspectiontool|bingbot|bingpreview|"
     r"applebot|yandex|baiduspider|duckduckbot|petalbot|pinterest|redditbot|embedly|"
     r"iframely|vkshare|viber|line-poker|kakaotalk-scrap|snapchat|mastodon|"
-    r"bot\b|crawler|spider|preview|curl/|wget/|python-requests|python-urllib|go-http-client",
+    r"bot(?:[/;)+.-]|$)|crawler|spider|preview|curl/|wget/|python-requests|python-urllib|"
+    r"go-http-client",
     re.I,
 )
 # "bytes=0-" or "bytes=0-1023": a viewer starting at the beginning of the file.

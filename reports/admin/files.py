@@ -150,7 +150,7 @@ class MonthlyReportFilesMixin:
                     content_type=report_file.content_type,
                 ),
             )
-        except FileNotFoundError:
+        except OSError:  # FileNotFoundError, or another storage's own error
             # The row outlived its file (a backup restored without the files' folder).
             logger.warning(
                 "Report file %s of report %s is missing from storage",

@@ -134,8 +134,11 @@ def test_the_download_is_an_attachment_named_by_nis_and_month(sent, parent):
     assert body(response) == PDF
 
 
-def test_only_get_and_head(sent, parent):
+def test_only_get_and_head(sent):
     _student, _row, path = sent[0]
+    # As a real browser meets it: CSRF checked (the test client skips it by default), so
+    # a POST is refused by the view (405, private), not by the CSRF middleware (403).
+    parent = Client(HTTP_USER_AGENT=PHONE_UA, enforce_csrf_checks=True)
     assert parent.post(path).status_code == 405
     assert parent.post(path + "berkas/").status_code == 405
     assert parent.head(path).status_code == 200
@@ -170,6 +173,22 @@ def test_unknown_expired_revoked_deleted_and_fileless_links_get_the_same_answer(
         assert "Content-Disposition" not in response
 
 
+def test_other_paths_under_laporan_get_the_same_page_and_a_missing_slash_is_added(sent, parent):
+    _s, _row, path = sent[0]
+    for other in (
+        "/laporan/",
+        path + "berkas/lain/",
+        path + "x/",
+        f"/laporan/{new_link_token()}/y/",
+    ):
+        assert_unavailable(parent.get(other))
+    # A link whose last "/" was lost still reaches the page, as Django adds it.
+    redirect = parent.get(path.rstrip("/"))
+    assert redirect.status_code == 301 and redirect["Location"] == path
+    assert parent.get(path.rstrip("/"), follow=True).status_code == 200
+    assert parent.get(path + "berkas").status_code == 301
+
+
 def test_a_link_whose_file_was_removed_or_report_deleted_does_not_open(sent, parent, report, staff):
     (a, _row_a, path_a), (_b, _row_b, path_b) = sent
     assert parent.get(path_a).status_code == 200
@@ -190,6 +209,29 @@ def test_the_link_made_just_now_is_live_and_the_expiry_is_on_the_page(sent, pare
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_expiry_follows_the_setting(sent, parent, settings):
+    _s, row, path = sent[0]
+    MonthlyReportBroadcast.objects.filter(pk=row.pk).update(
+        link_created_at=timezone.now() - timedelta(days=8)
+    )
+    settings.REPORT_LINK_DAYS = 7
+    assert_unavailable(parent.get(path))
+    assert_unavailable(parent.get(path + "berkas/"))
+    settings.REPORT_LINK_DAYS = 9
+    assert parent.get(path).status_code == 200
+    assert parent.get(path + "berkas/").status_code == 200
+
+
+def test_a_student_who_moved_class_keeps_their_link_to_their_file(sent, parent):
+    from students.models import Classroom
+
+    (student, _row, path), (_other, _row_b, _path_b) = sent
+    student.classroom = Classroom.objects.create(name="TK B Mawar")
+    student.save()
+    assert "Ahmad Fauzi" in parent.get(path).content.decode()
+    assert body(parent.get(path + "berkas/")) == PDF
+
+
 def test_a_replaced_file_is_served_through_the_same_link(report, make_student, store, parent):
     student = make_student()
     store(student, PDF)
@@ -233,6 +275,9 @@ def test_a_persons_file_fetch_counts_the_first_time_sets_opened_at_once(sent, pa
         "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
         "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
         "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.0)",
+        "AdsBot-Google (+http://www.google.com/adsbot.html)",
         "",
     ],
 )
@@ -243,6 +288,25 @@ def test_a_link_preview_or_crawler_never_counts(sent, agent):
     assert crawler.get(path + "berkas/").status_code == 200
     row.refresh_from_db()
     assert (row.opened_at, row.open_count) == (None, 0)
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        # A phone whose model name ends in "bot" is a person, not a crawler.
+        "Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 11; CUBOT P40 Build/RP1A.200720.011) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/119.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+    ],
+)
+def test_a_phones_browser_counts_whatever_its_model_is_called(sent, agent):
+    _s, row, path = sent[0]
+    assert Client(HTTP_USER_AGENT=agent).get(path + "berkas/").status_code == 200
+    row.refresh_from_db()
+    assert row.open_count == 1 and row.opened_at is not None
 
 
 def test_head_and_a_range_after_the_start_do_not_count(sent, parent):
@@ -280,6 +344,23 @@ def test_production_answers_with_x_accel_redirect_and_no_body(sent, parent, sett
     assert response["Cache-Control"] == "private, no-store"
     row.refresh_from_db()
     assert row.open_count == 1
+
+
+@pytest.mark.parametrize("accel", ["/_report-files/", ""])
+def test_a_file_gone_from_storage_gets_the_same_page_and_does_not_count(
+    sent, parent, settings, accel
+):
+    settings.REPORT_FILES_ACCEL_REDIRECT = accel
+    _s, row, path = sent[0]
+    report_file = row.student.report_files.get()
+    report_file.file.storage.delete(report_file.file.name)  # lost outside the app
+
+    response = parent.get(path + "berkas/")
+
+    assert_unavailable(response)
+    assert "X-Accel-Redirect" not in response
+    row.refresh_from_db()
+    assert row.open_count == 0
 
 
 def test_development_streams_the_file_itself(sent, parent, settings):
@@ -393,3 +474,35 @@ def test_runservers_request_lines_carry_no_token(caplog):
         '"GET /laporan/********/berkas/ HTTP/1.1" 200 40',
         '"GET /laporan/********/ HTTP/1.1" 404 900',
     ]
+
+
+# --- Queries ----------------------------------------------------------------------------------
+
+
+def test_the_page_and_file_take_the_same_queries_whatever_the_number_of_rows(
+    report, make_student, store, parent, settings
+):
+    """One query to open a link; the file adds the two guarded updates of a counted opening."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.REPORT_FILES_ACCEL_REDIRECT = "/_report-files/"
+
+    def queries(how_many):
+        MonthlyReportBroadcast.objects.all().delete()
+        while len(students) < how_many:
+            student = make_student()
+            store(student)
+            students.append(student)
+        broadcast_create_for_report(monthly_report=report)
+        path = f"/laporan/{MonthlyReportBroadcast.objects.first().link_token}/"
+        counted = []
+        for url in (path, path + "berkas/", f"/laporan/{new_link_token()}/"):
+            with CaptureQueriesContext(connection) as captured:
+                assert parent.get(url).status_code in (200, 404)
+            counted.append(len(captured))
+        return counted
+
+    students = []
+    assert queries(2) == [1, 3, 1]
+    assert queries(40) == [1, 3, 1]

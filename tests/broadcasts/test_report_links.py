@@ -69,6 +69,22 @@ def test_each_child_with_a_file_gets_their_own_link_and_the_others_the_old_messa
     assert WEBSITE_LINE in plain.message
 
 
+def test_a_template_without_the_link_placeholder_makes_no_link(report, make_student, with_file):
+    """The school's own text, written before links: the parent gets no link, so the row has
+    none (no live token nobody received, no "not opened" to follow up)."""
+    MessageTemplate.objects.update_or_create(
+        pk=MessageTemplate.SCHOOL_PK,
+        defaults={"text": "Laporan {nama_siswa} {bulan} {tahun}: {situs_sekolah}"},
+    )
+    with_file(make_student(name="Ahmad Fauzi"))
+
+    broadcast_create_for_report(monthly_report=report)
+
+    row = MonthlyReportBroadcast.objects.get()
+    assert (row.link_token, row.link_created_at) == (None, None)
+    assert row.message == "Laporan Ahmad Fauzi November 2026: https://tkassalam.example.sch.id"
+
+
 def test_the_files_are_read_once_for_the_class(report, make_student, with_file):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -121,6 +137,12 @@ def test_the_rule_link_line_or_website_line():
     # Neither a link nor a website: both lines go.
     bare = {**context, "situs_sekolah": ""}
     assert render_message(bare, template) == "A\nB"
+    # Both on one line: the line is the link's (kept with it, whole; left out without it).
+    both = "A\nLaporan: {tautan_laporan} · situs: {situs_sekolah}\nB"
+    assert render_message(linked, both) == (
+        "A\nLaporan: https://x/laporan/t/ · situs: https://tk.example\nB"
+    )
+    assert render_message(context, both) == "A\nB"
 
 
 def test_the_placeholder_is_offered_and_the_length_check_counts_the_longest_link(settings):
