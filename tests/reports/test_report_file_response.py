@@ -33,6 +33,7 @@ def test_staff_and_parents_files_go_through_the_one_helper():
 
 def test_production_names_nginxs_internal_location_quoted(settings):
     settings.REPORT_FILES_ACCEL_REDIRECT = "/_report-files/"
+    report_file_storage().save("7/a b#?.pdf", ContentFile(PDF))
     response = report_file_response(
         file_name="7/a b#?.pdf", content_type="application/pdf", filename="Laporan-S001.pdf"
     )
@@ -40,6 +41,15 @@ def test_production_names_nginxs_internal_location_quoted(settings):
     assert response.content == b"" and response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"] == 'inline; filename="Laporan-S001.pdf"'
     assert response["Cache-Control"] == "private, no-store"
+
+
+def test_production_refuses_a_file_gone_from_the_folder(settings):
+    # nginx would answer its own bare 404: the caller shows its page instead.
+    settings.REPORT_FILES_ACCEL_REDIRECT = "/_report-files/"
+    with pytest.raises(FileNotFoundError):
+        report_file_response(
+            file_name="7/gone.pdf", content_type="application/pdf", filename="Laporan.pdf"
+        )
 
 
 def test_development_streams_the_stored_file(settings, db, report, make_student):
