@@ -76,6 +76,19 @@ def _school_text(what: str) -> str:
     return _("the school's website: none is set, so a line with it is left out")
 
 
+def template_has_link(text: str) -> bool:
+    """Whether the template puts the child's link in the message (``{tautan_laporan}``).
+
+    Without it no message carries a link: no row gets one, and nobody waits for a file.
+    """
+    try:
+        return any(
+            field == "tautan_laporan" for _t, field, _s, _c in string.Formatter().parse(text)
+        )
+    except ValueError:
+        return False
+
+
 def template_errors(text: str) -> list[str]:
     """Why ``text`` cannot be used as a template: unknown placeholders, stray braces.
 

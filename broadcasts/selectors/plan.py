@@ -9,7 +9,7 @@ from reports.selectors import students_with_file
 from students.models import Student
 
 from ..links import TOKEN_MASK, report_link_url
-from ..messages import message_context, render_message
+from ..messages import current_template, message_context, render_message, template_has_link
 from ..models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
 from .delivery import INVALID_PHONE, NotResendable, student_delivery_problem
 
@@ -37,6 +37,8 @@ class BroadcastPlan:
     #: Whether the report has any child's file: only then the admin chooses what happens
     #: to the children without one (services.creation.WithoutFile).
     has_files: bool = False
+    #: The report has files, but the school's message text has no place for the link.
+    files_not_in_message: bool = False
     #: Among the new recipients, the students with no report file yet.
     without_file: list = field(default_factory=list)
     #: Among those, the ones whose number is invalid (their message would fail anyway).
@@ -165,6 +167,9 @@ def broadcast_plan(*, monthly_report) -> BroadcastPlan:
     if plan.archive is not None:
         return plan
     with_file = students_with_file(monthly_report=monthly_report)
+    if with_file and not template_has_link(current_template()):
+        # The message text has no {tautan_laporan}: no link goes out, nobody waits for one.
+        plan.files_not_in_message, with_file = True, set()
     plan.has_files = bool(with_file)
     for student in students_without_broadcast(monthly_report=monthly_report):
         problem = student_delivery_problem(student)

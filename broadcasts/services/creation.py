@@ -16,7 +16,7 @@ from students.phones import InvalidPhoneNumber, normalize_phone
 from .. import queue
 from ..exceptions import BroadcastArchived
 from ..links import new_link_token, report_link_url
-from ..messages import current_template, message_context, render_message
+from ..messages import current_template, message_context, render_message, template_has_link
 from ..models import (
     CLAIMABLE_STATUSES,
     BroadcastArchive,
@@ -109,7 +109,8 @@ def broadcast_create_for_report(
     template = current_template()
     # The class's files, read once: for the links, and for WAIT's students without one.
     links = _PersonalLinks(monthly_report, template)
-    with_file = links.with_file if without_file == WithoutFile.WAIT else set()
+    # Waiting for a file only makes sense when the message carries the link.
+    with_file = links.with_file if without_file == WithoutFile.WAIT and links.in_message else set()
     for student in students_without_broadcast(monthly_report=monthly_report):
         # As the confirmation (broadcast_plan) and every resend decide.
         problem = student_delivery_problem(student)
@@ -194,7 +195,7 @@ class _PersonalLinks:
 
     def __init__(self, monthly_report, template):
         self.with_file = students_with_file(monthly_report=monthly_report)
-        self.in_message = "{tautan_laporan}" in template
+        self.in_message = template_has_link(template)
         self.now = timezone.now()
 
     def for_student(self, student_id) -> _Link:

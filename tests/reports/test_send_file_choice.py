@@ -159,3 +159,24 @@ def test_without_files_the_sample_message_has_no_link(report, make_student):
     plan = broadcast_plan(monthly_report=report)
 
     assert plan.preview_student.full_name == "Citra Belum" and "/laporan/" not in plan.preview
+
+
+def test_a_message_text_without_the_link_offers_no_wait_and_says_so(
+    client, admin_user, report, class_with_files, dispatch
+):
+    from broadcasts.messages import message_template_get_or_create
+
+    template = message_template_get_or_create()
+    template.text = "Laporan {nama_siswa} bulan {bulan} sudah ada."
+    template.save()
+    plan = broadcast_plan(monthly_report=report)
+    assert plan.files_not_in_message and not plan.has_files and not plan.without_file
+
+    client.force_login(admin_user)
+    page = post_action(client, report).content.decode()
+    assert "tidak memuat {tautan_laporan}" in page and 'name="without_file"' not in page
+
+    # Confirming without a choice (the page offers none) messages every child with a number.
+    post_action(client, report, post="yes")
+    rows = MonthlyReportBroadcast.objects.filter(monthly_report=report)
+    assert rows.count() == 4 and not rows.exclude(link_token=None).exists()
