@@ -121,6 +121,26 @@ def test_a_missing_or_unknown_choice_waits(report, class_with_files, admin_clien
     assert MonthlyReportBroadcast.objects.count() == 1
 
 
+def test_when_every_child_has_a_file_the_confirmation_says_so_and_offers_no_choice(
+    admin_client, report, make_student, admin_user
+):
+    for name in ("Satu", "Dua"):
+        report_file_store(
+            monthly_report=report,
+            student=make_student(name=name),
+            content=ContentFile(PDF, name="r.pdf"),
+            original_name="r.pdf",
+            user=admin_user,
+        )
+
+    page = post_action(admin_client, report).content.decode()
+    decision = page.split('class="wa-decision module"')[1].split('class="wa-device module"')[0]
+
+    assert "Pesan untuk 2 orang tua: semuanya akan dikirim." in decision
+    assert "2 dari 2 anak sudah punya berkas laporan." in decision
+    assert 'name="without_file"' not in page and 'class="wa-without-file"' not in page
+
+
 def test_a_report_without_any_file_sends_as_today_whatever_the_choice(
     admin_client, report, make_student, dispatch
 ):
