@@ -109,6 +109,52 @@ def test_waiting_creates_rows_only_for_children_with_a_file_and_sending_again_ad
     }
 
 
+@pytest.mark.parametrize(
+    ("choice", "announced", "rows", "failed"),
+    [
+        ("wait", "Pesan untuk 2 orang tua: 1 akan dikirim, 1 akan gagal", 2, 1),
+        ("send", "Pesan untuk 4 orang tua: 2 akan dikirim, 2 akan gagal", 4, 2),
+    ],
+)
+def test_each_choice_creates_exactly_the_rows_its_words_announced(
+    admin_client, admin_user, report, make_student, dispatch, choice, announced, rows, failed
+):
+    # With and without a file: a valid number, an invalid one, one not on WhatsApp.
+    students = {
+        (has_file, kind): make_student(
+            "0812" if kind == "invalid" else "0812-3456-7890", name=f"{kind} {has_file}"
+        )
+        for has_file in (True, False)
+        for kind in ("valid", "invalid", "not_on_wa")
+    }
+    for (has_file, kind), student in students.items():
+        if kind == "not_on_wa":
+            student.whatsapp_registered = False
+            student.save(update_fields=["whatsapp_registered"])
+        if has_file:
+            report_file_store(
+                monthly_report=report,
+                student=student,
+                content=ContentFile(PDF, name="r.pdf"),
+                original_name="r.pdf",
+                user=admin_user,
+            )
+
+    page = post_action(admin_client, report).content.decode()
+    label = page.split(f'class="wa-choice-{choice}"')[1].split("</label>")[0]
+    assert announced in label
+    assert "2 dari 4 anak sudah punya berkas laporan." in page
+
+    response = post_action(admin_client, report, post="yes", without_file=choice)
+
+    made = MonthlyReportBroadcast.objects.filter(monthly_report=report)
+    assert made.count() == rows
+    assert made.filter(student__parent_phone="0812").count() == failed  # fail, not sent
+    assert not made.filter(student__whatsapp_registered=False).exists()
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert announced in message
+
+
 def test_sending_without_a_link_messages_everyone_as_before(
     admin_client, report, class_with_files, dispatch
 ):
