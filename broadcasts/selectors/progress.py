@@ -44,6 +44,10 @@ class Progress:
     #: Rows whose message carries a personal link: the opened count means something only
     #: when there is one (a report without files shows none).
     with_link: int = 0
+    #: Sent rows whose link still works and nobody opened yet: while there are some, the
+    #: opened count may still move and the pages keep asking for it. A message sent
+    #: without a link, or whose link expired or was revoked, will not be opened.
+    awaiting_open: int = 0
 
     @property
     def shows_opened(self) -> bool:
@@ -209,6 +213,11 @@ def broadcast_progress(*, monthly_report_ids) -> dict[int, Progress]:
                 ),
             ),
             n_with_link=Count("broadcasts", filter=Q(broadcasts__link_token__isnull=False)),
+            n_awaiting_open=Count(
+                "broadcasts",
+                filter=live_link_q(prefix="broadcasts__")
+                & Q(broadcasts__status=BroadcastStatus.SENT, broadcasts__opened_at__isnull=True),
+            ),
         )
         .order_by()
     )
@@ -230,5 +239,6 @@ def broadcast_progress(*, monthly_report_ids) -> dict[int, Progress]:
                 waiting=row["n_waiting"],
                 opened=row["n_opened"],
                 with_link=row["n_with_link"],
+                awaiting_open=row["n_awaiting_open"],
             )
     return progress

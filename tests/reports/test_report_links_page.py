@@ -121,6 +121,33 @@ def test_opened_counts_only_sent_messages_alike_on_list_page_json_and_filter(
     assert 'data-all-opened=""' in page  # Belum Buka has not opened it: keep polling
 
 
+def test_the_pages_stop_asking_once_no_sent_link_is_left_to_open(
+    client, superuser, report, make_student, settings
+):
+    # Sent without a link (the admin chose to), revoked, expired: none of them will be
+    # opened, so the report list stops polling although "opened" stays below "sent".
+    long_ago = timezone.now() - timedelta(days=settings.REPORT_LINK_DAYS + 1)
+    make_row(report, make_student(), opened_at=timezone.now(), open_count=1)
+    make_row(report, make_student(), link=False)
+    make_row(report, make_student(), link_revoked_at=timezone.now())
+    expired = make_row(report, make_student())
+    MonthlyReportBroadcast.objects.filter(pk=expired.pk).update(link_created_at=long_ago)
+    waiting = make_row(report, make_student(), status=BroadcastStatus.PENDING, sent_at=None)
+    client.force_login(superuser)
+
+    def asked():
+        page = client.get(CHANGELIST).content.decode()
+        data = client.get(PROGRESS_URL, {"ids": report.pk}).json()["reports"][str(report.pk)]
+        return data["opened_summary"], data["awaiting_open"], 'data-all-opened="1"' in page
+
+    assert asked() == ("dibuka: 1 dari 4", 0, True)
+    # Its message goes out with a live link: there is something to watch again.
+    MonthlyReportBroadcast.objects.filter(pk=waiting.pk).update(
+        status=BroadcastStatus.SENT, sent_at=timezone.now()
+    )
+    assert asked() == ("dibuka: 1 dari 5", 1, False)
+
+
 def test_the_follow_up_list_names_children_not_opened_after_n_days(
     client, superuser, report, make_student, settings
 ):
