@@ -160,13 +160,17 @@ def test_the_report_page_lists_who_to_follow_up(laptop, school):
         page.screenshot(path=str(SCREENSHOTS / "report-opened.png"))
 
 
-def test_the_confirmations_file_choice_is_decided_on_the_first_screen(laptop, school):
+def test_the_confirmations_file_choice_is_decided_on_the_first_screen(laptop, school, settings):
+    # The sample message's link as the school's would read (the manual shows it).
+    settings.SITE_URL = "https://tkassalam.example.sch.id"
     page, unsent = laptop, school["unsent"]
     page.goto(f"/admin/reports/monthlyreport/{unsent.pk}/change/")
     with page.expect_navigation():
         page.click(".wa-send-form input[type=submit]")
 
-    expect(page.locator(".wa-files")).to_have_text("2 dari 5 anak sudah punya berkas laporan.")
+    expect(page.locator(".wa-files")).to_have_text(
+        "2 dari 5 anak yang akan dikirimi pesan sudah punya berkas laporan."
+    )
     wait = page.locator("input[name=without_file][value=wait]")
     expect(wait).to_be_checked()
     confirm = page.locator(".wa-decision input[type=submit]")

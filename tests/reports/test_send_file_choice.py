@@ -68,7 +68,7 @@ def test_the_confirmation_offers_the_choice_waiting_by_default(
 ):
     page = post_action(admin_client, report).content.decode()
 
-    assert "1 dari 4 anak sudah punya berkas laporan." in page
+    assert "1 dari 4 anak yang akan dikirimi pesan sudah punya berkas laporan." in page
     decision = page.split('class="wa-decision module"')[1].split('class="wa-device module"')[0]
     assert 'name="without_file" value="wait" checked' in decision
     assert 'name="without_file" value="send">' in decision
@@ -143,7 +143,10 @@ def test_each_choice_creates_exactly_the_rows_its_words_announced(
     page = post_action(admin_client, report).content.decode()
     label = page.split(f'class="wa-choice-{choice}"')[1].split("</label>")[0]
     assert announced in label
-    assert "2 dari 4 anak sudah punya berkas laporan." in page
+    # Of the children to be messaged, and says so: the report page counts the class.
+    assert "2 dari 4 anak yang akan dikirimi pesan sudah punya berkas laporan." in page
+    report_page = admin_client.get(f"{CHANGELIST}{report.pk}/change/").content.decode()
+    assert "3 dari 6 siswa sudah punya berkas" in report_page
 
     response = post_action(admin_client, report, post="yes", without_file=choice)
 
@@ -183,7 +186,7 @@ def test_when_every_child_has_a_file_the_confirmation_says_so_and_offers_no_choi
     decision = page.split('class="wa-decision module"')[1].split('class="wa-device module"')[0]
 
     assert "Pesan untuk 2 orang tua: semuanya akan dikirim." in decision
-    assert "2 dari 2 anak sudah punya berkas laporan." in decision
+    assert "2 dari 2 anak yang akan dikirimi pesan sudah punya berkas laporan." in decision
     assert 'name="without_file"' not in page and 'class="wa-without-file"' not in page
 
 
