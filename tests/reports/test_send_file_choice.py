@@ -158,6 +158,45 @@ def test_each_choice_creates_exactly_the_rows_its_words_announced(
     assert announced in message
 
 
+def test_waiting_holds_back_only_children_of_a_report_that_has_files(
+    admin_client, admin_user, report, make_student, dispatch
+):
+    # Two reports confirmed at once: one with a file for one of its two children, one of
+    # another class with no file at all (it sends the old message to everyone, as today).
+    from reports.models import MonthlyReport
+    from students.models import Classroom
+
+    other_class = Classroom.objects.create(name="TK B Mawar")
+    plain = MonthlyReport.objects.create(classroom=other_class, month=11, year=2026)
+    has_file, no_file = make_student(name="Ada Berkas"), make_student(name="Tanpa Berkas")
+    for name in ("Satu", "Dua", "Tiga"):
+        make_student(name=name, classroom=other_class)
+    report_file_store(
+        monthly_report=report,
+        student=has_file,
+        content=ContentFile(PDF, name="r.pdf"),
+        original_name="r.pdf",
+        user=admin_user,
+    )
+    data = {"action": "send_whatsapp_broadcast", "_selected_action": [report.pk, plain.pk]}
+
+    page = admin_client.post(CHANGELIST, data).content.decode()
+    wait = page.split('class="wa-choice-wait"')[1].split("</label>")[0]
+    assert f"{report}: Pesan untuk 1 orang tua" in wait and str(plain) not in wait
+    plain_headline = page.split(f'data-report-id="{plain.pk}"')[1].split("</p>")[0]
+    assert "Pesan untuk 3 orang tua: semuanya akan dikirim." in plain_headline
+
+    admin_client.post(CHANGELIST, {**data, "post": "yes", "without_file": "wait"})
+
+    assert list(
+        MonthlyReportBroadcast.objects.filter(monthly_report=report).values_list(
+            "student__full_name", flat=True
+        )
+    ) == ["Ada Berkas"]
+    assert MonthlyReportBroadcast.objects.filter(monthly_report=plain).count() == 3
+    assert not MonthlyReportBroadcast.objects.filter(student=no_file).exists()
+
+
 def test_sending_without_a_link_messages_everyone_as_before(
     admin_client, report, class_with_files, dispatch
 ):
