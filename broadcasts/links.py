@@ -45,13 +45,18 @@ def link_is_live(*, link_token, link_created_at, link_revoked_at, now=None) -> b
     return (now or timezone.now()) < link_expires_at(link_created_at)
 
 
-def live_link_q(now=None) -> Q:
-    """The rows whose link still opens the report (``link_is_live`` as a query filter)."""
+def live_link_q(now=None, *, prefix: str = "") -> Q:
+    """The rows whose link still opens the report (``link_is_live`` as a query filter).
+
+    ``prefix`` names the rows from another model (``"broadcasts__"`` from a report).
+    """
     now = now or timezone.now()
     return Q(
-        link_token__isnull=False,
-        link_revoked_at__isnull=True,
-        link_created_at__gt=now - timedelta(days=settings.REPORT_LINK_DAYS),
+        **{
+            f"{prefix}link_token__isnull": False,
+            f"{prefix}link_revoked_at__isnull": True,
+            f"{prefix}link_created_at__gt": now - timedelta(days=settings.REPORT_LINK_DAYS),
+        }
     )
 
 

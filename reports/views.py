@@ -28,6 +28,7 @@ def progress_as_json(progress: Progress) -> dict:
         "archived": progress.archived,
         "opened": progress.opened,
         "with_link": progress.with_link,
+        "awaiting_open": progress.awaiting_open,
         "opened_summary": opened_summary(progress),
     }
 

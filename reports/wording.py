@@ -78,9 +78,13 @@ def opened_summary(progress: Progress) -> str:
 
 
 def with_file_text(*, with_file: int, total: int) -> str:
-    """The confirmation's ``12 of 27 children already have a report file``."""
+    """The confirmation's ``12 of the 27 children to be messaged already have a report file``.
+
+    Of the children to be messaged, not of the class (the report page's files count):
+    the words say so, or the two pages would seem to disagree.
+    """
     return ngettext(
-        "%(with_file)d of %(total)d child already has a report file.",
-        "%(with_file)d of %(total)d children already have a report file.",
+        "%(with_file)d of the %(total)d child to be messaged already has a report file.",
+        "%(with_file)d of the %(total)d children to be messaged already have a report file.",
         total,
     ) % {"with_file": with_file, "total": total}

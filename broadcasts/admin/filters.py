@@ -122,7 +122,8 @@ class FileOpenedFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         value = self.value()
         if value == self.OPENED:
-            return queryset.filter(opened_at__isnull=False)
+            # The report's "opened: n of m" count (Progress.opened), which links here.
+            return queryset.filter(status=BroadcastStatus.SENT, opened_at__isnull=False)
         if value == self.NOT_OPENED:
             return queryset.filter(
                 link_token__isnull=False, status=BroadcastStatus.SENT, opened_at__isnull=True

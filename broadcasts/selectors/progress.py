@@ -37,11 +37,17 @@ class Progress:
     waiting: int = 0
     #: The counts come from a BroadcastArchive: the rows were pruned.
     archived: bool = False
-    #: Rows whose file a person opened (``opened_at`` set; a link preview does not count).
+    #: Sent rows whose file a person opened (``opened_at`` set; a link preview does not
+    #: count): "n of those sent", so never more than ``sent``. A row whose outcome is
+    #: unknown may have been opened all the same; it is not counted until it is sent.
     opened: int = 0
     #: Rows whose message carries a personal link: the opened count means something only
     #: when there is one (a report without files shows none).
     with_link: int = 0
+    #: Sent rows whose link still works and nobody opened yet: while there are some, the
+    #: opened count may still move and the pages keep asking for it. A message sent
+    #: without a link, or whose link expired or was revoked, will not be opened.
+    awaiting_open: int = 0
 
     @property
     def shows_opened(self) -> bool:
@@ -171,7 +177,8 @@ def report_live_links(*, monthly_report) -> int:
 def broadcast_progress(*, monthly_report_ids) -> dict[int, Progress]:
     """``{report id: Progress}`` for these reports, in one aggregate query whatever their size.
 
-    The opened count is counted in the same query (rows with ``opened_at``).
+    The opened count is counted in the same query (sent rows with ``opened_at``, as the
+    broadcast list's "opened" filter takes them).
 
     Counted from the rows; an archived report's counts come from its BroadcastArchive
     (its rows were pruned). Ids of reports that do not exist are left out.
@@ -199,8 +206,18 @@ def broadcast_progress(*, monthly_report_ids) -> dict[int, Progress]:
             n_unknown=count(BroadcastStatus.UNKNOWN),
             n_in_progress=count(BroadcastStatus.SENDING, BroadcastStatus.RETRYING),
             n_waiting=count(BroadcastStatus.PENDING),
-            n_opened=Count("broadcasts", filter=Q(broadcasts__opened_at__isnull=False)),
+            n_opened=Count(
+                "broadcasts",
+                filter=Q(
+                    broadcasts__status=BroadcastStatus.SENT, broadcasts__opened_at__isnull=False
+                ),
+            ),
             n_with_link=Count("broadcasts", filter=Q(broadcasts__link_token__isnull=False)),
+            n_awaiting_open=Count(
+                "broadcasts",
+                filter=live_link_q(prefix="broadcasts__")
+                & Q(broadcasts__status=BroadcastStatus.SENT, broadcasts__opened_at__isnull=True),
+            ),
         )
         .order_by()
     )
@@ -222,5 +239,6 @@ def broadcast_progress(*, monthly_report_ids) -> dict[int, Progress]:
                 waiting=row["n_waiting"],
                 opened=row["n_opened"],
                 with_link=row["n_with_link"],
+                awaiting_open=row["n_awaiting_open"],
             )
     return progress

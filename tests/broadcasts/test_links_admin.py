@@ -321,6 +321,23 @@ def test_a_teacher_sees_opened_state_of_their_class_only(
     assert client.post(f"{ROWS}{theirs.pk}/revoke-link/").status_code == 403
 
 
+def test_a_teacher_follows_up_only_their_own_class(client, report, make_student, guru):
+    from students.models import Classroom
+
+    other_class = Classroom.objects.create(name="TK B Mawar")
+    other = MonthlyReport.objects.create(classroom=other_class, month=11, year=2026)
+    old = timezone.now() - timedelta(days=9)
+    make_row(report, make_student(name="Anak Saya"), sent_at=old)
+    make_row(other, make_student(name="Anak Lain", classroom=other_class), sent_at=old)
+    client.force_login(guru)
+
+    listed = client.get(ROWS, {"file_opened": "follow_up"}).context["cl"].result_list
+    assert [row.student.full_name for row in listed] == ["Anak Saya"]
+    theirs = client.get(ROWS, {"file_opened": "follow_up", "monthly_report__id__exact": other.pk})
+    assert list(theirs.context["cl"].result_list) == []
+    assert client.get(f"/admin/reports/monthlyreport/{other.pk}/change/").status_code in (302, 404)
+
+
 def test_the_list_and_row_page_queries_do_not_grow_with_opened_rows(
     client, report, make_student, superuser
 ):

@@ -136,6 +136,7 @@ def test_the_report_list_shows_the_opened_count_change_without_a_reload(laptop, 
 
     expect(opened).to_have_text("dibuka: 2 dari 4", timeout=25_000)
     assert page.evaluate("window.notReloaded") is True
+    assert overflow(page) <= 0
 
 
 def test_the_broadcast_list_with_opened_rows_fits_a_laptop(laptop, school):
@@ -155,24 +156,30 @@ def test_the_report_page_lists_who_to_follow_up(laptop, school):
     expect(page.locator(".wa-follow-up-heading")).to_have_text("Belum dibuka setelah 3 hari")
     expect(page.locator(".wa-follow-up tbody tr")).to_have_count(3)
     assert page.locator("body").inner_text().count(school["rows"][0].link_token) == 0
+    assert overflow(page) <= 0  # the files section, the follow-up and revoke, the long name
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "report-opened.png"))
 
 
-def test_the_confirmations_file_choice_is_decided_on_the_first_screen(laptop, school):
+def test_the_confirmations_file_choice_is_decided_on_the_first_screen(laptop, school, settings):
+    # The sample message's link as the school's would read (the manual shows it).
+    settings.SITE_URL = "https://tkassalam.example.sch.id"
     page, unsent = laptop, school["unsent"]
     page.goto(f"/admin/reports/monthlyreport/{unsent.pk}/change/")
     with page.expect_navigation():
         page.click(".wa-send-form input[type=submit]")
 
-    expect(page.locator(".wa-files")).to_have_text("2 dari 5 anak sudah punya berkas laporan.")
+    expect(page.locator(".wa-files")).to_have_text(
+        "2 dari 5 anak yang akan dikirimi pesan sudah punya berkas laporan."
+    )
     wait = page.locator("input[name=without_file][value=wait]")
     expect(wait).to_be_checked()
     confirm = page.locator(".wa-decision input[type=submit]")
     for element in (wait, page.locator("input[name=without_file][value=send]"), confirm):
         box = element.bounding_box()
         assert box and box["y"] + box["height"] <= LAPTOP["height"], box
+    assert overflow(page) <= 0
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "send-confirmation-files.png"))

@@ -253,6 +253,7 @@ def test_the_progress_json_gives_counts_per_report(admin_client, classroom, stud
         # No row carries a link: no opened count to show.
         "opened": 0,
         "with_link": 0,
+        "awaiting_open": 0,
         "opened_summary": "",
     }
     assert data[str(archived.pk)]["state"] == "finished"

@@ -80,6 +80,74 @@ def test_the_progress_json_carries_the_opened_count(client, superuser, report, m
     assert opened() == (1, 2, "dibuka: 1 dari 2")
 
 
+def test_opened_counts_only_sent_messages_alike_on_list_page_json_and_filter(
+    client, superuser, report, make_student
+):
+    # A message whose outcome is unknown may reach the parent, who opens it; and one being
+    # resent keeps its earlier opening. "n of those sent" never counts them: else the
+    # pages would say "opened: 2 of 1", and the live update stop while some parent sent
+    # the message has not opened it.
+    make_row(report, make_student(name="Sudah Buka"), opened_at=timezone.now(), open_count=1)
+    make_row(report, make_student(name="Belum Buka"))
+    make_row(
+        report,
+        make_student(name="Tak Pasti"),
+        status=BroadcastStatus.UNKNOWN,
+        opened_at=timezone.now(),
+        open_count=1,
+    )
+    make_row(
+        report,
+        make_student(name="Dikirim Ulang"),
+        status=BroadcastStatus.PENDING,
+        sent_at=None,
+        opened_at=timezone.now(),
+        open_count=3,
+    )
+    client.force_login(superuser)
+
+    listing = client.get(CHANGELIST).content.decode()
+    page = client.get(f"{CHANGELIST}{report.pk}/change/").content.decode()
+    data = client.get(PROGRESS_URL, {"ids": report.pk}).json()["reports"][str(report.pk)]
+    filtered = client.get(
+        "/admin/broadcasts/monthlyreportbroadcast/",
+        {"monthly_report__id__exact": report.pk, "file_opened": "opened"},
+    )
+
+    assert "dibuka: 1 dari 2" in listing
+    assert "dibuka: 1 dari 2" in page
+    assert (data["opened"], data["sent"], data["opened_summary"]) == (1, 2, "dibuka: 1 dari 2")
+    assert [row.student.full_name for row in filtered.context["cl"].result_list] == ["Sudah Buka"]
+    assert 'data-all-opened=""' in page  # Belum Buka has not opened it: keep polling
+
+
+def test_the_pages_stop_asking_once_no_sent_link_is_left_to_open(
+    client, superuser, report, make_student, settings
+):
+    # Sent without a link (the admin chose to), revoked, expired: none of them will be
+    # opened, so the report list stops polling although "opened" stays below "sent".
+    long_ago = timezone.now() - timedelta(days=settings.REPORT_LINK_DAYS + 1)
+    make_row(report, make_student(), opened_at=timezone.now(), open_count=1)
+    make_row(report, make_student(), link=False)
+    make_row(report, make_student(), link_revoked_at=timezone.now())
+    expired = make_row(report, make_student())
+    MonthlyReportBroadcast.objects.filter(pk=expired.pk).update(link_created_at=long_ago)
+    waiting = make_row(report, make_student(), status=BroadcastStatus.PENDING, sent_at=None)
+    client.force_login(superuser)
+
+    def asked():
+        page = client.get(CHANGELIST).content.decode()
+        data = client.get(PROGRESS_URL, {"ids": report.pk}).json()["reports"][str(report.pk)]
+        return data["opened_summary"], data["awaiting_open"], 'data-all-opened="1"' in page
+
+    assert asked() == ("dibuka: 1 dari 4", 0, True)
+    # Its message goes out with a live link: there is something to watch again.
+    MonthlyReportBroadcast.objects.filter(pk=waiting.pk).update(
+        status=BroadcastStatus.SENT, sent_at=timezone.now()
+    )
+    assert asked() == ("dibuka: 1 dari 5", 1, False)
+
+
 def test_the_follow_up_list_names_children_not_opened_after_n_days(
     client, superuser, report, make_student, settings
 ):

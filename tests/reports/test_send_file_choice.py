@@ -68,7 +68,7 @@ def test_the_confirmation_offers_the_choice_waiting_by_default(
 ):
     page = post_action(admin_client, report).content.decode()
 
-    assert "1 dari 4 anak sudah punya berkas laporan." in page
+    assert "1 dari 4 anak yang akan dikirimi pesan sudah punya berkas laporan." in page
     decision = page.split('class="wa-decision module"')[1].split('class="wa-device module"')[0]
     assert 'name="without_file" value="wait" checked' in decision
     assert 'name="without_file" value="send">' in decision
@@ -109,6 +109,94 @@ def test_waiting_creates_rows_only_for_children_with_a_file_and_sending_again_ad
     }
 
 
+@pytest.mark.parametrize(
+    ("choice", "announced", "rows", "failed"),
+    [
+        ("wait", "Pesan untuk 2 orang tua: 1 akan dikirim, 1 akan gagal", 2, 1),
+        ("send", "Pesan untuk 4 orang tua: 2 akan dikirim, 2 akan gagal", 4, 2),
+    ],
+)
+def test_each_choice_creates_exactly_the_rows_its_words_announced(
+    admin_client, admin_user, report, make_student, dispatch, choice, announced, rows, failed
+):
+    # With and without a file: a valid number, an invalid one, one not on WhatsApp.
+    students = {
+        (has_file, kind): make_student(
+            "0812" if kind == "invalid" else "0812-3456-7890", name=f"{kind} {has_file}"
+        )
+        for has_file in (True, False)
+        for kind in ("valid", "invalid", "not_on_wa")
+    }
+    for (has_file, kind), student in students.items():
+        if kind == "not_on_wa":
+            student.whatsapp_registered = False
+            student.save(update_fields=["whatsapp_registered"])
+        if has_file:
+            report_file_store(
+                monthly_report=report,
+                student=student,
+                content=ContentFile(PDF, name="r.pdf"),
+                original_name="r.pdf",
+                user=admin_user,
+            )
+
+    page = post_action(admin_client, report).content.decode()
+    label = page.split(f'class="wa-choice-{choice}"')[1].split("</label>")[0]
+    assert announced in label
+    # Of the children to be messaged, and says so: the report page counts the class.
+    assert "2 dari 4 anak yang akan dikirimi pesan sudah punya berkas laporan." in page
+    report_page = admin_client.get(f"{CHANGELIST}{report.pk}/change/").content.decode()
+    assert "3 dari 6 siswa sudah punya berkas" in report_page
+
+    response = post_action(admin_client, report, post="yes", without_file=choice)
+
+    made = MonthlyReportBroadcast.objects.filter(monthly_report=report)
+    assert made.count() == rows
+    assert made.filter(student__parent_phone="0812").count() == failed  # fail, not sent
+    assert not made.filter(student__whatsapp_registered=False).exists()
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert announced in message
+
+
+def test_waiting_holds_back_only_children_of_a_report_that_has_files(
+    admin_client, admin_user, report, make_student, dispatch
+):
+    # Two reports confirmed at once: one with a file for one of its two children, one of
+    # another class with no file at all (it sends the old message to everyone, as today).
+    from reports.models import MonthlyReport
+    from students.models import Classroom
+
+    other_class = Classroom.objects.create(name="TK B Mawar")
+    plain = MonthlyReport.objects.create(classroom=other_class, month=11, year=2026)
+    has_file, no_file = make_student(name="Ada Berkas"), make_student(name="Tanpa Berkas")
+    for name in ("Satu", "Dua", "Tiga"):
+        make_student(name=name, classroom=other_class)
+    report_file_store(
+        monthly_report=report,
+        student=has_file,
+        content=ContentFile(PDF, name="r.pdf"),
+        original_name="r.pdf",
+        user=admin_user,
+    )
+    data = {"action": "send_whatsapp_broadcast", "_selected_action": [report.pk, plain.pk]}
+
+    page = admin_client.post(CHANGELIST, data).content.decode()
+    wait = page.split('class="wa-choice-wait"')[1].split("</label>")[0]
+    assert f"{report}: Pesan untuk 1 orang tua" in wait and str(plain) not in wait
+    plain_headline = page.split(f'data-report-id="{plain.pk}"')[1].split("</p>")[0]
+    assert "Pesan untuk 3 orang tua: semuanya akan dikirim." in plain_headline
+
+    admin_client.post(CHANGELIST, {**data, "post": "yes", "without_file": "wait"})
+
+    assert list(
+        MonthlyReportBroadcast.objects.filter(monthly_report=report).values_list(
+            "student__full_name", flat=True
+        )
+    ) == ["Ada Berkas"]
+    assert MonthlyReportBroadcast.objects.filter(monthly_report=plain).count() == 3
+    assert not MonthlyReportBroadcast.objects.filter(student=no_file).exists()
+
+
 def test_sending_without_a_link_messages_everyone_as_before(
     admin_client, report, class_with_files, dispatch
 ):
@@ -119,6 +207,26 @@ def test_sending_without_a_link_messages_everyone_as_before(
 def test_a_missing_or_unknown_choice_waits(report, class_with_files, admin_client, dispatch):
     post_action(admin_client, report, post="yes", without_file="bogus")
     assert MonthlyReportBroadcast.objects.count() == 1
+
+
+def test_when_every_child_has_a_file_the_confirmation_says_so_and_offers_no_choice(
+    admin_client, report, make_student, admin_user
+):
+    for name in ("Satu", "Dua"):
+        report_file_store(
+            monthly_report=report,
+            student=make_student(name=name),
+            content=ContentFile(PDF, name="r.pdf"),
+            original_name="r.pdf",
+            user=admin_user,
+        )
+
+    page = post_action(admin_client, report).content.decode()
+    decision = page.split('class="wa-decision module"')[1].split('class="wa-device module"')[0]
+
+    assert "Pesan untuk 2 orang tua: semuanya akan dikirim." in decision
+    assert "2 dari 2 anak yang akan dikirimi pesan sudah punya berkas laporan." in decision
+    assert 'name="without_file"' not in page and 'class="wa-without-file"' not in page
 
 
 def test_a_report_without_any_file_sends_as_today_whatever_the_choice(

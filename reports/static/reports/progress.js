@@ -3,8 +3,8 @@
  * Every ~3 s, while at least one shown report is "sending", asks the admin's JSON view
  * (MonthlyReportAdmin.progress_view) for those reports and updates their bars, counts
  * and labels in place. Reports whose messages carry links to a file keep being asked
- * about, every ~10 s, until every parent sent the message opened it ("opened: n of m"
- * moves for days after the sending ended). Stops once there is nothing left to watch;
+ * about, every ~10 s, while some parent sent a link that still works has not opened it
+ * ("opened: n of m" moves for days after the sending ended). Stops once there is nothing left to watch;
  * backs off, then stops, on errors (for instance after the session expired).
  */
 "use strict";
@@ -47,7 +47,8 @@
     widget.querySelector("[data-field='opened_summary']").textContent = progress.opened_summary;
     setHidden(widget.querySelector(".wa-opened"), !progress.opened_summary);
     widget.dataset.links = progress.opened_summary ? "1" : "";
-    widget.dataset.allOpened = progress.opened >= progress.sent ? "1" : "";
+    // Nothing left that a parent could still open (broadcasts.selectors.Progress).
+    widget.dataset.allOpened = progress.awaiting_open ? "" : "1";
     // No percentage in the text: "100%" beside a failure reads as success.
     const bar = widget.querySelector(".wa-progress-bar");
     bar.setAttribute("aria-valuenow", progress.percent);
