@@ -3,11 +3,11 @@
 The webhook secret travels in the webhook URL (broadcasts/urls.py), so any line that names
 a request path can carry it: Django's request and security loggers, runserver's
 ``django.server``, gunicorn's error log (``Error handling request /webhooks/…``). The
-Fonnte token could appear in a quoted request or exception. The token of a parent's personal
-link (``/laporan/<token>/``, broadcasts.links) is masked in every line the same way. The
-filter sits on the
-handlers (settings.LOGGING, and Celery's in tkassalam/celery.py), not on loggers: a
-logger's filter does not see records propagated from its children.
+Fonnte token could appear in a quoted request or exception. The token of a parent's
+personal link (``/laporan/<token>/``, broadcasts.links) is masked in every line the same
+way. The filter sits on the handlers (settings.LOGGING, and Celery's in
+tkassalam/celery.py), not on loggers: a logger's filter does not see records propagated
+from its children.
 """
 
 import logging
