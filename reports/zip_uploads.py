@@ -12,10 +12,11 @@ import logging
 import os
 import re
 import secrets
-import time
 from pathlib import Path
 
 from django.conf import settings
+
+from tkassalam.kept_uploads import expired_uploads_purge, upload_expired
 
 logger = logging.getLogger(__name__)
 
@@ -85,25 +86,14 @@ def kept_upload_remove(token, *, report, user) -> None:
 
 
 def expired(path, *, now=None) -> bool:
-    try:
-        age = (now or time.time()) - os.stat(path).st_mtime
-    except FileNotFoundError:
-        return True
-    return age > settings.REPORT_ZIP_PREVIEW_MAX_AGE
+    return upload_expired(path, max_age=settings.REPORT_ZIP_PREVIEW_MAX_AGE, now=now)
 
 
 def kept_uploads_purge(*, now=None) -> int:
     """Delete the kept ZIPs older than REPORT_ZIP_PREVIEW_MAX_AGE; how many."""
-    try:
-        entries = list(os.scandir(upload_dir()))
-    except FileNotFoundError:
-        return 0
-    purged = 0
-    for entry in entries:
-        if entry.name.startswith(UPLOAD_PREFIX) and expired(entry.path, now=now):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(entry.path)
-                purged += 1
+    purged = expired_uploads_purge(
+        upload_dir(), prefix=UPLOAD_PREFIX, max_age=settings.REPORT_ZIP_PREVIEW_MAX_AGE, now=now
+    )
     if purged:
         logger.info("Report ZIP upload: deleted %d expired preview upload(s)", purged)
     return purged

@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import tempfile
-import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -26,6 +25,8 @@ from import_export.tmp_storages import TempFolderStorage
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.xml.constants import SHEET_MAIN_NS
 from openpyxl.xml.functions import iterparse
+
+from tkassalam.kept_uploads import expired_uploads_purge, upload_expired
 
 logger = logging.getLogger(__name__)
 
@@ -181,25 +182,17 @@ def upload_dir():
 
 def _expired(path, *, now=None):
     """Whether the file at ``path`` is missing or older than the preview may live."""
-    try:
-        age = (now or time.time()) - os.stat(path).st_mtime
-    except FileNotFoundError:
-        return True
-    return age > settings.STUDENT_IMPORT_PREVIEW_MAX_AGE
+    return upload_expired(path, max_age=settings.STUDENT_IMPORT_PREVIEW_MAX_AGE, now=now)
 
 
 def import_uploads_purge(*, now=None):
     """Delete the uploads of previews older than STUDENT_IMPORT_PREVIEW_MAX_AGE; how many."""
-    try:
-        entries = list(os.scandir(upload_dir()))
-    except FileNotFoundError:
-        return 0
-    purged = 0
-    for entry in entries:
-        if entry.name.startswith(UPLOAD_PREFIX) and _expired(entry.path, now=now):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(entry.path)
-                purged += 1
+    purged = expired_uploads_purge(
+        upload_dir(),
+        prefix=UPLOAD_PREFIX,
+        max_age=settings.STUDENT_IMPORT_PREVIEW_MAX_AGE,
+        now=now,
+    )
     if purged:
         logger.info("Student import: deleted %d expired preview upload(s)", purged)
     return purged

@@ -86,20 +86,9 @@ class MonthlyReportProgressMixin:
                     "status": row.get_status_display(),
                     "failed": row.status == BroadcastStatus.FAILED,
                     "reason": shown_reason(row.error_message, user=request.user),
-                    "row_url": reverse(
-                        "admin:broadcasts_monthlyreportbroadcast_change",
-                        args=[row.pk],
-                        current_app=self.admin_site.name,
-                    )
-                    if rows_links
-                    else "",
-                    "student_url": reverse(
-                        "admin:students_student_change",
-                        args=[row.student.pk],
-                        current_app=self.admin_site.name,
-                    )
-                    if open_students
-                    else "",
+                    **self._row_and_student_urls(
+                        row, rows_links=rows_links, open_students=open_students
+                    ),
                 }
             )
         return {
@@ -109,6 +98,22 @@ class MonthlyReportProgressMixin:
             if rows_links
             else "",
             "fix_numbers": full_numbers,
+        }
+
+    def _row_and_student_urls(self, row, *, rows_links, open_students) -> dict:
+        """Links from a listed child to their message and to their page, where allowed."""
+        site = self.admin_site.name
+        return {
+            "row_url": reverse(
+                "admin:broadcasts_monthlyreportbroadcast_change", args=[row.pk], current_app=site
+            )
+            if rows_links
+            else "",
+            "student_url": reverse(
+                "admin:students_student_change", args=[row.student.pk], current_app=site
+            )
+            if open_students
+            else "",
         }
 
     def _follow_up(self, request, obj, progress, *, rows_links):
@@ -124,20 +129,9 @@ class MonthlyReportProgressMixin:
                 {
                     "student": row.student,
                     "sent_at": row.sent_at,
-                    "row_url": reverse(
-                        "admin:broadcasts_monthlyreportbroadcast_change",
-                        args=[row.pk],
-                        current_app=self.admin_site.name,
-                    )
-                    if rows_links
-                    else "",
-                    "student_url": reverse(
-                        "admin:students_student_change",
-                        args=[row.student.pk],
-                        current_app=self.admin_site.name,
-                    )
-                    if open_students
-                    else "",
+                    **self._row_and_student_urls(
+                        row, rows_links=rows_links, open_students=open_students
+                    ),
                 }
                 for row in rows
             ],
