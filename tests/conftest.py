@@ -11,17 +11,34 @@ import pytest
 import responses
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission
+from django.core.files.base import ContentFile
 from django.utils import timezone, translation
 from kombu import Queue
 
 from notifications.whatsapp import locmem
 from reports.models import MonthlyReport
+from reports.services.files import report_file_store
 from students.models import Classroom, Student
 from tests.matrix import required
 from tkassalam.celery import app as celery_app
 
 FONNTE_TEST_URL = "https://fonnte.test/send"
 FONNTE_TEST_TOKEN = "secret-token-123456"
+
+#: The smallest PDF the report files' check takes (it goes by the first bytes).
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def store_report_file(report, student, data=PDF, name="r.pdf", *, user=None, original_name=None):
+    """Store ``data`` as ``student``'s file for ``report``, as an upload named ``name`` would
+    be (reports.services.files.report_file_store); the ReportFile."""
+    return report_file_store(
+        monthly_report=report,
+        student=student,
+        content=ContentFile(data, name=name),
+        original_name=name if original_name is None else original_name,
+        user=user,
+    )
 
 
 def skip_unless_required(name, reason):

@@ -1,21 +1,21 @@
 """The parent's page and file under /laporan/<token>/: what opens, what counts, what is logged."""
 
+import functools
 import logging
 import sys
 from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
-from django.core.files.base import ContentFile
 from django.test import Client
 from django.utils import timezone
 
 from broadcasts.links import new_link_token, report_link_url
 from broadcasts.models import MonthlyReportBroadcast
 from broadcasts.services import broadcast_create_for_report, broadcast_resend
-from reports.services.files import report_file_remove, report_file_store
+from reports.services.files import report_file_remove
+from tests.conftest import PDF, store_report_file
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 PHONE_UA = (
     "Mozilla/5.0 (Linux; Android 13; SM-A145F) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -47,16 +47,7 @@ def parent():
 
 @pytest.fixture
 def store(report, staff):
-    def store(student, data=PDF, name="x.pdf"):
-        return report_file_store(
-            monthly_report=report,
-            student=student,
-            content=ContentFile(data, name=name),
-            original_name=name,
-            user=staff,
-        )
-
-    return store
+    return functools.partial(store_report_file, report, user=staff)
 
 
 @pytest.fixture

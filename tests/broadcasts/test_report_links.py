@@ -4,7 +4,6 @@ import importlib
 import re
 
 import pytest
-from django.core.files.base import ContentFile
 
 from broadcasts.links import report_link_url
 from broadcasts.messages import (
@@ -18,9 +17,8 @@ from broadcasts.messages import (
 )
 from broadcasts.models import BroadcastStatus, MessageTemplate, MonthlyReportBroadcast
 from broadcasts.services import broadcast_create_for_report, broadcast_resend
-from reports.services.files import report_file_store
+from tests.conftest import PDF, store_report_file
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 LINK = re.compile(r"https?://\S+/laporan/([A-Za-z0-9_-]+)/")
 WEBSITE_LINE = "Informasi lebih lanjut: https://tkassalam.example.sch.id"
 
@@ -33,13 +31,7 @@ def staff(django_user_model):
 @pytest.fixture
 def with_file(report, staff):
     def store(student, data=PDF):
-        return report_file_store(
-            monthly_report=report,
-            student=student,
-            content=ContentFile(data, name="x.pdf"),
-            original_name=f"{student.nis}.pdf",
-            user=staff,
-        )
+        return store_report_file(report, student, data, f"{student.nis}.pdf", user=staff)
 
     return store
 

@@ -13,15 +13,13 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from broadcasts.links import new_link_token, report_link_url
 from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
 from reports.models import MonthlyReport
-from reports.services.files import report_file_store
 from students.models import Classroom, Student
-from tests.conftest import restore_roles
+from tests.conftest import restore_roles, store_report_file
 from tests.e2e.test_admin_lists_browser import overflow
 
 try:
@@ -34,7 +32,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transa
 LAPTOP = {"width": 1366, "height": 768}
 PASSWORD = "kata-sandi-demo-123"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 CHILDREN = [
     ("A001", "Aisyah Putri"),
     ("A002", "Bima Saputra"),
@@ -89,22 +86,10 @@ def school():
             )
         )
     for student in students:  # the links were sent because the children had files
-        report_file_store(
-            monthly_report=sent,
-            student=student,
-            content=ContentFile(PDF, name="rapor.pdf"),
-            original_name="rapor.pdf",
-            user=admin,
-        )
+        store_report_file(sent, student, name="rapor.pdf", user=admin)
     unsent = MonthlyReport.objects.create(classroom=classroom, month=12, year=2026)
     for student in students[:2]:
-        report_file_store(
-            monthly_report=unsent,
-            student=student,
-            content=ContentFile(PDF, name="rapor.pdf"),
-            original_name="rapor.pdf",
-            user=admin,
-        )
+        store_report_file(unsent, student, name="rapor.pdf", user=admin)
     return {"sent": sent, "unsent": unsent, "rows": rows}
 
 

@@ -8,11 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
-from django.core.files.base import ContentFile
 
 from broadcasts.models import MonthlyReportBroadcast
 from broadcasts.services import broadcast_create_for_report
-from reports.services.files import report_file_store
+from tests.conftest import store_report_file
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,7 +19,6 @@ PHONE = {"width": 390, "height": 844}
 SCREENSHOT = (
     Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "hp-halaman-orang-tua.png"
 )
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 @pytest.fixture(autouse=True)
@@ -33,13 +31,7 @@ def _fresh_fake():
 def link(report, make_student, django_user_model):
     staff = django_user_model.objects.create_superuser("tu", "tu@example.com", "pw")
     student = make_student(name="Aisyah Putri")
-    report_file_store(
-        monthly_report=report,
-        student=student,
-        content=ContentFile(PDF, name="A001.pdf"),
-        original_name="A001.pdf",
-        user=staff,
-    )
+    store_report_file(report, student, name="A001.pdf", user=staff)
     broadcast_create_for_report(monthly_report=report)
     row = MonthlyReportBroadcast.objects.get()
     return row, f"/laporan/{row.link_token}/"

@@ -4,11 +4,10 @@ on a 390x844 phone (nothing wider than the screen), one file uploaded, then remo
 import os
 
 import pytest
-from django.core.files.base import ContentFile
 
 from reports.models import ReportFile
-from reports.services.files import report_file_store
 from students.models import Student
+from tests.conftest import PDF, store_report_file
 from tests.e2e.test_admin_browser import (  # noqa: F401  (fixtures, used by name)
     log_in,
     school,
@@ -21,7 +20,6 @@ except ImportError:  # the browser fixture skips (or fails, where CI requires it
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 #: Where to keep the pages' pictures for a look (REPORT_FILES_SHOTS=folder), else nowhere.
 SHOTS = os.environ.get("REPORT_FILES_SHOTS", "")
 
@@ -38,13 +36,7 @@ def a_class_of_sixty(report):
         for n in range(1, 61)
     )
     for student in students[:40]:
-        report_file_store(
-            monthly_report=report,
-            student=student,
-            content=ContentFile(PDF, name="x.pdf"),
-            original_name=f"{student.nis}.pdf",
-            user=None,
-        )
+        store_report_file(report, student, name=f"{student.nis}.pdf")
     return students
 
 

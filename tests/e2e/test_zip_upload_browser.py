@@ -17,6 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 
 from reports.models import MonthlyReport, ReportFile
 from students.models import Student
+from tests.conftest import PDF
 from tests.e2e.test_admin_browser import log_in, school  # noqa: F401  (fixtures, used by name)
 from tests.e2e.test_admin_report_browser import bottom, fits_sideways
 
@@ -27,7 +28,6 @@ except ImportError:  # the browser fixture skips (or fails, where CI requires it
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "zip-upload-preview.png"
 SCREENS = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 360, "height": 740}}
 

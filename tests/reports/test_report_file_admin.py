@@ -9,18 +9,17 @@ import pytest
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group
-from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from broadcasts.models import MonthlyReportBroadcast
 from reports.models import MonthlyReport, ReportFile, report_file_storage
-from reports.services.files import report_file_remove, report_file_store
+from reports.services.files import report_file_remove
 from students.models import Classroom, Student
+from tests.conftest import PDF, store_report_file
 
 REPORTS = "/admin/reports/monthlyreport/"
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 DOCX = b"PK\x03\x04 a docx renamed to .pdf"
 
@@ -91,16 +90,6 @@ def teacher(member, report):
 def other_report(db):
     return MonthlyReport.objects.create(
         classroom=Classroom.objects.create(name="TK B Mawar"), month=11, year=2026
-    )
-
-
-def store(report, student, data=PDF, user=None, name="S001.pdf"):
-    return report_file_store(
-        monthly_report=report,
-        student=student,
-        content=ContentFile(data, name=name),
-        original_name=name,
-        user=user,
     )
 
 
@@ -223,7 +212,7 @@ def test_a_refused_file_says_why_and_stores_nothing(client, member, report, make
 def test_a_refused_replacement_keeps_the_file_there_was(client, member, report, make_student):
     user = member("admin")
     student = make_student()
-    before = store(report, student, PDF, user)
+    before = store_report_file(report, student, PDF, user=user)
 
     upload(client, report, student, DOCX)
 
@@ -238,7 +227,7 @@ def test_two_admins_adding_a_childs_first_file_at_once_get_a_message_not_an_erro
     # and its insert: the unique (report, student) refuses the second row.
     user = member("admin")
     student = make_student(name="Aisyah Putri")
-    other = store(report, student, PNG, user, name="lain.png")
+    other = store_report_file(report, student, PNG, "lain.png", user=user)
     before = all_stored()
 
     with mock.patch("reports.services.files._current_file", return_value=None):
@@ -269,7 +258,7 @@ def test_the_upload_form_accepts_the_report_types_and_removing_needs_a_post(
 ):
     member("admin")
     student = make_student()
-    store(report, student)
+    store_report_file(report, student)
 
     section = files_section(client, report)
 
@@ -284,7 +273,7 @@ def test_a_child_moved_to_another_class_keeps_their_file_listed(
 ):
     member("admin")
     student = make_student(name="Citra Lestari")
-    store(report, student)
+    store_report_file(report, student)
     Student.objects.filter(pk=student.pk).update(classroom=other_report.classroom)
 
     section = text_of(files_section(client, report))
@@ -298,7 +287,7 @@ def test_a_child_moved_to_another_class_keeps_their_file_listed(
 
 def test_a_teacher_sees_the_files_of_their_class_read_only(client, teacher, report, make_student):
     with_file, without = make_student(name="Aisyah Putri"), make_student(name="Bima Saputra")
-    store(report, with_file)
+    store_report_file(report, with_file)
 
     section = files_section(client, report)
 
@@ -312,7 +301,7 @@ def test_a_teacher_sees_the_files_of_their_class_read_only(client, teacher, repo
 
 def test_a_teacher_cannot_upload_or_remove(client, teacher, report, make_student):
     with_file, without = make_student(), make_student()
-    report_file = store(report, with_file)
+    report_file = store_report_file(report, with_file)
 
     assert upload(client, report, without, PDF).status_code == 403
     assert upload(client, report, with_file, PNG).status_code == 403
@@ -325,7 +314,7 @@ def test_a_teacher_cannot_upload_or_remove(client, teacher, report, make_student
 
 def test_a_teacher_reaches_no_file_of_another_class(client, teacher, other_report, make_student):
     student = make_student(classroom=other_report.classroom)
-    store(other_report, student)
+    store_report_file(other_report, student)
 
     for url in (f"{REPORTS}{other_report.pk}/change/", file_url(other_report, student)):
         response = client.get(url)
@@ -363,7 +352,7 @@ def test_staff_open_a_file_without_it_counting_as_a_parents_open(
 ):
     member("admin")
     student = make_student()
-    store(report, student, PNG)
+    store_report_file(report, student, PNG)
     row = MonthlyReportBroadcast.objects.create(
         monthly_report=report,
         student=student,
@@ -387,7 +376,7 @@ def test_staff_open_a_file_without_it_counting_as_a_parents_open(
 
 def test_a_teacher_opens_a_file_of_their_class(client, teacher, report, make_student):
     student = make_student()
-    store(report, student)
+    store_report_file(report, student)
 
     response = client.get(file_url(report, student))
 
@@ -398,7 +387,7 @@ def test_behind_nginx_staff_files_are_sent_by_nginx(client, member, report, make
     settings.REPORT_FILES_ACCEL_REDIRECT = "/_report_files/"
     member("admin")
     student = make_student()
-    report_file = store(report, student)
+    report_file = store_report_file(report, student)
 
     response = client.get(file_url(report, student))
 
@@ -415,7 +404,7 @@ def test_a_child_without_a_file_is_not_found(client, member, report, make_studen
 def test_a_row_whose_stored_file_is_gone_is_not_found(client, member, report, make_student):
     member("admin")
     student = make_student()
-    report_file_storage().delete(store(report, student).file.name)
+    report_file_storage().delete(store_report_file(report, student).file.name)
 
     assert client.get(file_url(report, student)).status_code == 404
 
@@ -424,7 +413,7 @@ def test_a_user_without_any_report_permission_opens_no_file(
     client, django_user_model, report, make_student
 ):
     student = make_student()
-    store(report, student)
+    store_report_file(report, student)
     client.force_login(django_user_model.objects.create_user("tamu", password="pw", is_staff=True))
 
     response = client.get(file_url(report, student))
@@ -445,10 +434,10 @@ def page_queries(client, report) -> int:
 def test_the_sections_queries_do_not_grow_with_the_class(client, member, report, make_student):
     user = member("admin")
     for _ in range(10):
-        store(report, make_student(), user=user)
+        store_report_file(report, make_student(), user=user)
     small = page_queries(client, report)
     for _ in range(30):
-        store(report, make_student(), user=user)
+        store_report_file(report, make_student(), user=user)
     make_student()  # and one without a file
 
     large = page_queries(client, report)
@@ -464,7 +453,7 @@ def test_deleting_a_report_deletes_its_stored_files(
     client, member, report, make_student, django_capture_on_commit_callbacks
 ):
     member("admin")  # the school's admin, not a superuser
-    names = [store(report, make_student()).file.name for _ in range(2)]
+    names = [store_report_file(report, make_student()).file.name for _ in range(2)]
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"{REPORTS}{report.pk}/delete/", {"post": "yes"})
@@ -478,8 +467,11 @@ def test_deleting_a_student_deletes_their_stored_files(
     report, other_report, make_student, django_capture_on_commit_callbacks
 ):
     student, other = make_student(), make_student()
-    theirs = [store(report, student).file.name, store(other_report, student).file.name]
-    kept = store(report, other).file.name
+    theirs = [
+        store_report_file(report, student).file.name,
+        store_report_file(other_report, student).file.name,
+    ]
+    kept = store_report_file(report, other).file.name
 
     with django_capture_on_commit_callbacks(execute=True):
         student.delete()
@@ -491,7 +483,7 @@ def test_deleting_a_student_deletes_their_stored_files(
 def test_a_deletion_rolled_back_keeps_the_stored_file(
     report, make_student, django_capture_on_commit_callbacks
 ):
-    report_file = store(report, make_student())
+    report_file = store_report_file(report, make_student())
 
     with (
         django_capture_on_commit_callbacks(execute=True),
@@ -508,7 +500,7 @@ def test_a_deletion_rolled_back_keeps_the_stored_file(
 def test_removing_a_file_deletes_it_from_storage_once(
     report, make_student, django_capture_on_commit_callbacks
 ):
-    report_file = store(report, make_student())
+    report_file = store_report_file(report, make_student())
     storage = report_file_storage()
 
     with (

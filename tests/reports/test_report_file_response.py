@@ -17,10 +17,9 @@ import reports.admin.files
 from reports import file_response
 from reports.file_response import report_file_download_name, report_file_response
 from reports.models import report_file_storage
-from reports.services.files import report_file_store
+from tests.conftest import PDF, store_report_file
 
 ROOT = Path(__file__).resolve().parents[2]
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def test_staff_and_parents_files_go_through_the_one_helper():
@@ -55,13 +54,7 @@ def test_production_refuses_a_file_gone_from_the_folder(settings):
 def test_development_streams_the_stored_file(settings, db, report, make_student):
     settings.REPORT_FILES_ACCEL_REDIRECT = ""
     student = make_student()
-    stored = report_file_store(
-        monthly_report=report,
-        student=student,
-        content=ContentFile(PDF),
-        original_name="x.pdf",
-        user=None,
-    )
+    stored = store_report_file(report, student, name="x.pdf")
     response = report_file_response(
         file_name=stored.file.name,
         content_type=stored.content_type,
@@ -171,13 +164,7 @@ def test_files_are_stored_served_and_deleted_through_the_storage_api_only(
     storage = report_file_storage()
     assert type(storage).__name__ == "InMemoryStorage"
 
-    stored = report_file_store(
-        monthly_report=report,
-        student=student,
-        content=ContentFile(PDF),
-        original_name="x.pdf",
-        user=None,
-    )
+    stored = store_report_file(report, student, name="x.pdf")
     assert storage.exists(stored.file.name)
     response = report_file_response(
         file_name=stored.file.name, content_type=stored.content_type, filename="x.pdf"

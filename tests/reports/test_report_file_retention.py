@@ -6,16 +6,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 
 from broadcasts.models import MonthlyReportBroadcast
 from reports import tasks
 from reports.models import MonthlyReport, ReportFile, report_file_storage
-from reports.services.files import report_file_store
 from reports.services.retention import report_files_prune
+from tests.conftest import PDF, store_report_file
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 JAKARTA = ZoneInfo("Asia/Jakarta")
 #: 7 December 2026: 365 days back is 7 December 2025, so November 2025 (ended on
 #: 1 December 2025) is past the retention and December 2025 (ends 1 January 2026) is not.
@@ -30,13 +28,7 @@ def reports_by_month(classroom, make_student):
     for year, month in ((2025, 1), (2025, 11), (2025, 12)):
         report = MonthlyReport.objects.create(classroom=classroom, month=month, year=year)
         for student in students:
-            report_file_store(
-                monthly_report=report,
-                student=student,
-                content=ContentFile(PDF, name="x.pdf"),
-                original_name="x.pdf",
-                user=None,
-            )
+            store_report_file(report, student, name="x.pdf")
         made[(year, month)] = report
     return made
 

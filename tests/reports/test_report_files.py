@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.core.files.base import ContentFile
 from django.db import connection
 
 from reports.models import ReportFile, report_file_storage
 from reports.selectors import students_with_file
-from reports.services.files import ReportFileRefused, report_file_remove, report_file_store
+from reports.services.files import ReportFileRefused, report_file_remove
+from tests.conftest import PDF, store_report_file
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
@@ -23,25 +22,15 @@ def staff(django_user_model):
     return django_user_model.objects.create_superuser("tu", "tu@example.com", "pw")
 
 
-def store(report, student, data, staff, name="S001.pdf"):
-    return report_file_store(
-        monthly_report=report,
-        student=student,
-        content=ContentFile(data, name=name),
-        original_name=name,
-        user=staff,
-    )
-
-
 @pytest.mark.django_db(transaction=True)
 def test_replacing_keeps_the_row_and_deletes_the_old_file_after_commit(report, make_student, staff):
     student = make_student()
-    first = store(report, student, PDF, staff)
+    first = store_report_file(report, student, PDF, user=staff)
     old_name = first.file.name
     assert old_name.startswith(f"{report.pk}/") and old_name.endswith(".pdf")
     assert student.full_name not in old_name and student.nis not in old_name
 
-    second = store(report, student, PNG, staff, name="foto.png")
+    second = store_report_file(report, student, PNG, "foto.png", user=staff)
 
     assert second.pk == first.pk and second.content_type == "image/png"
     storage = report_file_storage()
@@ -65,7 +54,7 @@ def test_a_file_that_is_not_a_report_is_refused_and_nothing_is_stored(
 ):
     settings.LANGUAGE_CODE = "en"
     with pytest.raises(ReportFileRefused, match=why):
-        store(report, make_student(), data, staff)
+        store_report_file(report, make_student(), data, user=staff)
     assert not ReportFile.objects.exists()
 
 
@@ -73,13 +62,13 @@ def test_a_file_that_is_not_a_report_is_refused_and_nothing_is_stored(
 def test_a_file_over_the_size_limit_is_refused(report, make_student, staff, settings):
     settings.REPORT_FILE_MAX_BYTES = 100
     with pytest.raises(ReportFileRefused):
-        store(report, make_student(), PDF + b"x" * 100, staff)
+        store_report_file(report, make_student(), PDF + b"x" * 100, user=staff)
     assert not ReportFile.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_removing_deletes_row_and_stored_file(report, make_student, staff):
-    report_file = store(report, make_student(), io.BytesIO(PDF).read(), staff)
+    report_file = store_report_file(report, make_student(), io.BytesIO(PDF).read(), user=staff)
     name = report_file.file.name
     report_file_remove(report_file=report_file, user=staff)
     assert not ReportFile.objects.exists() and not report_file_storage().exists(name)
@@ -110,13 +99,7 @@ def _race(report, student, monkeypatch, *, wait=10):
 
     def upload(number):
         try:
-            report_file_store(
-                monthly_report=report,
-                student=student,
-                content=ContentFile(PDF),
-                original_name=f"{number}.pdf",
-                user=None,
-            )
+            store_report_file(report, student, name=f"{number}.pdf")
             outcomes.append("stored")
         except ReportFileRefused as refused:
             outcomes.append(str(refused))
@@ -157,13 +140,7 @@ def test_two_replacements_at_once_leave_one_file_and_no_orphan(
     if connection.vendor == "sqlite":
         pytest.skip("SQLite takes one writer at a time: no two uploads meet (IMMEDIATE)")
     student = make_student()
-    first = report_file_store(
-        monthly_report=report,
-        student=student,
-        content=ContentFile(PNG),
-        original_name="old.png",
-        user=staff,
-    )
+    first = store_report_file(report, student, PNG, "old.png", user=staff)
     before = _stored_names() - {first.file.name}
 
     # The second waits for the first's lock on the row: the barrier gives up after 1 s.

@@ -5,15 +5,13 @@ from unittest import mock
 
 import pytest
 from django.contrib.messages import get_messages
-from django.core.files.base import ContentFile
 
 from broadcasts.models import MonthlyReportBroadcast
 from broadcasts.selectors import broadcast_plan
 from broadcasts.services import WithoutFile, broadcast_create_for_report
-from reports.services.files import report_file_store
+from tests.conftest import store_report_file
 
 CHANGELIST = "/admin/reports/monthlyreport/"
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def post_action(client, report, **extra):
@@ -38,13 +36,7 @@ def class_with_files(report, make_student, admin_user):
         make_student("0812", name="Eka Nomor Salah"),
     ]
     for student in with_file:
-        report_file_store(
-            monthly_report=report,
-            student=student,
-            content=ContentFile(PDF, name="r.pdf"),
-            original_name="r.pdf",
-            user=admin_user,
-        )
+        store_report_file(report, student, user=admin_user)
     return with_file, without
 
 
@@ -95,13 +87,7 @@ def test_waiting_creates_rows_only_for_children_with_a_file_and_sending_again_ad
     assert "Pesan untuk 1 orang tua" in message
     assert "3 anak belum dikirimi sampai berkas laporannya diunggah" in message
 
-    report_file_store(
-        monthly_report=report,
-        student=without[0],
-        content=ContentFile(PDF, name="r.pdf"),
-        original_name="r.pdf",
-        user=admin_user,
-    )
+    store_report_file(report, without[0], user=admin_user)
     post_action(admin_client, report, post="yes", without_file="wait")
     assert set(MonthlyReportBroadcast.objects.values_list("student_id", flat=True)) == {
         aisyah.pk,
@@ -132,13 +118,7 @@ def test_each_choice_creates_exactly_the_rows_its_words_announced(
             student.whatsapp_registered = False
             student.save(update_fields=["whatsapp_registered"])
         if has_file:
-            report_file_store(
-                monthly_report=report,
-                student=student,
-                content=ContentFile(PDF, name="r.pdf"),
-                original_name="r.pdf",
-                user=admin_user,
-            )
+            store_report_file(report, student, user=admin_user)
 
     page = post_action(admin_client, report).content.decode()
     label = page.split(f'class="wa-choice-{choice}"')[1].split("</label>")[0]
@@ -171,13 +151,7 @@ def test_waiting_holds_back_only_children_of_a_report_that_has_files(
     has_file, no_file = make_student(name="Ada Berkas"), make_student(name="Tanpa Berkas")
     for name in ("Satu", "Dua", "Tiga"):
         make_student(name=name, classroom=other_class)
-    report_file_store(
-        monthly_report=report,
-        student=has_file,
-        content=ContentFile(PDF, name="r.pdf"),
-        original_name="r.pdf",
-        user=admin_user,
-    )
+    store_report_file(report, has_file, user=admin_user)
     data = {"action": "send_whatsapp_broadcast", "_selected_action": [report.pk, plain.pk]}
 
     page = admin_client.post(CHANGELIST, data).content.decode()
@@ -213,13 +187,7 @@ def test_when_every_child_has_a_file_the_confirmation_says_so_and_offers_no_choi
     admin_client, report, make_student, admin_user
 ):
     for name in ("Satu", "Dua"):
-        report_file_store(
-            monthly_report=report,
-            student=make_student(name=name),
-            content=ContentFile(PDF, name="r.pdf"),
-            original_name="r.pdf",
-            user=admin_user,
-        )
+        store_report_file(report, make_student(name=name), user=admin_user)
 
     page = post_action(admin_client, report).content.decode()
     decision = page.split('class="wa-decision module"')[1].split('class="wa-device module"')[0]
@@ -246,13 +214,7 @@ def test_a_report_without_any_file_sends_as_today_whatever_the_choice(
 def test_the_sample_message_is_one_with_the_link_its_token_masked(report, make_student, admin_user):
     make_student(name="Citra Belum")
     zahra = make_student(name="Zahra Berkas")
-    report_file_store(
-        monthly_report=report,
-        student=zahra,
-        content=ContentFile(PDF, name="r.pdf"),
-        original_name="r.pdf",
-        user=admin_user,
-    )
+    store_report_file(report, zahra, user=admin_user)
 
     plan = broadcast_plan(monthly_report=report)
 

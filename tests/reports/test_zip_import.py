@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.core.files.base import ContentFile
 
 from reports.models import ReportFile, report_file_storage
 from reports.services.files import report_file_store
@@ -21,8 +20,8 @@ from reports.services.zip_import import (
     report_zip_store,
 )
 from students.models import Classroom, Student
+from tests.conftest import PDF, store_report_file
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0" + b"\0" * 64
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
@@ -97,13 +96,7 @@ def school(report, staff):
         "fajar": student(Classroom.objects.create(name="TK B Mawar"), "O001", "Fajar"),
     }
     for key in ("ahmad", "dewi"):
-        report_file_store(
-            monthly_report=report,
-            student=people[key],
-            content=ContentFile(PDF),
-            original_name="old.pdf",
-            user=staff,
-        )
+        store_report_file(report, people[key], name="old.pdf", user=staff)
     return people
 
 

@@ -14,8 +14,7 @@ from django.urls import reverse
 
 from reports.models import MonthlyReport, ReportFile
 from students.models import Classroom, Student
-
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+from tests.conftest import PDF
 
 
 @pytest.fixture(autouse=True)
