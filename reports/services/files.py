@@ -16,6 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from tkassalam.language import school_language
 
 from ..filetypes import HEAD_BYTES, sniff
 from ..models import ReportFile, report_file_storage
@@ -86,12 +89,8 @@ def report_file_store(*, monthly_report, student, content, original_name, user) 
             _log(
                 user,
                 monthly_report,
-                (
-                    _("Report file of %(student)s replaced (%(name)s).")
-                    if replaced
-                    else _("Report file of %(student)s added (%(name)s).")
-                )
-                % {"student": student.full_name, "name": report_file.original_name or new_name},
+                _REPLACED if replaced else _ADDED,
+                {"student": student.full_name, "name": report_file.original_name or new_name},
             )
             if replaced:
                 transaction.on_commit(lambda: _delete_quietly(replaced))
@@ -133,11 +132,7 @@ def report_file_remove(*, report_file, user) -> None:
     """
     with transaction.atomic():
         report_file.delete()
-        _log(
-            user,
-            report_file.monthly_report,
-            _("Report file of %(student)s removed.") % {"student": report_file.student.full_name},
-        )
+        _log(user, report_file.monthly_report, _REMOVED, {"student": report_file.student.full_name})
 
 
 def report_file_deleted(sender, instance, using, **kwargs) -> None:
@@ -159,9 +154,19 @@ def _delete_quietly(name: str) -> None:
         logger.exception("Report file could not be deleted from storage: %s", name)
 
 
-def _log(user, monthly_report, message: str) -> None:
+#: What the report's history says of each change (written in the school's language).
+_ADDED = gettext_lazy("Report file of %(student)s added (%(name)s).")
+_REPLACED = gettext_lazy("Report file of %(student)s replaced (%(name)s).")
+_REMOVED = gettext_lazy("Report file of %(student)s removed.")
+
+
+def _log(user, monthly_report, text, params: dict) -> None:
+    """A line in the report's history, naming who did it; none for a change without a user."""
     if user is None or user.pk is None:
         return
+    # Recorded once, read by every admin: the school's language, not the uploader's.
+    with school_language():
+        message = str(text) % params
     LogEntry.objects.log_actions(user.pk, [monthly_report], CHANGE, change_message=message)
 
 

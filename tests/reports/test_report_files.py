@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.db import connection
+from django.utils import translation
 
 from reports.models import ReportFile, report_file_storage
 from reports.selectors import students_with_file
@@ -149,3 +150,13 @@ def test_two_replacements_at_once_leave_one_file_and_no_orphan(
     report_file = ReportFile.objects.get()
     assert report_file.pk == first.pk and report_file.content_type == "application/pdf"
     assert _stored_names() - before == {report_file.file.name}
+
+
+@pytest.mark.django_db
+def test_the_history_is_written_in_the_schools_language_whatever_the_uploaders(
+    report, make_student, staff
+):
+    with translation.override("en"):
+        store_report_file(report, make_student(name="Aisyah"), user=staff, name="a.pdf")
+    (entry,) = LogEntry.objects.all()
+    assert entry.change_message == "Berkas laporan Aisyah ditambahkan (a.pdf)."
