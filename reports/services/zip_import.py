@@ -431,15 +431,17 @@ def _explain_unmatched(entries, monthly_report):
     """Say why each file matches no student of the class: another class's NIS, or none."""
     if not entries:
         return
+    candidates = set().union(*(_nis_candidates(entry.basename) for entry in entries))
     others = {
         row["key"]: row["classroom__name"]
         for row in Student.objects.exclude(classroom_id=monthly_report.classroom_id)
         .annotate(key=Lower("nis"))
-        .filter(key__in={_leading_word(entry.basename) for entry in entries})
+        .filter(key__in=candidates)
         .values("key", "classroom__name")
     }
     for entry in entries:
-        classroom = others.get(_leading_word(entry.basename))
+        # As the class's own students are matched: the longest NIS the name starts with.
+        classroom = match_nis(entry.basename, others) if others else None
         if classroom:
             entry.reason = _(
                 "The NIS at the start of the name is a student of another class (%(classroom)s)."
@@ -451,9 +453,16 @@ def _explain_unmatched(entries, monthly_report):
             )
 
 
-def _leading_word(filename: str) -> str:
-    match = re.match(r"[^\W_]+", nis_key(filename))
-    return match.group() if match else ""
+#: How many starts of one file name are looked up as another class's NIS.
+_MOST_CANDIDATES = 8
+
+
+def _nis_candidates(filename: str) -> set[str]:
+    """Every start of ``filename`` that match_nis could take for a NIS (``s001-2 x.pdf``:
+    ``s001``, ``s001-2``, …), the shortest first, at most _MOST_CANDIDATES."""
+    name = nis_key(filename)
+    ends = [i for i in range(1, len(name) + 1) if i == len(name) or not name[i].isalnum()]
+    return {name[:end] for end in ends[:_MOST_CANDIDATES]}
 
 
 def _delete_stored(names):

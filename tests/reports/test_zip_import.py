@@ -341,3 +341,14 @@ def test_a_symbolic_link_entry_is_refused_alone_and_never_read(tmp_path, report,
     assert refused.basename == "S002.pdf" and "Pintasan (tautan)" in refused.reason
     assert [entry.student.nis for entry in preview.to_store] == ["S003"]
     assert preview.to_store[0].content_type == "application/pdf"
+
+
+def test_another_classs_nis_with_a_separator_is_named_too(tmp_path, report, school):
+    student(Classroom.objects.get(name="TK B Mawar"), "O-002", "Gilang")
+    zip_path = make_zip(tmp_path / "kelas.zip", [("o-002 Gilang.pdf", PDF), ("O-0021.pdf", PDF)])
+
+    preview = report_zip_preview(monthly_report=report, zip_file=zip_path)
+
+    unmatched = {entry.basename: entry.reason for entry in preview.unmatched}
+    assert "TK B Mawar" in unmatched["o-002 Gilang.pdf"]
+    assert "TK B Mawar" not in unmatched["O-0021.pdf"]  # not O-002's: the NIS ends there
