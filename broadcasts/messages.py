@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 from notifications.whatsapp.base import MAX_MESSAGE_LENGTH
 from reports.models import MonthlyReport
 from reports.months import month_name
-from students.models import Classroom, Student
+from students.models import Classroom, Guardian, Student
 
 from .links import TOKEN_MASK, new_link_token, report_link_url
 from .models import MessageTemplate
@@ -52,7 +52,8 @@ DEFAULT_TEMPLATE = (
 #: Every placeholder a template may use, with what it becomes (shown to the admin).
 PLACEHOLDERS = {
     "nama_siswa": gettext_lazy("the student's full name"),
-    "nama_orang_tua": gettext_lazy("the parent's name"),
+    "nama_wali": gettext_lazy("the name of the guardian the message is for"),
+    "nama_orang_tua": gettext_lazy("the same as {nama_wali} (the older name)"),
     "kelas": gettext_lazy("the classroom"),
     "bulan": gettext_lazy("the report's month, in Indonesian (Januari … Desember)"),
     "tahun": gettext_lazy("the report's year"),
@@ -134,7 +135,7 @@ def template_errors(text: str) -> list[str]:
 def longest_context() -> dict[str, str]:
     """The longest value each placeholder can take: what the length check fills in.
 
-    Names are as long as their columns allow (Student.full_name and parent_name, 150;
+    Names are as long as their columns allow (Student.full_name and Guardian.name, 150;
     Classroom.name, 100), the month is the longest Indonesian name (September), the year
     has four digits (MonthlyReport allows 2000 to 2100); the school's name and website are
     this installation's own settings, as every message has them. The link is the longest a
@@ -142,7 +143,8 @@ def longest_context() -> dict[str, str]:
     """
     widest = {
         "nama_siswa": Student._meta.get_field("full_name").max_length,
-        "nama_orang_tua": Student._meta.get_field("parent_name").max_length,
+        "nama_wali": Guardian._meta.get_field("name").max_length,
+        "nama_orang_tua": Guardian._meta.get_field("name").max_length,
         "kelas": Classroom._meta.get_field("name").max_length,
     }
     return {
@@ -213,11 +215,16 @@ def message_template_get_or_create() -> MessageTemplate:
     return template
 
 
-def message_context(*, student, monthly_report, link_url: str = "") -> dict[str, str]:
-    """The value of every placeholder, for one student and report; ``link_url``: their link."""
+def message_context(*, student, guardian, monthly_report, link_url: str = "") -> dict[str, str]:
+    """The value of every placeholder, for one guardian of one student, about one report.
+
+    ``link_url``: the row's personal link. {nama_orang_tua} is {nama_wali}, so a school's
+    text written before guardians existed keeps working.
+    """
     return {
         "nama_siswa": student.full_name,
-        "nama_orang_tua": student.parent_name,
+        "nama_wali": guardian.name,
+        "nama_orang_tua": guardian.name,
         "kelas": monthly_report.classroom.name,
         "bulan": month_name(monthly_report.month),
         "tahun": str(monthly_report.year),
@@ -253,9 +260,10 @@ _HONORIFIC = r"(?:{})\b\.?".format("|".join(sorted(HONORIFICS, key=len, reverse=
 _STARTS_WITH_HONORIFIC = re.compile(
     rf"\s*{_HONORIFIC}(?:\s*/\s*{_HONORIFIC})*(?:(?<=\.)|\s|$)", re.I
 )
-# "Bapak/Ibu {nama_orang_tua}", "Yth. Ibu {nama_orang_tua}": the template's own honorific(s).
+# "Bapak/Ibu {nama_wali}", "Yth. Ibu {nama_orang_tua}": the template's own honorific(s).
 _HONORIFIC_BEFORE_PARENT = re.compile(
-    rf"(?<!\w){_HONORIFIC}(?:\s*/\s*{_HONORIFIC})*[ \t]+(?=\{{nama_orang_tua\}})", re.I
+    rf"(?<!\w){_HONORIFIC}(?:\s*/\s*{_HONORIFIC})*[ \t]+(?=\{{(?:nama_orang_tua|nama_wali)\}})",
+    re.I,
 )
 
 
@@ -270,11 +278,11 @@ def render_message(context: dict[str, str], template: str | None = None) -> str:
     A line with {tautan_laporan} is kept only with a link; with one, the lines with
     {situs_sekolah} are left out when the template has a link line (the module's docstring).
 
-    A template's "Bapak/Ibu" before {nama_orang_tua} is left out for a name that carries
-    its own ("Ibu Siti"): never "Bapak/Ibu Ibu Siti".
+    A template's "Bapak/Ibu" before {nama_wali} (or {nama_orang_tua}) is left out for a name
+    that carries its own ("Ibu Siti"): never "Bapak/Ibu Ibu Siti".
     """
     template = template if template is not None else current_template()
-    if has_honorific(context["nama_orang_tua"]):
+    if has_honorific(context.get("nama_wali", context["nama_orang_tua"])):
         template = _HONORIFIC_BEFORE_PARENT.sub("", template)
     context = {"tautan_laporan": "", **context}
     lines = template.splitlines()
@@ -289,11 +297,17 @@ def render_message(context: dict[str, str], template: str | None = None) -> str:
 
 
 def message_preview(template: str) -> tuple[str, object] | None:
-    """``(text, student)``: the template rendered for a real student, or None without students."""
+    """``(text, student)``: the template rendered for a real guardian, or None without any."""
 
-    student = Student.objects.select_related("classroom").exclude(parent_phone="").first()
-    if student is None:
+    guardian = (
+        Guardian.objects.select_related("student__classroom")
+        .exclude(phone="")
+        .order_by("pk")
+        .first()
+    )
+    if guardian is None:
         return None
+    student = guardian.student
     report = (
         MonthlyReport.objects.filter(classroom=student.classroom)
         .order_by("-year", "-month")
@@ -304,6 +318,9 @@ def message_preview(template: str) -> tuple[str, object] | None:
         report = MonthlyReport(classroom=student.classroom, month=today.month, year=today.year)
     # A sample link, its token masked: a link opened from the admin is not a parent opening it.
     context = message_context(
-        student=student, monthly_report=report, link_url=report_link_url(TOKEN_MASK)
+        student=student,
+        guardian=guardian,
+        monthly_report=report,
+        link_url=report_link_url(TOKEN_MASK),
     )
     return render_message(context, template), student

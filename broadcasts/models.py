@@ -93,7 +93,12 @@ def _can_return_from_update(connection) -> bool:
 
 
 class MonthlyReportBroadcast(models.Model):
-    """One parent's WhatsApp message about one monthly report: the record of who was told."""
+    """One guardian's WhatsApp message about one child's monthly report: who was told.
+
+    Never twice: the database holds at most one row per (report, child, number), so two
+    guardians of one child who share a number get one message, and one per (report,
+    guardian). A number that is guardian of two children gets one message per child.
+    """
 
     # SET_NULL, not CASCADE: deleting a report keeps the record of who was told;
     # rows not sent yet then fail with "Laporan bulanan tidak ditemukan".
@@ -109,6 +114,16 @@ class MonthlyReportBroadcast(models.Model):
         on_delete=models.PROTECT,
         related_name="broadcasts",
         verbose_name=_("student"),
+    )
+    # The guardian this message is for (students.Guardian); the row keeps the number it was
+    # sent to. SET_NULL: removing a guardian keeps the record of who was told.
+    guardian = models.ForeignKey(
+        "students.Guardian",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="broadcasts",
+        verbose_name=_("guardian"),
     )
     phone_number = models.CharField(_("phone number"), max_length=20)
     message = models.TextField(_("message"))
@@ -175,7 +190,11 @@ class MonthlyReportBroadcast(models.Model):
         verbose_name_plural = _("WhatsApp broadcasts")
         constraints = [
             models.UniqueConstraint(
-                fields=["monthly_report", "student"], name="one_broadcast_per_report_student"
+                fields=["monthly_report", "student", "phone_number"],
+                name="one_broadcast_per_report_child_number",
+            ),
+            models.UniqueConstraint(
+                fields=["monthly_report", "guardian"], name="one_broadcast_per_report_guardian"
             ),
         ]
         indexes = [

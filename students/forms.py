@@ -1,19 +1,25 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Student
+from .models import Guardian, Student
 from .phones import InvalidPhoneNumber, normalize_phone
 
 
 class StudentForm(forms.ModelForm):
-    """Stores the parent's number in one form (6281234567890) or refuses it with the reason."""
-
     class Meta:
         model = Student
-        fields = ["nis", "full_name", "classroom", "parent_name", "parent_phone"]
+        fields = ["nis", "full_name", "classroom"]
 
-    def clean_parent_phone(self):
-        raw = self.cleaned_data["parent_phone"].strip()
+
+class GuardianForm(forms.ModelForm):
+    """Stores a guardian's number in one form (6281234567890) or refuses it with the reason."""
+
+    class Meta:
+        model = Guardian
+        fields = ["relation", "name", "phone", "receives_messages"]
+
+    def clean_phone(self):
+        raw = self.cleaned_data["phone"].strip()
         if not raw:
             return ""
         try:

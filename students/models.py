@@ -48,17 +48,61 @@ class Student(models.Model):
         related_name="students",
         verbose_name=_("classroom"),
     )
-    parent_name = models.CharField(
-        _("parent's name"), max_length=150, blank=True, validators=[validate_name]
+
+    class Meta:
+        ordering = ["classroom__name", "full_name"]
+        verbose_name = _("student")
+        verbose_name_plural = _("students")
+        permissions = [
+            ("export_student", _("Can export students, parents' numbers included")),
+        ]
+
+    def __str__(self):
+        return f"{self.full_name} ({self.nis})"
+
+
+class GuardianRelation(models.TextChoices):
+    """How a guardian stands to the child: what the admin, the import and the export name."""
+
+    AYAH = "ayah", _("father")
+    IBU = "ibu", _("mother")
+    WALI = "wali", _("guardian")
+
+
+class Guardian(models.Model):
+    """Someone a child's school messages are for: a father, a mother or another guardian.
+
+    Each guardian who receives messages gets their own WhatsApp message about each report
+    (broadcasts), with their own link and delivery state. Two guardians of one child who
+    share a number get one message between them.
+    """
+
+    student = models.ForeignKey(
+        Student,
+        on_delete=models.CASCADE,
+        related_name="guardians",
+        verbose_name=_("student"),
     )
-    parent_phone = models.CharField(
-        _("parent's WhatsApp number"),
+    name = models.CharField(_("name"), max_length=150, blank=True, validators=[validate_name])
+    relation = models.CharField(
+        _("relation"),
+        max_length=4,
+        choices=GuardianRelation.choices,
+        default=GuardianRelation.WALI,
+    )
+    phone = models.CharField(
+        _("WhatsApp number"),
         max_length=20,
         blank=True,
         help_text=_("Indonesian mobile number, e.g. 0812-3456-7890. Leave empty if there is none."),
     )
-    # What Fonnte's /validate said of parent_phone: None until checked (or since the
-    # number changed). Written only by students.services.student_check_whatsapp.
+    receives_messages = models.BooleanField(
+        _("receives WhatsApp messages"),
+        default=True,
+        help_text=_("Untick for a guardian who asked not to get the school's messages."),
+    )
+    # What Fonnte's /validate said of ``phone``: None until checked (or since the number
+    # changed). Written only by students.services.student_check_whatsapp.
     whatsapp_registered = models.BooleanField(
         _("on WhatsApp"),
         null=True,
@@ -72,48 +116,52 @@ class Student(models.Model):
     )
 
     class Meta:
-        ordering = ["classroom__name", "full_name"]
-        verbose_name = _("student")
-        verbose_name_plural = _("students")
-        permissions = [
-            ("export_student", _("Can export students, parents' numbers included")),
+        # The first guardian added comes first: the one a migrated student's parent became.
+        ordering = ["student", "pk"]
+        verbose_name = _("guardian")
+        verbose_name_plural = _("guardians")
+        indexes = [
+            # The number check finds unchecked numbers; search finds a guardian by number.
+            models.Index(fields=["phone"], name="guardian_phone"),
         ]
 
     def __str__(self):
-        return f"{self.full_name} ({self.nis})"
+        # No number here: this names the guardian in histories and pages.
+        relation = self.get_relation_display()
+        return f"{self.name} ({relation})" if self.name else str(relation)
 
     def save(self, *args, **kwargs):
         # A check answers for one number only: a new number is unchecked, wherever it
         # was changed (admin form, import, shell). queryset.update() bypasses this.
-        loaded = getattr(self, "_loaded_parent_phone", _NOT_LOADED)
+        loaded = getattr(self, "_loaded_phone", _NOT_LOADED)
         if self._state.adding or (
-            loaded is not _NOT_LOADED and _number(loaded) != _number(self.parent_phone)
+            loaded is not _NOT_LOADED and _number(loaded) != _number(self.phone)
         ):
             self.whatsapp_registered = None
             self.whatsapp_checked_at = None
             update_fields = kwargs.get("update_fields")
-            if update_fields is not None and "parent_phone" in update_fields:
+            if update_fields is not None and "phone" in update_fields:
                 kwargs["update_fields"] = {
                     *update_fields,
                     "whatsapp_registered",
                     "whatsapp_checked_at",
                 }
         super().save(*args, **kwargs)
-        self._loaded_parent_phone = self.parent_phone
+        self._loaded_phone = self.phone
 
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
-        instance._remember_parent_phone()
+        instance._remember_phone()
         return instance
 
     def refresh_from_db(self, *args, **kwargs):
         super().refresh_from_db(*args, **kwargs)
-        self._remember_parent_phone()
+        self._remember_phone()
 
-    def _remember_parent_phone(self):
-        if "parent_phone" in self.__dict__:  # not deferred
-            self._loaded_parent_phone = self.parent_phone
+    def _remember_phone(self):
+        if "phone" in self.__dict__:  # not deferred
+            self._loaded_phone = self.phone
 
 
 def _number(phone):

@@ -1,4 +1,4 @@
-"""Changes to students that need the outside world: checking parents' numbers on WhatsApp."""
+"""Changes to students that need the outside world: checking guardians' numbers on WhatsApp."""
 
 import contextlib
 import logging
@@ -15,7 +15,7 @@ from django.utils import timezone
 from notifications.whatsapp import get_backend
 from notifications.whatsapp.base import VALIDATE_CHUNK
 
-from .models import Student, WhatsAppCheckLease
+from .models import Guardian, WhatsAppCheckLease
 from .phones import InvalidPhoneNumber, normalize_phone
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class WhatsAppCheckBusy(Exception):
 
 @dataclass(frozen=True)
 class WhatsAppCheck:
-    """What one check found, counted in students."""
+    """What one check found, counted in guardians."""
 
     registered: int = 0
     not_registered: int = 0
@@ -76,18 +76,19 @@ def whatsapp_check_lease(*, seconds: float):
 
 
 def student_check_whatsapp(*, student_ids) -> WhatsAppCheck:
-    """Ask the WhatsApp backend which of these students' numbers have WhatsApp; record it.
+    """Ask the WhatsApp backend which of these students' guardians' numbers have WhatsApp.
 
-    Holds the /validate lease (WhatsAppCheckBusy when another check runs) and raises the
-    backend's WhatsAppError when the check fails; nothing is recorded then. A student
-    whose number changed while the check ran keeps the new number's (unchecked) state.
+    Records the answer on each guardian. Holds the /validate lease (WhatsAppCheckBusy when
+    another check runs) and raises the backend's WhatsAppError when the check fails;
+    nothing is recorded then. A guardian whose number changed while the check ran keeps
+    the new number's (unchecked) state. A number shared by guardians is asked once.
     """
     ids = list(student_ids)
     phones_by_number: dict[str, set[str]] = {}
     pks_by_number: dict[str, set[int]] = {}
     invalid = 0
-    students = Student.objects.filter(pk__in=ids).exclude(parent_phone="")
-    for pk, phone in students.values_list("pk", "parent_phone"):
+    guardians = Guardian.objects.filter(student_id__in=ids).exclude(phone="")
+    for pk, phone in guardians.values_list("pk", "phone"):
         try:
             number = normalize_phone(phone)
         except InvalidPhoneNumber:
@@ -108,9 +109,9 @@ def student_check_whatsapp(*, student_ids) -> WhatsAppCheck:
     for registered, numbers in ((True, result.registered), (False, result.not_registered)):
         pks = {pk for number in numbers for pk in pks_by_number.get(number, ())}
         phones = {phone for number in numbers for phone in phones_by_number.get(number, ())}
-        # Guarded by the number: a student whose number changed since it was read
+        # Guarded by the number: a guardian whose number changed since it was read
         # matches only if the new number got the same answer in this very check.
-        counts[registered] = Student.objects.filter(pk__in=pks, parent_phone__in=phones).update(
+        counts[registered] = Guardian.objects.filter(pk__in=pks, phone__in=phones).update(
             whatsapp_registered=registered, whatsapp_checked_at=now
         )
     outcome = WhatsAppCheck(
@@ -154,8 +155,8 @@ def student_queue_whatsapp_check(*, student_ids) -> int:
 
 
 def students_needing_whatsapp_check(*, recheck: bool = False):
-    """Students with a number whose WhatsApp state is unknown (all with a number: ``recheck``)."""
-    students = Student.objects.exclude(parent_phone="")
+    """Students with a guardian's number whose WhatsApp state is unknown (``recheck``: any)."""
+    guardians = Guardian.objects.exclude(phone="")
     if not recheck:
-        students = students.filter(whatsapp_registered__isnull=True)
-    return students.order_by("pk").values_list("pk", flat=True)
+        guardians = guardians.filter(whatsapp_registered__isnull=True)
+    return guardians.order_by("student_id").values_list("student_id", flat=True).distinct()

@@ -18,7 +18,7 @@ from kombu import Queue
 from notifications.whatsapp import locmem
 from reports.models import MonthlyReport
 from reports.services.files import report_file_store
-from students.models import Classroom, Student
+from students.models import Classroom, Guardian, Student
 from tests.matrix import required
 from tkassalam.celery import app as celery_app
 
@@ -105,14 +105,41 @@ def report(classroom):
 def make_student(classroom):
     counter = iter(range(1, 100_000))
 
-    def make(phone="0812-3456-7890", *, name=None, classroom=classroom, parent_name="Ibu Siti"):
+    def make(
+        phone="0812-3456-7890",
+        *,
+        name=None,
+        classroom=classroom,
+        parent_name="Ibu Siti",
+        relation="ibu",
+        whatsapp_registered=None,
+    ):
+        """A student with one guardian (``parent_name`` at ``phone``), as most tests need."""
         n = next(counter)
-        return Student.objects.create(
-            nis=f"N{n:05d}",
-            full_name=name or f"Siswa {n}",
-            classroom=classroom,
-            parent_name=parent_name,
-            parent_phone=phone,
+        student = Student.objects.create(
+            nis=f"N{n:05d}", full_name=name or f"Siswa {n}", classroom=classroom
+        )
+        guardian = Guardian.objects.create(
+            student=student, name=parent_name, relation=relation, phone=phone
+        )
+        if whatsapp_registered is not None:
+            Guardian.objects.filter(pk=guardian.pk).update(whatsapp_registered=whatsapp_registered)
+        return student
+
+    return make
+
+
+@pytest.fixture
+def make_guardian(db):
+    """Another guardian for a student: ``make_guardian(student, "ayah", "0813-…", name=…)``."""
+
+    def make(student, relation="ayah", phone="0813-1111-2222", *, name=None, **fields):
+        return Guardian.objects.create(
+            student=student,
+            relation=relation,
+            phone=phone,
+            name=name if name is not None else f"{relation.title()} {student.full_name}",
+            **fields,
         )
 
     return make

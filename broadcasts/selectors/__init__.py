@@ -1,7 +1,8 @@
 """Reads about broadcasts: what a send or a resend would do, and where reports' messages stand.
 
-delivery: whether a parent can be messaged (no number, not on WhatsApp, invalid number),
-the one rule per student and its SQL twins; plan: what sending a report would do, the
+delivery: whether a guardian can be messaged (opted out, no number, not on WhatsApp,
+invalid number), the one rule per guardian and its SQL twins; recipients: who a send would
+message, one message per guardian's number; plan: what sending a report would do, the
 confirmation's counts; progress: where each report's messages stand and which were not
 delivered; resend: what putting failed (or unknown) messages back would do.
 """
@@ -11,12 +12,13 @@ from .delivery import (
     PHONE_BLANKS,
     NotResendable,
     broadcasts_resend_problems,
+    guardian_delivery_problem,
+    guardian_has_phone,
+    guardian_not_on_whatsapp,
     has_phone,
     not_resendable_reason,
     resendable,
-    student_delivery_problem,
-    student_has_phone,
-    student_not_on_whatsapp,
+    row_phone,
 )
 from .plan import (
     BroadcastPlan,
@@ -25,7 +27,6 @@ from .plan import (
     broadcast_status_counts,
     report_has_broadcasts,
     reports_with_broadcasts,
-    students_without_broadcast,
 )
 from .progress import (
     FOLLOW_UP_LIST_LIMIT,
@@ -38,6 +39,7 @@ from .progress import (
     report_not_opened,
     report_undelivered,
 )
+from .recipients import ChildRecipients, Recipient, SkippedGuardian, report_recipients
 from .resend import (
     RESEND_LIST_LIMIT,
     RETRY_LIST_LIMIT,
@@ -56,30 +58,34 @@ __all__ = [
     "RETRY_LIST_LIMIT",
     "UNDELIVERED_LIST_LIMIT",
     "BroadcastPlan",
+    "ChildRecipients",
     "MessageCounts",
     "NotResendable",
     "Progress",
     "ProgressState",
+    "Recipient",
     "ResendPlan",
     "RetryPreview",
+    "SkippedGuardian",
     "broadcast_plan",
     "broadcast_progress",
     "broadcast_resend_plan",
     "broadcast_retry_preview",
     "broadcast_status_counts",
     "broadcasts_resend_problems",
+    "guardian_delivery_problem",
+    "guardian_has_phone",
+    "guardian_not_on_whatsapp",
     "has_phone",
     "not_opened_q",
     "not_resendable_reason",
     "report_has_broadcasts",
     "report_live_links",
     "report_not_opened",
+    "report_recipients",
     "report_undelivered",
     "reports_with_broadcasts",
     "resendable",
+    "row_phone",
     "shown_and_more",
-    "student_delivery_problem",
-    "student_has_phone",
-    "student_not_on_whatsapp",
-    "students_without_broadcast",
 ]

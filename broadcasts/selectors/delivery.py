@@ -1,15 +1,15 @@
-"""Whether a parent can be messaged: one rule per student, in Python and in SQL."""
+"""Whether a guardian can be messaged: one rule per guardian, in Python and in SQL."""
 
 from django.db import models
 from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 
-from students.models import Student
-from students.phones import is_valid_phone
+from students.models import Guardian
+from students.phones import InvalidPhoneNumber, is_valid_phone, normalize_phone
 
 from ..models import MonthlyReportBroadcast
 
-#: The characters a parent's number may be made of and still count as no number: exactly
+#: The characters a guardian's number may be made of and still count as no number: exactly
 #: those ``str.strip()`` removes (Python's whitespace, the no-break space among them).
 PHONE_BLANKS = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
@@ -18,79 +18,112 @@ PHONE_BLANKS = (
 
 
 def has_phone(phone: str) -> bool:
-    """True when a student has a number (anything but PHONE_BLANKS): the one definition.
+    """True when a guardian has a number (anything but PHONE_BLANKS): the one definition.
 
-    For students already in memory; student_has_phone() is the same test in SQL, and the
+    For guardians already in memory; guardian_has_phone() is the same test in SQL, and the
     two agree on every value (tests/broadcasts/test_phone_definition.py, on each database).
     """
     return bool(phone.strip(PHONE_BLANKS))
 
 
-def student_has_phone() -> Exists:
-    """True for a row whose student has a number now: has_phone() in SQL.
+def _guardian(**lookups) -> Exists:
+    return Exists(Guardian.objects.filter(pk=OuterRef("guardian_id"), **lookups))
+
+
+def guardian_has_phone() -> Exists:
+    """True for a row whose guardian has a number now: has_phone() in SQL.
 
     The blanks are listed, not ``\\s``: what ``\\s`` covers differs between PostgreSQL,
     SQLite (Python's re) and MariaDB, so a no-break space was a number on one and none on
     another. ``iregex``: MariaDB's ``regex`` compares bytes (REGEXP BINARY), which would
     split a multi-byte blank; no blank has a case, so ignoring case changes nothing.
     """
-    return Exists(
-        Student.objects.filter(pk=OuterRef("student_id"), parent_phone__iregex=f"[^{PHONE_BLANKS}]")
-    )
+    return _guardian(phone__iregex=f"[^{PHONE_BLANKS}]")
 
 
-def student_not_on_whatsapp() -> Exists:
-    """True for a row whose student's number was checked and has no WhatsApp: never messaged."""
-    return Exists(Student.objects.filter(pk=OuterRef("student_id"), whatsapp_registered=False))
+def guardian_not_on_whatsapp() -> Exists:
+    """True for a row whose guardian's number was checked and has no WhatsApp."""
+    return _guardian(whatsapp_registered=False)
 
 
 class NotResendable(models.TextChoices):
-    """Why a failed (or unknown) row is not put back to be sent; checked in this order."""
+    """Why a guardian gets no message, or a failed (or unknown) row is not put back to be sent.
+
+    Checked in this order; the first is about the row only (a report to send about).
+    """
 
     REPORT_DELETED = "report_deleted", _("report deleted")
+    GUARDIAN_REMOVED = "guardian_removed", _("guardian removed")
+    OPTED_OUT = "opted_out", _("does not receive messages")
     NO_PHONE = "no_phone", _("no phone number")
     NOT_ON_WHATSAPP = "not_on_whatsapp", _("not on WhatsApp")
 
 
-#: A student whose number is invalid: their row is made (or put back) and fails at once.
+#: A guardian whose number is invalid: their row is made (or put back) and fails at once.
 INVALID_PHONE = "invalid_phone"
 
 
-def student_delivery_problem(student) -> str | None:
-    """Why a message to this student would not reach Fonnte, or None: the one per-student rule.
+def guardian_delivery_problem(guardian) -> str | None:
+    """Why a message to this guardian would not reach Fonnte, or None: the one rule.
 
-    ``student`` is a Student, or anything with its ``parent_phone`` and
-    ``whatsapp_registered``. Checked in this order: no number (NotResendable.NO_PHONE: no
-    row, or the row is left as it is), a number checked and not on WhatsApp
-    (NotResendable.NOT_ON_WHATSAPP: likewise), an invalid number (INVALID_PHONE: the row is
-    made or put back and fails without a call). Sending, its confirmation and every resend
-    decide with it; not_resendable_reason() is its first two checks in SQL.
+    ``guardian`` is a Guardian (None for one removed), or anything with its
+    ``receives_messages``, ``phone`` and ``whatsapp_registered``. Checked in this order:
+    removed (NotResendable.GUARDIAN_REMOVED), opted out of messages (OPTED_OUT), no number
+    (NO_PHONE), a number checked and not on WhatsApp (NOT_ON_WHATSAPP) — no row, or the
+    row is left as it is — then an invalid number (INVALID_PHONE: the row is made or put
+    back and fails without a call). Sending, its confirmation and every resend decide
+    with it; not_resendable_reason() is its first checks in SQL.
     """
-    if not has_phone(student.parent_phone):
+    if guardian is None:
+        return NotResendable.GUARDIAN_REMOVED
+    if not guardian.receives_messages:
+        return NotResendable.OPTED_OUT
+    if not has_phone(guardian.phone):
         return NotResendable.NO_PHONE
-    if student.whatsapp_registered is False:
+    if guardian.whatsapp_registered is False:
         # Fonnte's /validate said so: /send would accept it and never deliver.
         return NotResendable.NOT_ON_WHATSAPP
-    if not is_valid_phone(student.parent_phone):
+    if not is_valid_phone(guardian.phone):
         return INVALID_PHONE
     return None
 
 
-def resendable() -> Q:
-    """Rows a resend may put back: a report to send about, and a student who can get it.
+def row_phone(raw_phone: str) -> tuple[str, bool]:
+    """The number a row keeps for ``raw_phone`` (a guardian's), and whether it is valid.
 
-    As creation decides (no number, or not on WhatsApp: no message); a row whose report
-    was deleted would only fail again at once ("Laporan bulanan tidak ditemukan").
+    Valid numbers are normalized; an invalid one is kept as entered, so its row fails at
+    send time, visibly, and the admins hear of it. Creation and resending both use this,
+    and the database's "one row per (report, child, number)" compares what it returns.
     """
-    return Q(monthly_report__isnull=False) & student_has_phone() & ~student_not_on_whatsapp()
+    raw_phone = raw_phone.strip()
+    try:
+        return normalize_phone(raw_phone)[:20], True
+    except InvalidPhoneNumber:
+        return raw_phone[:20], False
+
+
+def resendable() -> Q:
+    """Rows a resend may put back: a report to send about, and a guardian who can get it.
+
+    As creation decides (removed, opted out, no number, or not on WhatsApp: no message); a
+    row whose report was deleted would only fail again at once.
+    """
+    return (
+        Q(monthly_report__isnull=False)
+        & _guardian(receives_messages=True)
+        & guardian_has_phone()
+        & ~guardian_not_on_whatsapp()
+    )
 
 
 def not_resendable_reason() -> Case:
     """The NotResendable reason of a row, None for a resendable one: resendable() by parts."""
     return Case(
         When(monthly_report__isnull=True, then=Value(NotResendable.REPORT_DELETED)),
-        When(~student_has_phone(), then=Value(NotResendable.NO_PHONE)),
-        When(student_not_on_whatsapp(), then=Value(NotResendable.NOT_ON_WHATSAPP)),
+        When(~_guardian(), then=Value(NotResendable.GUARDIAN_REMOVED)),
+        When(_guardian(receives_messages=False), then=Value(NotResendable.OPTED_OUT)),
+        When(~guardian_has_phone(), then=Value(NotResendable.NO_PHONE)),
+        When(guardian_not_on_whatsapp(), then=Value(NotResendable.NOT_ON_WHATSAPP)),
         default=None,
         output_field=models.CharField(),
     )
@@ -101,21 +134,24 @@ def broadcasts_resend_problems(*, broadcast_ids) -> dict[int, str]:
 
     A NotResendable reason (the resend leaves the row as it is) or INVALID_PHONE (put back,
     it fails again at once), as broadcast_resend() decides: the report first, then
-    student_delivery_problem(). Rows not listed would be sent again. One query.
+    guardian_delivery_problem(). Rows not listed would be sent again. One query.
     """
     rows = (
         MonthlyReportBroadcast.objects.filter(pk__in=list(broadcast_ids))
-        .order_by("pk")
-        .values_list(
-            "pk", "monthly_report_id", "student__parent_phone", "student__whatsapp_registered"
+        .select_related("guardian")
+        .only(
+            "pk",
+            "monthly_report_id",
+            "guardian__receives_messages",
+            "guardian__phone",
+            "guardian__whatsapp_registered",
         )
+        .order_by("pk")
     )
     problems = {}
-    for pk, monthly_report_id, phone, registered in rows:
-        if monthly_report_id is None:
-            problems[pk] = NotResendable.REPORT_DELETED
-        elif problem := student_delivery_problem(
-            Student(parent_phone=phone, whatsapp_registered=registered)
-        ):
-            problems[pk] = problem
+    for row in rows:
+        if row.monthly_report_id is None:
+            problems[row.pk] = NotResendable.REPORT_DELETED
+        elif problem := guardian_delivery_problem(row.guardian):
+            problems[row.pk] = problem
     return problems

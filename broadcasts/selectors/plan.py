@@ -11,27 +11,38 @@ from students.models import Student
 from ..links import TOKEN_MASK, report_link_url
 from ..messages import current_template, message_context, render_message, template_has_link
 from ..models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
-from .delivery import INVALID_PHONE, NotResendable, student_delivery_problem
+from .delivery import NotResendable
+from .recipients import report_recipients
 
 
 @dataclass
 class BroadcastPlan:
-    """What sending a report's WhatsApp broadcast would do, shown before the admin confirms."""
+    """What sending a report's WhatsApp broadcast would do, shown before the admin confirms.
+
+    Counted in messages (one per guardian's number, a ``Recipient``) and in children.
+    """
 
     monthly_report: object
-    #: Students who get a new row (and a message) on confirm.
+    #: The messages (rows) confirming makes: one per guardian's number not messaged yet.
     new_recipients: int = 0
-    #: Among them, students whose stored number is invalid: their row fails without sending.
+    #: The children those messages are about.
+    children: int = 0
+    #: Among the messages, those to an invalid number: their row fails without sending.
     invalid_phone: list = field(default_factory=list)
-    #: Students without any number: no row, no message.
+    #: Children none of whose guardians can be messaged (and none was before): nobody told.
+    no_guardian: list = field(default_factory=list)
+    #: Guardians left out (recipients.SkippedGuardian), by reason.
     no_phone: list = field(default_factory=list)
-    #: Students whose number was checked and has no WhatsApp: no row, no message.
     not_on_whatsapp: list = field(default_factory=list)
+    opted_out: list = field(default_factory=list)
+    #: Guardians who share a number with another guardian of the child: one message for both.
+    shared_number: int = 0
     #: Existing rows of this report, by status.
     existing: dict = field(default_factory=dict)
     #: The message rendered for one real recipient (None when there is none).
     preview: str | None = None
     preview_student: Student | None = None
+    preview_guardian: object = None
     #: Set when the report's rows were pruned: it cannot be sent again.
     archive: BroadcastArchive | None = None
     #: Whether the report has any child's file: only then the admin chooses what happens
@@ -39,32 +50,41 @@ class BroadcastPlan:
     has_files: bool = False
     #: The report has files, but the school's message text has no place for the link.
     files_not_in_message: bool = False
-    #: Among the new recipients, the students with no report file yet.
+    #: Among the children to be messaged, those with no report file yet.
     without_file: list = field(default_factory=list)
-    #: Among those, the ones whose number is invalid (their message would fail anyway).
+    #: The messages about those children, and among them those to an invalid number.
+    messages_without_file: int = 0
     invalid_without_file: int = 0
 
     @property
     def with_file(self) -> int:
-        """New recipients whose child has a report file: their message carries the link."""
-        return self.new_recipients - len(self.without_file)
+        """Messages about a child who has a report file: they carry the link."""
+        return self.new_recipients - self.messages_without_file
 
     @property
     def counts_waiting(self) -> "MessageCounts":
         """The messages confirming makes when the children without a file wait for it."""
         return MessageCounts(
-            total=self.with_file, invalid=len(self.invalid_phone) - self.invalid_without_file
+            total=self.with_file,
+            invalid=len(self.invalid_phone) - self.invalid_without_file,
+            children=self.children - len(self.without_file),
         )
 
     @property
     def will_receive(self) -> int:
-        """Parents whose message goes to Fonnte: the new rows, less the invalid numbers."""
+        """Messages that go to Fonnte: the new rows, less the invalid numbers."""
         return self.new_recipients - len(self.invalid_phone)
 
     @property
     def counts(self) -> "MessageCounts":
         """The messages confirming makes, counted as the banner and the progress count them."""
-        return MessageCounts(total=self.new_recipients, invalid=len(self.invalid_phone))
+        return MessageCounts(
+            total=self.new_recipients, invalid=len(self.invalid_phone), children=self.children
+        )
+
+    @property
+    def skipped_guardians(self) -> int:
+        return len(self.no_phone) + len(self.not_on_whatsapp) + len(self.opted_out)
 
     @property
     def already_sent(self) -> int:
@@ -91,21 +111,23 @@ class BroadcastPlan:
 
 @dataclass(frozen=True)
 class MessageCounts:
-    """The messages one send makes, counted alike on every page: one per parent.
+    """The messages one send makes, counted alike on every page: one per guardian's number.
 
     The confirmation, the banner after confirming and the progress all count ``total``
     messages; those to an invalid number are among them, fail at once without being sent,
     and show as failed in the progress (Progress.failed).
     """
 
-    #: One message per parent: the rows the send makes.
+    #: One message per guardian's number: the rows the send makes.
     total: int = 0
     #: Among them, to a number that is not a valid Indonesian mobile number.
     invalid: int = 0
+    #: The children they are about.
+    children: int = 0
 
     @property
     def to_send(self) -> int:
-        """The messages that go out to the parents' WhatsApp."""
+        """The messages that go out to the guardians' WhatsApp."""
         return self.total - self.invalid
 
 
@@ -118,24 +140,6 @@ def broadcast_status_counts(*, monthly_report) -> dict[str, int]:
         .order_by()
     )
     return {row["status"]: row["n"] for row in rows}
-
-
-def students_without_broadcast(*, monthly_report):
-    """The report's classroom's students who have no row for this report yet."""
-    return (
-        Student.objects.filter(classroom_id=monthly_report.classroom_id)
-        .exclude(broadcasts__monthly_report=monthly_report)
-        .only(
-            "id",
-            "nis",
-            "full_name",
-            "parent_name",
-            "parent_phone",
-            "whatsapp_registered",
-            "classroom_id",
-        )
-        .order_by("full_name", "id")
-    )
 
 
 def report_has_broadcasts(*, monthly_report) -> bool:
@@ -158,7 +162,7 @@ def reports_with_broadcasts(*, monthly_reports) -> set[int]:
 
 
 def broadcast_plan(*, monthly_report) -> BroadcastPlan:
-    """Who would get a message, who is skipped and why, and what the message says."""
+    """Who would get a message, who is left out and why, and what the message says."""
     plan = BroadcastPlan(
         monthly_report=monthly_report,
         existing=broadcast_status_counts(monthly_report=monthly_report),
@@ -166,36 +170,52 @@ def broadcast_plan(*, monthly_report) -> BroadcastPlan:
     )
     if plan.archive is not None:
         return plan
+    template = current_template()
     with_file = students_with_file(monthly_report=monthly_report)
-    if with_file and not template_has_link(current_template()):
+    if with_file and not template_has_link(template):
         # The message text has no {tautan_laporan}: no link goes out, nobody waits for one.
         plan.files_not_in_message, with_file = True, set()
     plan.has_files = bool(with_file)
-    for student in students_without_broadcast(monthly_report=monthly_report):
-        problem = student_delivery_problem(student)
-        if problem == NotResendable.NO_PHONE:
-            plan.no_phone.append(student)
+    reasons = {
+        NotResendable.NO_PHONE: plan.no_phone,
+        NotResendable.NOT_ON_WHATSAPP: plan.not_on_whatsapp,
+        NotResendable.OPTED_OUT: plan.opted_out,
+    }
+    sample = None
+    for child in report_recipients(monthly_report=monthly_report):
+        for skipped in child.skipped:
+            reasons[skipped.reason].append(skipped)
+        plan.shared_number += len(child.shared_number)
+        if child.unreachable:
+            plan.no_guardian.append(child.student)
+        if not child.recipients:
             continue
-        if problem == NotResendable.NOT_ON_WHATSAPP:
-            plan.not_on_whatsapp.append(student)
-            continue
-        plan.new_recipients += 1
-        if with_file and student.pk not in with_file:
-            plan.without_file.append(student)
-            plan.invalid_without_file += problem == INVALID_PHONE
-        if problem == INVALID_PHONE:
-            plan.invalid_phone.append(student)
-        elif plan.preview_student is None or (
+        plan.children += 1
+        plan.new_recipients += len(child.recipients)
+        invalid = [recipient for recipient in child.recipients if not recipient.valid]
+        plan.invalid_phone += invalid
+        if with_file and child.student.pk not in with_file:
+            plan.without_file.append(child.student)
+            plan.messages_without_file += len(child.recipients)
+            plan.invalid_without_file += len(invalid)
+        valid = [recipient for recipient in child.recipients if recipient.valid]
+        if valid and (
+            sample is None
             # The sample is the message with the link when some child will get one.
-            student.pk in with_file and plan.preview_student.pk not in with_file
+            or (child.student.pk in with_file and sample.student.pk not in with_file)
         ):
-            plan.preview_student = student
-    if plan.preview_student is not None:
+            sample = valid[0]
+    if sample is not None:
+        plan.preview_student, plan.preview_guardian = sample.student, sample.guardian
         # A sample link, its token masked: opening it from this page opens nothing.
-        link = report_link_url(TOKEN_MASK) if plan.preview_student.pk in with_file else ""
+        link = report_link_url(TOKEN_MASK) if sample.student.pk in with_file else ""
         plan.preview = render_message(
             message_context(
-                student=plan.preview_student, monthly_report=monthly_report, link_url=link
-            )
+                student=sample.student,
+                guardian=sample.guardian,
+                monthly_report=monthly_report,
+                link_url=link,
+            ),
+            template,
         )
     return plan

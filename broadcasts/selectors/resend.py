@@ -4,10 +4,10 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
 
-from students.models import Student
+from students.models import Guardian, Student
 
 from ..models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
-from .delivery import INVALID_PHONE, NotResendable, student_delivery_problem
+from .delivery import INVALID_PHONE, NotResendable, guardian_delivery_problem
 
 #: How many students a repair confirmation page names per list before "and N more".
 RESEND_LIST_LIMIT = 20
@@ -40,7 +40,7 @@ class ResendPlan:
     archived: bool = False
 
     def _failed(self, reason) -> list:
-        return [row for row in self.failed if student_delivery_problem(row.student) == reason]
+        return [row for row in self.failed if guardian_delivery_problem(row.guardian) == reason]
 
     @property
     def no_phone(self) -> list:
@@ -88,7 +88,7 @@ def broadcast_resend_plan(*, monthly_reports) -> list[ResendPlan]:
             monthly_report_id__in=plans,
             status__in=[BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN],
         )
-        .select_related("student")
+        .select_related("student", "guardian")
         .only(
             "id",
             "monthly_report_id",
@@ -97,8 +97,12 @@ def broadcast_resend_plan(*, monthly_reports) -> list[ResendPlan]:
             "student__id",
             "student__nis",
             "student__full_name",
-            "student__parent_phone",
-            "student__whatsapp_registered",
+            "guardian__id",
+            "guardian__name",
+            "guardian__relation",
+            "guardian__phone",
+            "guardian__receives_messages",
+            "guardian__whatsapp_registered",
         )
         .order_by("student__full_name", "pk")
     )
@@ -206,31 +210,42 @@ def broadcast_retry_preview(*, broadcasts, status=BroadcastStatus.FAILED) -> Ret
     """
     counts = dict(broadcasts.order_by().values_list("status").annotate(n=Count("id")))
     resendable = broadcasts.filter(status=status)
-    per_student = (
+    per_guardian = (
         resendable.order_by()
         .values(
             "student_id",
             "student__full_name",
             "student__nis",
-            "student__parent_phone",
-            "student__whatsapp_registered",
+            "guardian_id",
+            "guardian__name",
+            "guardian__relation",
+            "guardian__phone",
+            "guardian__receives_messages",
+            "guardian__whatsapp_registered",
         )
         .annotate(n=Count("id"), n_deleted=Count("id", filter=Q(monthly_report__isnull=True)))
-        .order_by("student__full_name", "student_id")
+        .order_by("student__full_name", "student_id", "guardian_id")
     )
     preview = RetryPreview(status=status, shown=[], counts=counts)
     not_resent = []
-    for row in per_student:
+    for row in per_guardian:
         preview.report_deleted += row["n_deleted"]
         n = row["n"] - row["n_deleted"]
         student = Student(
-            pk=row["student_id"],
-            full_name=row["student__full_name"],
-            nis=row["student__nis"],
-            parent_phone=row["student__parent_phone"],
-            whatsapp_registered=row["student__whatsapp_registered"],
+            pk=row["student_id"], full_name=row["student__full_name"], nis=row["student__nis"]
         )
-        reason = student_delivery_problem(student)
+        guardian = None
+        if row["guardian_id"] is not None:
+            guardian = Guardian(
+                pk=row["guardian_id"],
+                student=student,
+                name=row["guardian__name"],
+                relation=row["guardian__relation"],
+                phone=row["guardian__phone"],
+                receives_messages=row["guardian__receives_messages"],
+                whatsapp_registered=row["guardian__whatsapp_registered"],
+            )
+        reason = guardian_delivery_problem(guardian)
         if not n or reason is None:
             continue
         if reason == NotResendable.NO_PHONE:

@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from reports.models import MonthlyReport
 from reports.selectors import students_with_file
-from students.phones import InvalidPhoneNumber, normalize_phone
 
 from .. import queue
 from ..exceptions import BroadcastArchived
@@ -23,13 +22,7 @@ from ..models import (
     BroadcastStatus,
     MonthlyReportBroadcast,
 )
-from ..selectors import (
-    INVALID_PHONE,
-    NotResendable,
-    broadcast_status_counts,
-    student_delivery_problem,
-    students_without_broadcast,
-)
+from ..selectors import NotResendable, broadcast_status_counts, report_recipients
 from .pacing import pacing_state
 
 logger = logging.getLogger(__name__)
@@ -59,86 +52,90 @@ class WithoutFile(enum.StrEnum):
 
 @dataclass(frozen=True)
 class BroadcastCreation:
-    """What one click on "send" did for one report."""
+    """What one click on "send" did for one report: counted in messages (rows), children
+    and guardians left out."""
 
     monthly_report_id: int
+    #: Rows made: one message per guardian's number.
     created: int
     already_sent: int
     under_way: int
     not_delivered: int
+    #: Guardians without a number: no row, no message.
     skipped_no_phone: int
-    #: Students whose number was checked and has no WhatsApp: no row, no message.
+    #: Guardians whose number was checked and has no WhatsApp: no row, no message.
     skipped_not_on_whatsapp: int = 0
+    #: Guardians who do not receive messages: no row.
+    skipped_opted_out: int = 0
     #: Among the rows created, those whose number is invalid: they fail without a call.
     invalid_phone: int = 0
-    #: Students left out until their report file is uploaded (WithoutFile.WAIT).
+    #: Children left out until their report file is uploaded (WithoutFile.WAIT).
     waiting_for_file: int = 0
+    #: The children the rows made are about.
+    children: int = 0
+    #: Children none of whose guardians can be messaged (and none was before).
+    no_guardian: int = 0
 
     @property
     def queued(self) -> int:
-        """Rows created that will go to Fonnte: the parents who will receive the message."""
+        """Rows created that will go to Fonnte: the guardians who will receive the message."""
         return self.created - self.invalid_phone
-
-
-def row_phone(raw_phone: str) -> tuple[str, bool]:
-    """The number a row keeps for ``raw_phone`` (a student's), and whether it is valid.
-
-    Valid numbers are normalized; an invalid one is kept as entered, so its row fails at
-    send time, visibly, and the admins hear of it. Creation and resending both use this.
-    """
-    raw_phone = raw_phone.strip()
-    try:
-        return normalize_phone(raw_phone)[:20], True
-    except InvalidPhoneNumber:
-        return raw_phone[:20], False
 
 
 def broadcast_create_for_report(
     *, monthly_report, requested_by=None, without_file: WithoutFile = WithoutFile.SEND
 ) -> BroadcastCreation:
-    """Create one pending row per student with a number, once; hand them to workers after commit.
+    """Create one pending row per guardian's number, once; hand them to workers after commit.
 
-    Safe to run again: students who already have a row for this report get no second
-    one (the unique constraint backs this up when two admins click at once). Raises
-    BroadcastArchived for a report whose rows were pruned. With ``WithoutFile.WAIT``, the
-    students without a report file get no row yet (a report without any file: all do).
+    Safe to run again: a guardian, or a number of a child, that already has a row for this
+    report gets no second one (the unique constraints back this up when two admins click at
+    once). Raises BroadcastArchived for a report whose rows were pruned. With
+    ``WithoutFile.WAIT``, the children without a report file get no row yet (a report
+    without any file: all do).
     """
     if BroadcastArchive.objects.filter(monthly_report=monthly_report).exists():
         raise BroadcastArchived(monthly_report.pk)
-    rows, skipped, not_on_whatsapp, invalid, waiting = [], 0, 0, [], 0
+    rows, invalid, waiting, children, no_guardian = [], [], 0, set(), 0
+    skipped = {reason: 0 for reason in NotResendable}
     template = current_template()
     # The class's files, read once: for the links, and for WAIT's students without one.
     links = _PersonalLinks(monthly_report, template)
     # Waiting for a file only makes sense when the message carries the link.
     with_file = links.with_file if without_file == WithoutFile.WAIT and links.in_message else set()
-    for student in students_without_broadcast(monthly_report=monthly_report):
-        # As the confirmation (broadcast_plan) and every resend decide.
-        problem = student_delivery_problem(student)
-        if problem == NotResendable.NO_PHONE:
-            skipped += 1
+    # As the confirmation (broadcast_plan) decides: one message per guardian's number.
+    for child in report_recipients(monthly_report=monthly_report):
+        for left_out in child.skipped:
+            skipped[left_out.reason] += 1
+        no_guardian += child.unreachable
+        if not child.recipients:
             continue
-        if problem == NotResendable.NOT_ON_WHATSAPP:
-            not_on_whatsapp += 1
-            continue
+        student = child.student
         if with_file and student.pk not in with_file:
             waiting += 1
             continue
-        if problem == INVALID_PHONE:
-            invalid.append(student.pk)
-        phone, _valid = row_phone(student.parent_phone)
-        link = links.for_student(student.pk)
-        context = message_context(student=student, monthly_report=monthly_report, link_url=link.url)
-        rows.append(
-            MonthlyReportBroadcast(
-                monthly_report=monthly_report,
+        children.add(student.pk)
+        for recipient in child.recipients:
+            if not recipient.valid:
+                invalid.append((student.pk, recipient.phone))
+            link = links.for_student(student.pk)
+            context = message_context(
                 student=student,
-                phone_number=phone,
-                message=render_message(context, template),
-                requested_by=requested_by,
-                link_token=link.token,
-                link_created_at=link.created_at,
+                guardian=recipient.guardian,
+                monthly_report=monthly_report,
+                link_url=link.url,
             )
-        )
+            rows.append(
+                MonthlyReportBroadcast(
+                    monthly_report=monthly_report,
+                    student=student,
+                    guardian=recipient.guardian,
+                    phone_number=recipient.phone,
+                    message=render_message(context, template),
+                    requested_by=requested_by,
+                    link_token=link.token,
+                    link_created_at=link.created_at,
+                )
+            )
     with transaction.atomic():
         # Two admins confirming one report at once take turns here, so what is counted
         # before and after the insert is this click's own doing (PostgreSQL would otherwise
@@ -146,8 +143,8 @@ def broadcast_create_for_report(
         # not the students': sending other reports is not held up.
         list(MonthlyReport.objects.select_for_update().filter(pk=monthly_report.pk).values("pk"))
         before = broadcast_status_counts(monthly_report=monthly_report)
-        # Students read above whose row another click made since: not ours to count.
-        invalid_taken = _with_row(monthly_report=monthly_report, student_ids=invalid)
+        # Numbers read above whose row another click made since: not ours to count.
+        invalid_taken = _with_row(monthly_report=monthly_report, numbers=invalid)
         MonthlyReportBroadcast.objects.bulk_create(
             rows, batch_size=_insert_batch_size(), ignore_conflicts=True
         )
@@ -170,10 +167,13 @@ def broadcast_create_for_report(
         ),
         not_delivered=before.get(BroadcastStatus.FAILED, 0)
         + before.get(BroadcastStatus.UNKNOWN, 0),
-        skipped_no_phone=skipped,
-        skipped_not_on_whatsapp=not_on_whatsapp,
+        skipped_no_phone=skipped[NotResendable.NO_PHONE],
+        skipped_not_on_whatsapp=skipped[NotResendable.NOT_ON_WHATSAPP],
+        skipped_opted_out=skipped[NotResendable.OPTED_OUT],
         invalid_phone=len(invalid) - invalid_taken,
         waiting_for_file=waiting,
+        children=len(children),
+        no_guardian=no_guardian,
     )
 
 
@@ -205,14 +205,20 @@ class _PersonalLinks:
         return _Link(token=token, url=report_link_url(token), created_at=self.now)
 
 
-def _with_row(*, monthly_report, student_ids) -> int:
-    """How many of these students have a row for the report already; no query for none."""
-    return sum(
-        MonthlyReportBroadcast.objects.filter(
+def _with_row(*, monthly_report, numbers) -> int:
+    """How many of these (student id, number) pairs have a row for the report already.
+
+    No query for none; one per 500 children otherwise.
+    """
+    numbers = set(numbers)
+    student_ids = sorted({student_id for student_id, _phone in numbers})
+    found = 0
+    for start in range(0, len(student_ids), 500):
+        rows = MonthlyReportBroadcast.objects.filter(
             monthly_report=monthly_report, student_id__in=student_ids[start : start + 500]
-        ).count()
-        for start in range(0, len(student_ids), 500)
-    )
+        ).values_list("student_id", "phone_number")
+        found += sum(pair in numbers for pair in rows)
+    return found
 
 
 def broadcast_dispatch_pending() -> int:

@@ -10,14 +10,13 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from students.models import Student
+from students.models import Guardian
 from tkassalam.language import school_language
 
 from .. import queue
 from ..links import new_link_token
 from ..models import BroadcastStatus, MonthlyReportBroadcast
-from ..selectors import NotResendable, not_resendable_reason, resendable
-from .creation import row_phone
+from ..selectors import NotResendable, not_resendable_reason, resendable, row_phone
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +46,10 @@ class Resend:
     not_on_whatsapp: tuple[int, ...] = ()
     #: Left failed (or unknown), error kept: the report was deleted, nothing to send about.
     report_deleted: tuple[int, ...] = ()
+    #: Left failed (or unknown), error kept: the guardian was removed from the student.
+    guardian_removed: tuple[int, ...] = ()
+    #: Left failed (or unknown), error kept: the guardian no longer receives messages.
+    opted_out: tuple[int, ...] = ()
 
     @property
     def to_fonnte(self) -> tuple[int, ...]:
@@ -57,7 +60,13 @@ class Resend:
     @property
     def not_resent(self) -> tuple[int, ...]:
         """The rows of the asked statuses left as they were, whatever the reason."""
-        return self.no_phone + self.not_on_whatsapp + self.report_deleted
+        return (
+            self.no_phone
+            + self.not_on_whatsapp
+            + self.report_deleted
+            + self.guardian_removed
+            + self.opted_out
+        )
 
 
 def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_by=None) -> Resend:
@@ -81,7 +90,7 @@ def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_
             statuses=statuses,
             status=BroadcastStatus.PENDING,
             phone_number=Subquery(
-                Student.objects.filter(pk=OuterRef("student_id")).values("parent_phone")[:1]
+                Guardian.objects.filter(pk=OuterRef("guardian_id")).values("phone")[:1]
             ),
             retry_count=0,
             error_message="",
@@ -118,7 +127,15 @@ def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_
             with school_language():
                 notes = {
                     None: gettext("Resent with fresh attempts."),
-                    NotResendable.NO_PHONE: gettext("Not resent: the student has no phone number."),
+                    NotResendable.NO_PHONE: gettext(
+                        "Not resent: the guardian has no phone number."
+                    ),
+                    NotResendable.GUARDIAN_REMOVED: gettext(
+                        "Not resent: the guardian was removed from the student."
+                    ),
+                    NotResendable.OPTED_OUT: gettext(
+                        "Not resent: the guardian does not receive messages."
+                    ),
                     NotResendable.NOT_ON_WHATSAPP: gettext(
                         "Not resent: the number is not on WhatsApp."
                     ),
@@ -135,6 +152,8 @@ def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_
         no_phone=tuple(kept[NotResendable.NO_PHONE]),
         not_on_whatsapp=tuple(kept[NotResendable.NOT_ON_WHATSAPP]),
         report_deleted=tuple(kept[NotResendable.REPORT_DELETED]),
+        guardian_removed=tuple(kept[NotResendable.GUARDIAN_REMOVED]),
+        opted_out=tuple(kept[NotResendable.OPTED_OUT]),
     )
     logger.info(
         "%d broadcasts put back to be sent (%d with an invalid number); left as they were: "
