@@ -39,7 +39,8 @@ class BroadcastPlan:
     no_phone: list = field(default_factory=list)
     not_on_whatsapp: list = field(default_factory=list)
     opted_out: list = field(default_factory=list)
-    #: Guardians who share a number with another guardian of the child: one message for both.
+    #: Guardians of the children to be messaged who share a number with another guardian
+    #: of the child: one message for both.
     shared_number: int = 0
     #: Existing rows of this report, by status.
     existing: dict = field(default_factory=dict)
@@ -202,11 +203,12 @@ def broadcast_plan(*, monthly_report) -> BroadcastPlan:
     for child in report_recipients(monthly_report=monthly_report):
         for skipped in child.skipped:
             reasons[skipped.reason].append(skipped)
-        plan.shared_number += len(child.shared_number)
         if child.unreachable:
             plan.no_guardian.append(child.student)
         if not child.recipients:
             continue
+        # Only beside a message this send makes: an earlier one was announced then.
+        plan.shared_number += len(child.shared_number)
         plan.children += 1
         plan.new_recipients += len(child.recipients)
         invalid = [recipient for recipient in child.recipients if not recipient.valid]

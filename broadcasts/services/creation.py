@@ -75,6 +75,8 @@ class BroadcastCreation:
     children: int = 0
     #: Children none of whose guardians can be messaged (and none was before).
     no_guardian: int = 0
+    #: Guardians sharing a number with another guardian of the child: no second message.
+    shared_number: int = 0
 
     @property
     def queued(self) -> int:
@@ -95,7 +97,7 @@ def broadcast_create_for_report(
     """
     if BroadcastArchive.objects.filter(monthly_report=monthly_report).exists():
         raise BroadcastArchived(monthly_report.pk)
-    rows, invalid, waiting, no_guardian = [], set(), 0, 0
+    rows, invalid, waiting, no_guardian, shared = [], set(), 0, 0, 0
     skipped = {reason: 0 for reason in NotResendable}
     template = current_template()
     # The class's files, read once: for the links, and for WAIT's students without one.
@@ -113,6 +115,7 @@ def broadcast_create_for_report(
         if with_file and student.pk not in with_file:
             waiting += 1
             continue
+        shared += len(child.shared_number)
         for recipient in child.recipients:
             if not recipient.valid:
                 invalid.add((student.pk, recipient.phone))
@@ -175,6 +178,7 @@ def broadcast_create_for_report(
         waiting_for_file=waiting,
         children=len({row.student_id for row in rows}),
         no_guardian=no_guardian,
+        shared_number=shared,
     )
 
 

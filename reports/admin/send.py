@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
+from django.utils.translation import gettext_lazy, ngettext_lazy
 
 from broadcasts.exceptions import BroadcastArchived
 from broadcasts.selectors import MessageCounts, broadcast_plan
@@ -61,13 +61,7 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
             # Both choices' words, the counts as confirming them would create the rows.
             plan.headline_waiting = planned_text(plan.counts_waiting)
         if plan.shared_number:
-            plan.shared_text = ngettext(
-                "%(n)d guardian shares a number with another guardian of the same child: "
-                "one message per number.",
-                "%(n)d guardians share a number with another guardian of the same child: "
-                "one message per number.",
-                plan.shared_number,
-            ) % {"n": plan.shared_number}
+            plan.shared_text = _SHARED_NUMBER % {"n": plan.shared_number}
         # The number to correct, shown once; masked for who may not change students.
         plan.invalid_rows = [
             (recipient, recipient.phone if full_numbers else masked(recipient.phone))
@@ -124,6 +118,14 @@ def _archived_message(report):
     ) % {"report": report}
 
 
+_SHARED_NUMBER = ngettext_lazy(
+    "%(n)d guardian shares a number with another guardian of the same child: "
+    "one message per number.",
+    "%(n)d guardians share a number with another guardian of the same child: "
+    "one message per number.",
+    "n",
+)
+
 #: What the admin is told about rows that existed before the click, and about the children
 #: and guardians left out, when there are any.
 _EARLIER_ROWS = [
@@ -167,6 +169,7 @@ _EARLIER_ROWS = [
             "n",
         ),
     ),
+    ("shared_number", _SHARED_NUMBER),
     (
         "skipped_no_phone",
         ngettext_lazy(

@@ -283,3 +283,18 @@ def test_the_same_number_for_another_report_or_child_is_allowed(report, make_stu
 
     assert MonthlyReportBroadcast.objects.filter(phone_number="6281234567890").count() == 4
     assert {row.student for row in MonthlyReportBroadcast.objects.all()} == {ani, ana}
+
+
+def test_a_shared_number_is_said_only_beside_a_message_this_send_makes(
+    report, make_student, make_guardian
+):
+    child = make_student("0812-3456-7890", name="Ani")
+    broadcast_create_for_report(monthly_report=report)  # the mother was told
+    make_guardian(child, "ayah", "0812-3456-7890")  # the father, added since, shares it
+
+    plan = broadcast_plan(monthly_report=report)
+    outcome = broadcast_create_for_report(monthly_report=report)
+
+    assert (plan.new_recipients, plan.shared_number) == (0, 0)
+    assert (outcome.created, outcome.shared_number) == (0, 0)
+    assert MonthlyReportBroadcast.objects.count() == 1

@@ -419,6 +419,7 @@ def test_the_banner_says_the_confirmations_counts_in_the_same_words(
         f"{report}: {headline} (nomornya bukan nomor seluler Indonesia yang valid): perbaiki "
         "nomor wali di data siswa, lalu kirim ulang pesan yang gagal. "
         "1 anak tidak punya wali yang dapat menerima pesan. "
+        "1 wali berbagi nomor dengan wali lain dari anak yang sama: satu pesan per nomor. "
         "1 wali dilewati: tidak ada nomor telepon. "
         "1 wali dilewati: nomornya tidak ada di WhatsApp. "
         "1 wali dilewati: tidak menerima pesan."
@@ -464,7 +465,10 @@ def test_a_shared_number_is_one_message_on_the_page_and_in_the_database(
         "2 wali berbagi nomor dengan wali lain dari anak yang sama: satu pesan per nomor." in page
     )
     (banner,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert banner == f"{report}: 1 anak, 1 nomor WhatsApp: semuanya akan dikirim."
+    assert banner == (
+        f"{report}: 1 anak, 1 nomor WhatsApp: semuanya akan dikirim. 2 wali berbagi nomor "
+        "dengan wali lain dari anak yang sama: satu pesan per nomor."
+    )
     assert MonthlyReportBroadcast.objects.get().phone_number == "6281234567890"
 
 
