@@ -169,13 +169,14 @@ def _length_errors(text: str) -> list[str]:
         return []
     return [
         _(
-            "The message is too long: with the longest names (student and parent: "
-            "%(name)d characters, classroom: %(classroom)d) it would have %(longest)d "
-            "characters, and Fonnte sends at most %(max)d. Shorten the text to at most "
-            "%(allowed)d characters (it has %(length)d)."
+            "The message is too long: with the longest names (student: %(student)d "
+            "characters, guardian: %(guardian)d, classroom: %(classroom)d) it would have "
+            "%(longest)d characters, and Fonnte sends at most %(max)d. Shorten the text to "
+            "at most %(allowed)d characters (it has %(length)d)."
         )
         % {
-            "name": Student._meta.get_field("full_name").max_length,
+            "student": Student._meta.get_field("full_name").max_length,
+            "guardian": Guardian._meta.get_field("name").max_length,
             "classroom": Classroom._meta.get_field("name").max_length,
             "longest": longest,
             "max": MAX_MESSAGE_LENGTH,
@@ -296,11 +297,13 @@ def render_message(context: dict[str, str], template: str | None = None) -> str:
     return "\n".join(lines).format(**context)
 
 
-def message_preview(template: str) -> tuple[str, object] | None:
-    """``(text, student)``: the template rendered for a real guardian, or None without any."""
+def message_preview(template: str) -> tuple[str, Guardian] | None:
+    """``(text, guardian)``: the template rendered for a real guardian who would receive it
+    (the guardian's student loaded), or None while there is none."""
 
     guardian = (
         Guardian.objects.select_related("student__classroom")
+        .filter(receives_messages=True)
         .exclude(phone="")
         .order_by("pk")
         .first()
@@ -323,4 +326,4 @@ def message_preview(template: str) -> tuple[str, object] | None:
         monthly_report=report,
         link_url=report_link_url(TOKEN_MASK),
     )
-    return render_message(context, template), student
+    return render_message(context, template), guardian

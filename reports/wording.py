@@ -1,7 +1,8 @@
 """How a report's messages are counted in words: one vocabulary for every page.
 
-The confirmation, the banner after confirming, the report list's progress and the report
-page say "messages to N parents", "sent", "failed" and "unknown" about the same counts
+The confirmation and the banner after confirming say "N children, M WhatsApp numbers"
+(one message per guardian's number); the report list's progress and the report page say
+"sent", "failed" and "unknown" about the same counts
 (broadcasts.selectors.MessageCounts and Progress); an invalid number is a failed message
 on each of them.
 """
@@ -12,41 +13,61 @@ from django.utils.translation import ngettext
 from broadcasts.selectors import MessageCounts, Progress
 
 
+def _children_and_numbers(counts: MessageCounts) -> str:
+    """``27 children, 41 WhatsApp numbers``: the children told, and the numbers messaged."""
+    children = ngettext("%(n)d child", "%(n)d children", counts.children) % {"n": counts.children}
+    numbers = ngettext("%(n)d WhatsApp number", "%(n)d WhatsApp numbers", counts.total) % {
+        "n": counts.total
+    }
+    return f"{children}, {numbers}"
+
+
 def _when_all_valid(counts: MessageCounts) -> str | None:
     """The words when no number is invalid, the same before and after confirming; else None."""
     if not counts.total:
         return _("No new message to send.")
     if not counts.invalid:
         return ngettext(
-            "A message to %(total)d parent: it will be sent.",
-            "Messages to %(total)d parents: all will be sent.",
+            "%(recipients)s: the message will be sent.",
+            "%(recipients)s: all messages will be sent.",
             counts.total,
-        ) % {"total": counts.total}
+        ) % {"recipients": _children_and_numbers(counts)}
     return None
 
 
 def planned_text(counts: MessageCounts) -> str:
-    """Before confirming: ``Messages to 7 parents: 6 will be sent, 1 will fail (…)``."""
+    """Before confirming: ``27 children, 41 WhatsApp numbers: 40 will be sent, 1 will fail``.
+
+    One message per number (``total``), about ``children`` children.
+    """
     return _when_all_valid(counts) or ngettext(
-        "A message to %(total)d parent: %(to_send)d will be sent, %(invalid)d will fail "
+        "%(recipients)s: %(to_send)d will be sent, %(invalid)d will fail "
         "(the number is not a valid Indonesian mobile number).",
-        "Messages to %(total)d parents: %(to_send)d will be sent, %(invalid)d will fail "
-        "(the number is not a valid Indonesian mobile number).",
-        counts.total,
-    ) % {"total": counts.total, "to_send": counts.to_send, "invalid": counts.invalid}
+        "%(recipients)s: %(to_send)d will be sent, %(invalid)d will fail "
+        "(the numbers are not valid Indonesian mobile numbers).",
+        counts.invalid,
+    ) % {
+        "recipients": _children_and_numbers(counts),
+        "to_send": counts.to_send,
+        "invalid": counts.invalid,
+    }
 
 
 def created_text(counts: MessageCounts) -> str:
     """After confirming: the confirmation's words, and what to do about the invalid numbers."""
     return _when_all_valid(counts) or ngettext(
-        "A message to %(total)d parent: %(to_send)d will be sent, %(invalid)d will fail "
-        "(the number is not a valid Indonesian mobile number): correct the number in the "
-        "student data, then resend the failed messages.",
-        "Messages to %(total)d parents: %(to_send)d will be sent, %(invalid)d will fail "
-        "(the number is not a valid Indonesian mobile number): correct the numbers in the "
-        "student data, then resend the failed messages.",
-        counts.total,
-    ) % {"total": counts.total, "to_send": counts.to_send, "invalid": counts.invalid}
+        "%(recipients)s: %(to_send)d will be sent, %(invalid)d will fail "
+        "(the number is not a valid Indonesian mobile number): correct the guardian's "
+        "number in the student data, then resend the failed messages.",
+        "%(recipients)s: %(to_send)d will be sent, %(invalid)d will fail "
+        "(the numbers are not valid Indonesian mobile numbers): correct the guardians' "
+        "numbers in the student data, then resend the failed messages.",
+        counts.invalid,
+    ) % {
+        "recipients": _children_and_numbers(counts),
+        "to_send": counts.to_send,
+        "invalid": counts.invalid,
+    }
 
 
 def progress_summary(progress: Progress) -> str:

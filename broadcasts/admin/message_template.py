@@ -103,13 +103,14 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     def preview(self, obj):
         """The text on the instance (the saved one, or the one posted with "Preview")."""
         if obj is None or not obj.text:
-            return _("Press “Preview” to see the message above for a real student, unsaved.")
+            return _("Press “Preview” to see the message above for a real guardian, unsaved.")
         preview = message_preview(obj.text)
         if preview is None:
-            return _("No student with a phone number yet.")
-        text, student = preview
+            return _("No guardian with a WhatsApp number who receives messages yet.")
+        text, guardian = preview
         return format_html(
             '<p>{}</p><pre style="white-space: pre-wrap">{}</pre>',
-            _("As %(name)s's parent will read it:") % {"name": student.full_name},
+            _("As %(guardian)s, guardian of %(child)s, will read it:")
+            % {"guardian": guardian, "child": guardian.student.full_name},
             text,
         )

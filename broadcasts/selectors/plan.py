@@ -13,6 +13,10 @@ from ..messages import current_template, message_context, render_message, templa
 from ..models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
 from .delivery import NotResendable
 from .recipients import report_recipients
+from .resend import shown_and_more
+
+#: How many children or guardians the confirmation names per list before "and N more".
+SEND_LIST_LIMIT = 20
 
 
 @dataclass
@@ -35,7 +39,8 @@ class BroadcastPlan:
     no_phone: list = field(default_factory=list)
     not_on_whatsapp: list = field(default_factory=list)
     opted_out: list = field(default_factory=list)
-    #: Guardians who share a number with another guardian of the child: one message for both.
+    #: Guardians of the children to be messaged who share a number with another guardian
+    #: of the child: one message for both.
     shared_number: int = 0
     #: Existing rows of this report, by status.
     existing: dict = field(default_factory=dict)
@@ -55,6 +60,19 @@ class BroadcastPlan:
     #: The messages about those children, and among them those to an invalid number.
     messages_without_file: int = 0
     invalid_without_file: int = 0
+
+    # Each list's first SEND_LIST_LIMIT items, and how many more ("and N more").
+    invalid_phone_shown, invalid_phone_more = shown_and_more("invalid_phone", SEND_LIST_LIMIT)
+    no_guardian_shown, no_guardian_more = shown_and_more("no_guardian", SEND_LIST_LIMIT)
+    no_phone_shown, no_phone_more = shown_and_more("no_phone", SEND_LIST_LIMIT)
+    not_on_whatsapp_shown, not_on_whatsapp_more = shown_and_more("not_on_whatsapp", SEND_LIST_LIMIT)
+    opted_out_shown, opted_out_more = shown_and_more("opted_out", SEND_LIST_LIMIT)
+    without_file_shown, without_file_more = shown_and_more("without_file", SEND_LIST_LIMIT)
+
+    @property
+    def children_with_file(self) -> int:
+        """Children to be messaged who have a report file: their messages carry the link."""
+        return self.children - len(self.without_file)
 
     @property
     def with_file(self) -> int:
@@ -185,11 +203,12 @@ def broadcast_plan(*, monthly_report) -> BroadcastPlan:
     for child in report_recipients(monthly_report=monthly_report):
         for skipped in child.skipped:
             reasons[skipped.reason].append(skipped)
-        plan.shared_number += len(child.shared_number)
         if child.unreachable:
             plan.no_guardian.append(child.student)
         if not child.recipients:
             continue
+        # Only beside a message this send makes: an earlier one was announced then.
+        plan.shared_number += len(child.shared_number)
         plan.children += 1
         plan.new_recipients += len(child.recipients)
         invalid = [recipient for recipient in child.recipients if not recipient.valid]

@@ -75,6 +75,8 @@ class BroadcastCreation:
     children: int = 0
     #: Children none of whose guardians can be messaged (and none was before).
     no_guardian: int = 0
+    #: Guardians sharing a number with another guardian of the child: no second message.
+    shared_number: int = 0
 
     @property
     def queued(self) -> int:
@@ -95,7 +97,7 @@ def broadcast_create_for_report(
     """
     if BroadcastArchive.objects.filter(monthly_report=monthly_report).exists():
         raise BroadcastArchived(monthly_report.pk)
-    rows, invalid, waiting, children, no_guardian = [], [], 0, set(), 0
+    rows, invalid, waiting, no_guardian, shared = [], set(), 0, 0, 0
     skipped = {reason: 0 for reason in NotResendable}
     template = current_template()
     # The class's files, read once: for the links, and for WAIT's students without one.
@@ -113,10 +115,10 @@ def broadcast_create_for_report(
         if with_file and student.pk not in with_file:
             waiting += 1
             continue
-        children.add(student.pk)
+        shared += len(child.shared_number)
         for recipient in child.recipients:
             if not recipient.valid:
-                invalid.append((student.pk, recipient.phone))
+                invalid.add((student.pk, recipient.phone))
             link = links.for_student(student.pk)
             context = message_context(
                 student=student,
@@ -143,8 +145,10 @@ def broadcast_create_for_report(
         # not the students': sending other reports is not held up.
         list(MonthlyReport.objects.select_for_update().filter(pk=monthly_report.pk).values("pk"))
         before = broadcast_status_counts(monthly_report=monthly_report)
-        # Numbers read above whose row another click made since: not ours to count.
-        invalid_taken = _with_row(monthly_report=monthly_report, numbers=invalid)
+        # Rows another click made since report_recipients read them: not ours to make or
+        # count. The unique constraints would refuse them anyway (ignore_conflicts), but
+        # the banner names the children and invalid numbers of this click's rows.
+        rows = _not_taken(monthly_report=monthly_report, rows=rows) if before else rows
         MonthlyReportBroadcast.objects.bulk_create(
             rows, batch_size=_insert_batch_size(), ignore_conflicts=True
         )
@@ -170,10 +174,11 @@ def broadcast_create_for_report(
         skipped_no_phone=skipped[NotResendable.NO_PHONE],
         skipped_not_on_whatsapp=skipped[NotResendable.NOT_ON_WHATSAPP],
         skipped_opted_out=skipped[NotResendable.OPTED_OUT],
-        invalid_phone=len(invalid) - invalid_taken,
+        invalid_phone=sum((row.student_id, row.phone_number) in invalid for row in rows),
         waiting_for_file=waiting,
-        children=len(children),
+        children=len({row.student_id for row in rows}),
         no_guardian=no_guardian,
+        shared_number=shared,
     )
 
 
@@ -205,20 +210,19 @@ class _PersonalLinks:
         return _Link(token=token, url=report_link_url(token), created_at=self.now)
 
 
-def _with_row(*, monthly_report, numbers) -> int:
-    """How many of these (student id, number) pairs have a row for the report already.
-
-    No query for none; one per 500 children otherwise.
-    """
-    numbers = set(numbers)
-    student_ids = sorted({student_id for student_id, _phone in numbers})
-    found = 0
-    for start in range(0, len(student_ids), 500):
-        rows = MonthlyReportBroadcast.objects.filter(
-            monthly_report=monthly_report, student_id__in=student_ids[start : start + 500]
-        ).values_list("student_id", "phone_number")
-        found += sum(pair in numbers for pair in rows)
-    return found
+def _not_taken(*, monthly_report, rows) -> list[MonthlyReportBroadcast]:
+    """The rows whose (child, number) and guardian have no row for the report yet. One query."""
+    pairs, guardians = set(), set()
+    for student_id, phone, guardian_id in MonthlyReportBroadcast.objects.filter(
+        monthly_report=monthly_report
+    ).values_list("student_id", "phone_number", "guardian_id"):
+        pairs.add((student_id, phone))
+        guardians.add(guardian_id)
+    return [
+        row
+        for row in rows
+        if (row.student_id, row.phone_number) not in pairs and row.guardian_id not in guardians
+    ]
 
 
 def broadcast_dispatch_pending() -> int:

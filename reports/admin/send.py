@@ -46,6 +46,7 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
                 or outcome.not_delivered
                 or outcome.skipped_no_phone
                 or outcome.skipped_not_on_whatsapp
+                or outcome.no_guardian
                 else messages.SUCCESS
             )
             modeladmin.message_user(request, _creation_message(report, outcome), level)
@@ -55,14 +56,17 @@ def send_whatsapp_broadcast(modeladmin, request, queryset):
     for plan in plans:
         plan.headline = planned_text(plan.counts)
         if plan.has_files:
-            plan.files_text = with_file_text(with_file=plan.with_file, total=plan.new_recipients)
+            # Counted in children: a child's file is the link of each of its guardians.
+            plan.files_text = with_file_text(with_file=plan.children_with_file, total=plan.children)
             # Both choices' words, the counts as confirming them would create the rows.
             plan.headline_waiting = planned_text(plan.counts_waiting)
-        for student in plan.invalid_phone:
-            # The number to correct, shown once; masked for who may not change students.
-            student.shown_phone = (
-                student.parent_phone if full_numbers else masked(student.parent_phone)
-            )
+        if plan.shared_number:
+            plan.shared_text = _SHARED_NUMBER % {"n": plan.shared_number}
+        # The number to correct, shown once; masked for who may not change students.
+        plan.invalid_rows = [
+            (recipient, recipient.phone if full_numbers else masked(recipient.phone))
+            for recipient in plan.invalid_phone_shown
+        ]
     # The quota and the pace concern the messages that reach Fonnte: invalid numbers do not.
     # Counted for sending to all: the most the click may send.
     recipients = sum(plan.will_receive for plan in plans)
@@ -114,13 +118,22 @@ def _archived_message(report):
     ) % {"report": report}
 
 
-#: What the admin is told about rows that existed before the click, when there are any.
+_SHARED_NUMBER = ngettext_lazy(
+    "%(n)d guardian shares a number with another guardian of the same child: "
+    "one message per number.",
+    "%(n)d guardians share a number with another guardian of the same child: "
+    "one message per number.",
+    "n",
+)
+
+#: What the admin is told about rows that existed before the click, and about the children
+#: and guardians left out, when there are any.
 _EARLIER_ROWS = [
     (
         "already_sent",
         ngettext_lazy(
-            "%(n)d parent already received it and was not messaged again.",
-            "%(n)d parents already received it and were not messaged again.",
+            "%(n)d message was already sent and is not sent again.",
+            "%(n)d messages were already sent and are not sent again.",
             "n",
         ),
     ),
@@ -143,24 +156,41 @@ _EARLIER_ROWS = [
     (
         "waiting_for_file",
         ngettext_lazy(
-            "%(n)d student left out until their report file is uploaded: send again then.",
-            "%(n)d students left out until their report file is uploaded: send again then.",
+            "%(n)d child left out until their report file is uploaded: send again then.",
+            "%(n)d children left out until their report file is uploaded: send again then.",
             "n",
         ),
     ),
     (
+        "no_guardian",
+        ngettext_lazy(
+            "%(n)d child has no guardian who can receive the message.",
+            "%(n)d children have no guardian who can receive the message.",
+            "n",
+        ),
+    ),
+    ("shared_number", _SHARED_NUMBER),
+    (
         "skipped_no_phone",
         ngettext_lazy(
-            "%(n)d student skipped: no phone number.",
-            "%(n)d students skipped: no phone number.",
+            "%(n)d guardian skipped: no phone number.",
+            "%(n)d guardians skipped: no phone number.",
             "n",
         ),
     ),
     (
         "skipped_not_on_whatsapp",
         ngettext_lazy(
-            "%(n)d student skipped: the number is not on WhatsApp.",
-            "%(n)d students skipped: the number is not on WhatsApp.",
+            "%(n)d guardian skipped: the number is not on WhatsApp.",
+            "%(n)d guardians skipped: the number is not on WhatsApp.",
+            "n",
+        ),
+    ),
+    (
+        "skipped_opted_out",
+        ngettext_lazy(
+            "%(n)d guardian skipped: does not receive messages.",
+            "%(n)d guardians skipped: do not receive messages.",
             "n",
         ),
     ),
@@ -168,7 +198,10 @@ _EARLIER_ROWS = [
 
 
 def _creation_message(report, outcome):
-    counts = MessageCounts(total=outcome.created, invalid=outcome.invalid_phone)
+    """The banner: the confirmation's counts (children, numbers), in the same words."""
+    counts = MessageCounts(
+        total=outcome.created, invalid=outcome.invalid_phone, children=outcome.children
+    )
     parts = [f"{report}: {created_text(counts)}"]
     for field, text in _EARLIER_ROWS:
         if count := getattr(outcome, field):

@@ -121,6 +121,33 @@ def test_the_admin_saves_a_good_template_and_previews_it_for_a_real_student(
     page = admin_client.get(URL)
     assert "Laporan Bima Saputra bulan November." in page.content.decode()
     assert "{nama_orang_tua}" in page.content.decode()  # the placeholder list
+    assert "<code>{nama_wali}</code>" in page.content.decode()
+
+
+def test_the_preview_is_for_a_real_guardian_who_receives_messages_naming_the_child(
+    admin_client, report, make_student, make_guardian
+):
+    student = make_student(name="Bima Saputra", parent_name="Ibu Ratna")
+    student.guardians.update(receives_messages=False)  # the first guardian: not a recipient
+    make_guardian(student, "ayah", name="Pak Hadi")
+    school_writes("Yth. Bapak/Ibu {nama_wali}, laporan {nama_siswa} ({nama_orang_tua}).")
+
+    page = admin_client.get(URL).content.decode()
+
+    assert "Seperti yang akan dibaca Pak Hadi (ayah), wali murid Bima Saputra:" in page
+    assert "Yth. Pak Hadi, laporan Bima Saputra (Pak Hadi)." in page
+    assert "Ibu Ratna" not in page
+
+
+def test_without_a_guardian_who_would_receive_it_the_preview_says_so(
+    admin_client, report, make_student
+):
+    make_student(phone="")  # a guardian without a number
+    school_writes("Laporan {nama_siswa}.")
+
+    page = admin_client.get(URL).content.decode()
+
+    assert "Belum ada wali dengan nomor WhatsApp yang menerima pesan." in page
 
 
 def test_there_is_one_template_per_school(admin_client, db):
@@ -203,6 +230,20 @@ def test_a_template_whose_longest_message_is_too_long_is_refused_saying_how_long
     assert "bisa mencapai 60400 karakter" in errors
     assert "paling banyak 60000" in errors
     assert "paling banyak 4800 karakter (sekarang 5200)" in errors
+    assert unchanged()
+
+
+def test_the_length_check_fills_the_guardian_name_at_its_own_longest(admin_client, monkeypatch):
+    """{nama_wali} and {nama_orang_tua} count at Guardian.name's length, not the student's."""
+    from students.models import Guardian
+
+    monkeypatch.setattr(Guardian._meta.get_field("name"), "max_length", 200)
+    for placeholder in ("nama_wali", "nama_orang_tua"):
+        # 300 * 201 = 60,300 with 200-character guardian names; 300 * 151 would fit.
+        errors = form_errors(admin_client.post(URL, {"text": f"{{{placeholder}}}." * 300}))
+
+        assert "bisa mencapai 60300 karakter" in errors
+        assert "wali: 200" in errors
     assert unchanged()
 
 

@@ -156,14 +156,17 @@ def test_a_text_that_fits_only_without_the_link_is_too_long(settings):
 
 def test_the_preview_shows_a_sample_link_with_its_token_masked(report, make_student):
     make_student()
-    text, _student = message_preview(DEFAULT_TEMPLATE)
+    text, _guardian = message_preview(DEFAULT_TEMPLATE)
     assert "Buka laporan ananda di sini: " in text
     assert "/laporan/********/" in text
     assert WEBSITE_LINE not in text
 
 
 def test_message_context_without_a_link_renders_the_old_text(report, make_student):
-    text = render_message(message_context(student=make_student(), monthly_report=report))
+    student = make_student()
+    text = render_message(
+        message_context(student=student, guardian=student.guardians.get(), monthly_report=report)
+    )
     assert "tautan" not in text.lower() and WEBSITE_LINE in text
 
 

@@ -84,7 +84,7 @@ def test_a_report_is_sent_from_its_page_and_every_page_counts_alike(
     # The confirmation: the decision inside the first screen, the details below it.
     headline = page.locator(".wa-recipients")
     expect(headline).to_have_text(
-        "Pesan untuk 3 orang tua: 2 akan dikirim, 1 akan gagal (nomornya bukan nomor "
+        "3 anak, 3 nomor WhatsApp: 2 akan dikirim, 1 akan gagal (nomornya bukan nomor "
         "seluler Indonesia yang valid)."
     )
     confirm = page.locator(".wa-decision input[type=submit]")
@@ -96,14 +96,17 @@ def test_a_report_is_sent_from_its_page_and_every_page_counts_alike(
     assert fits_sideways(page)
     assert developer_words(page) == []
     # The invalid number, shown once, its child a link to fix it.
-    expect(page.locator(".wa-invalid li")).to_have_text(f"Dewi Anggraini ({dewi.nis}): 0812")
+    # The child, then the guardian and relation (whatever the setup names them), the number.
+    expect(page.locator(".wa-invalid li")).to_have_text(
+        re.compile(rf"^Dewi Anggraini \({dewi.nis}\), .+ \(\w+\): 0812$")
+    )
     with page.expect_navigation():
         confirm.click()
 
     # The banner announces a failure: a warning, in the confirmation's words.
     banner = page.locator(".messagelist li")
     expect(banner).to_have_class(re.compile(r"\bwarning\b"))
-    expect(banner).to_contain_text("Pesan untuk 3 orang tua: 2 akan dikirim, 1 akan gagal")
+    expect(banner).to_contain_text("3 anak, 3 nomor WhatsApp: 2 akan dikirim, 1 akan gagal")
 
     # The list's progress ends with the same three messages: no percentage.
     widget = page.locator(f".wa-progress[data-report-id='{report.pk}']")

@@ -296,12 +296,12 @@ def test_confirmation_banner_and_progress_count_the_same_messages(
 
     # Three messages, one per parent; the invalid number is one of them, and fails.
     assert (
-        "Pesan untuk 3 orang tua: 2 akan dikirim, 1 akan gagal (nomornya bukan nomor seluler "
+        "3 anak, 3 nomor WhatsApp: 2 akan dikirim, 1 akan gagal (nomornya bukan nomor seluler "
         "Indonesia yang valid)." in confirmation
     )
     assert str(banner) == (
-        f"{report}: Pesan untuk 3 orang tua: 2 akan dikirim, 1 akan gagal (nomornya bukan nomor "
-        "seluler Indonesia yang valid): perbaiki nomornya di data siswa, lalu kirim ulang "
+        f"{report}: 3 anak, 3 nomor WhatsApp: 2 akan dikirim, 1 akan gagal (nomornya bukan nomor "
+        "seluler Indonesia yang valid): perbaiki nomor wali di data siswa, lalu kirim ulang "
         "pesan yang gagal."
     )
     # A banner that announces a failure is a warning, not a green success.
@@ -321,9 +321,9 @@ def test_a_send_without_failures_is_a_success_banner(
     with django_capture_on_commit_callbacks(execute=True):
         response = send(admin_client, report, post="yes")
 
-    assert "Pesan untuk 1 orang tua: semuanya akan dikirim." in confirmation
+    assert "1 anak, 1 nomor WhatsApp: semuanya akan dikirim." in confirmation
     (banner,) = get_messages(response.wsgi_request)
-    assert str(banner) == f"{report}: Pesan untuk 1 orang tua: semuanya akan dikirim."
+    assert str(banner) == f"{report}: 1 anak, 1 nomor WhatsApp: semuanya akan dikirim."
     assert banner.level == constants.SUCCESS
 
 
@@ -331,12 +331,12 @@ def test_the_confirmation_shows_the_invalid_number_once_with_a_link_to_fix_it(
     admin_client, report, class_with_an_invalid_number
 ):
     dewi = class_with_an_invalid_number[2]
-    Student.objects.filter(pk=dewi.pk).update(parent_phone="0812-999")
+    dewi.guardians.update(phone="0812-999")
 
     page = send(admin_client, report).content.decode()
     invalid = page.split('class="wa-invalid">')[1].split("</ul>")[0]
 
-    assert text_of(invalid) == f"Dewi Anggraini ({dewi.nis}): 0812-999"
+    assert text_of(invalid) == f"Dewi Anggraini ({dewi.nis}), Ibu Siti (ibu): 0812-999"
     assert f'href="{STUDENTS}{dewi.pk}/change/"' in invalid
     assert page.count("0812-999") == 1
     # Said once: no second paragraph repeating the count of invalid numbers.
@@ -355,13 +355,13 @@ def test_the_confirmation_masks_the_invalid_number_for_who_may_not_change_studen
     client.force_login(sender)
     dewi = class_with_an_invalid_number[2]
     # Too long to be valid, long enough to be masked as a number is.
-    Student.objects.filter(pk=dewi.pk).update(parent_phone="0812-3456-7899-1234")
+    dewi.guardians.update(phone="0812-3456-7899-1234")
 
     page = send(client, report).content.decode()
     invalid = page.split('class="wa-invalid">')[1].split("</ul>")[0]
 
     assert "3456-7899" not in page and "34567899" not in page
-    assert text_of(invalid) == f"Dewi Anggraini ({dewi.nis}): 08123****1234"
+    assert text_of(invalid) == f"Dewi Anggraini ({dewi.nis}), Ibu Siti (ibu): 08123****1234"
     assert STUDENTS not in invalid  # no link to a page this sender cannot open
 
 

@@ -44,10 +44,12 @@ def test_the_confirmation_page_shows_counts_skips_and_a_real_message(
     # Dewi's number (0812) is invalid: her message is one of the three, and fails; the
     # list and the banner count her the same way (tests/reports/test_report_page.py).
     assert (
-        "Pesan untuk 3 orang tua: 2 akan dikirim, 1 akan gagal (nomornya bukan nomor "
+        "3 anak, 3 nomor WhatsApp: 2 akan dikirim, 1 akan gagal (nomornya bukan nomor "
         "seluler Indonesia yang valid)." in page
     )
     assert "Citra Lestari" in page and "tidak ada nomor telepon" in page
+    nobody = page.split('class="wa-no-guardian"')[1].split("</ul>")[0]
+    assert "Citra Lestari" in nobody and "Aisyah Putri" not in nobody
     invalid = page.split('class="wa-invalid"')[1].split("</ul>")[0]
     assert "Dewi Anggraini" in invalid and "Aisyah Putri" not in invalid
     assert "Laporan bulan *November 2026* telah tersedia" in page
@@ -66,8 +68,9 @@ def test_confirming_creates_the_rows_and_hands_them_to_the_workers(
     assert MonthlyReportBroadcast.objects.filter(status=BroadcastStatus.PENDING).count() == 3
     dispatch.assert_called_once_with()
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert "Pesan untuk 3 orang tua: 2 akan dikirim, 1 akan gagal (nomornya bukan" in message
-    assert "1 siswa dilewati: tidak ada nomor telepon" in message
+    assert "3 anak, 3 nomor WhatsApp: 2 akan dikirim, 1 akan gagal (nomornya bukan" in message
+    assert "1 wali dilewati: tidak ada nomor telepon" in message
+    assert "1 anak tidak punya wali yang dapat menerima pesan" in message
 
 
 def test_running_the_action_again_sends_nobody_a_second_message(
@@ -87,7 +90,7 @@ def test_running_the_action_again_sends_nobody_a_second_message(
     assert MonthlyReportBroadcast.objects.count() == 3
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert "Tidak ada pesan baru untuk dikirim." in message
-    assert "1 orang tua sudah menerimanya" in message
+    assert "1 pesan sudah terkirim dan tidak dikirim lagi" in message
     assert "2 pesan sebelumnya masih menunggu atau dalam proses" in message
 
 
@@ -128,7 +131,7 @@ def test_an_archived_report_shows_why_it_cannot_be_sent_and_creates_nothing(
     listing = admin_client.get(CHANGELIST).content.decode()
 
     assert "tidak dapat dikirim lagi" in page
-    assert "Pesan untuk" not in page
+    assert "nomor WhatsApp:" not in page
     assert not MonthlyReportBroadcast.objects.exists()
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert "diarsipkan" in message
@@ -159,10 +162,10 @@ def test_a_class_with_only_invalid_numbers_receives_nothing_and_is_told_so(
     with django_capture_on_commit_callbacks(execute=True):
         response = post_action(admin_client, report, post="yes")
 
-    assert "Pesan untuk 2 orang tua: 0 akan dikirim, 2 akan gagal" in page
+    assert "2 anak, 2 nomor WhatsApp: 0 akan dikirim, 2 akan gagal" in page
     assert MonthlyReportBroadcast.objects.count() == 2  # rows kept: the admins hear of them
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert "Pesan untuk 2 orang tua: 0 akan dikirim, 2 akan gagal" in message
+    assert "2 anak, 2 nomor WhatsApp: 0 akan dikirim, 2 akan gagal" in message
 
 
 # --- A sent report keeps its class and period ------------------------------------------------
@@ -297,10 +300,10 @@ def test_the_history_is_in_the_schools_language_whatever_the_senders(
 
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     # The sender reads English.
-    assert f"{report}: Messages to 3 parents: 2 will be sent, 1 will fail" in message
+    assert f"{report}: 3 children, 3 WhatsApp numbers: 2 will be sent, 1 will fail" in message
     entry = LogEntry.objects.get(object_id=str(report.pk))
     assert entry.get_change_message().startswith(
-        f"{report}: Pesan untuk 3 orang tua: 2 akan dikirim, 1 akan gagal (nomornya bukan nomor "
+        f"{report}: 3 anak, 3 nomor WhatsApp: 2 akan dikirim, 1 akan gagal (nomornya bukan nomor "
         "seluler Indonesia yang valid)"
     )
 
@@ -331,3 +334,245 @@ def test_save_buttons_only_where_something_can_be_edited(
     unsent.classroom.teachers.add(teacher)  # else the page is "not found" for them
     client.force_login(teacher)
     assert buttons(unsent) == []
+
+
+# --- Guardians: children and numbers, each guardian left out named -----------------------------
+
+
+def text_of(html: str) -> str:
+    """What the admin reads: tags dropped, spaces collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def section(page: str, css_class: str) -> str:
+    return text_of(page.split(f'class="{css_class}">')[1].split("</ul>")[0])
+
+
+@pytest.fixture
+def class_with_guardians(make_student, make_guardian):
+    """Four children: two numbers, a shared number, nobody reachable, an invalid number."""
+    from students.models import Guardian
+
+    aisyah = make_student("0812-3456-7890", name="Aisyah Putri", parent_name="Ibu Rahma")
+    make_guardian(aisyah, "ayah", "0813-1111-2222", name="Pak Yusuf")
+    bima = make_student("0812-5555-6666", name="Bima Saputra", parent_name="Ibu Wati")
+    make_guardian(bima, "ayah", "0812-5555-6666", name="Pak Dedi")  # shares the mother's
+    citra = make_student("", name="Citra Lestari", parent_name="Ibu Sari", relation="ibu")
+    make_guardian(citra, "ayah", "0813-7777-8888", name="Pak Joko", receives_messages=False)
+    wali = make_guardian(citra, "wali", "0813-9999-0000", name="Nenek Ijah")
+    Guardian.objects.filter(pk=wali.pk).update(whatsapp_registered=False)
+    dewi = make_student("0812", name="Dewi Anggraini", parent_name="Ibu Lina")
+    return aisyah, bima, citra, dewi
+
+
+def test_the_confirmation_counts_children_and_numbers_and_names_each_guardian_left_out(
+    admin_client, report, class_with_guardians
+):
+    from broadcasts.models import MessageTemplate
+
+    _aisyah, _bima, citra, dewi = class_with_guardians
+    MessageTemplate.objects.update_or_create(
+        pk=MessageTemplate.SCHOOL_PK,
+        defaults={"text": "Yth. Bapak/Ibu {nama_wali}: laporan {nama_siswa} siap."},
+    )
+
+    page = post_action(admin_client, report).content.decode()
+    text = text_of(page)
+
+    # Aisyah: two numbers; Bima: one (shared); Dewi: one, invalid; Citra: nobody.
+    assert (
+        "3 anak, 4 nomor WhatsApp: 3 akan dikirim, 1 akan gagal (nomornya bukan nomor seluler "
+        "Indonesia yang valid)." in text
+    )
+    assert (
+        "1 wali berbagi nomor dengan wali lain dari anak yang sama: satu pesan per nomor." in text
+    )
+    assert section(page, "wa-no-guardian") == f"Citra Lestari ({citra.nis})"
+    assert section(page, "wa-skipped") == (
+        f"Citra Lestari ({citra.nis}), Ibu Sari (ibu): tidak ada nomor telepon"
+    )
+    assert section(page, "wa-opted-out") == (
+        f"Citra Lestari ({citra.nis}), Pak Joko (ayah): tidak menerima pesan"
+    )
+    assert section(page, "wa-not-on-whatsapp") == (
+        f"Citra Lestari ({citra.nis}), Nenek Ijah (wali): tidak ada di WhatsApp"
+    )
+    assert section(page, "wa-invalid") == f"Dewi Anggraini ({dewi.nis}), Ibu Lina (ibu): 0812"
+    # The sample is one guardian's message, naming that guardian.
+    assert "Pesan seperti yang akan dibaca Ibu Rahma (ibu), wali murid Aisyah Putri:" in text
+    assert "Yth. Ibu Rahma: laporan Aisyah Putri siap." in text
+    assert not MonthlyReportBroadcast.objects.exists()
+
+
+def test_the_banner_says_the_confirmations_counts_in_the_same_words(
+    admin_client, report, class_with_guardians, dispatch
+):
+    from django.contrib.messages import constants
+
+    confirmation = text_of(post_action(admin_client, report).content.decode())
+    response = post_action(admin_client, report, post="yes")
+
+    (banner,) = get_messages(response.wsgi_request)
+    headline = "3 anak, 4 nomor WhatsApp: 3 akan dikirim, 1 akan gagal"
+    assert headline in confirmation and headline in str(banner)
+    assert str(banner) == (
+        f"{report}: {headline} (nomornya bukan nomor seluler Indonesia yang valid): perbaiki "
+        "nomor wali di data siswa, lalu kirim ulang pesan yang gagal. "
+        "1 anak tidak punya wali yang dapat menerima pesan. "
+        "1 wali berbagi nomor dengan wali lain dari anak yang sama: satu pesan per nomor. "
+        "1 wali dilewati: tidak ada nomor telepon. "
+        "1 wali dilewati: nomornya tidak ada di WhatsApp. "
+        "1 wali dilewati: tidak menerima pesan."
+    )
+    assert banner.level == constants.WARNING
+    assert MonthlyReportBroadcast.objects.count() == 4
+    assert MonthlyReportBroadcast.objects.values("student").distinct().count() == 3
+
+
+def test_twins_with_one_guardian_number_are_two_children_and_two_messages(
+    admin_client, report, make_student, dispatch
+):
+    ani = make_student("0812-3456-7890", name="Ani Kembar")
+    ana = make_student("0812-3456-7890", name="Ana Kembar")
+
+    page = text_of(post_action(admin_client, report).content.decode())
+    response = post_action(admin_client, report, post="yes")
+
+    assert "2 anak, 2 nomor WhatsApp: semuanya akan dikirim." in page
+    assert "berbagi nomor" not in page  # one number, but two children: not shared
+    (banner,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert banner == f"{report}: 2 anak, 2 nomor WhatsApp: semuanya akan dikirim."
+    rows = MonthlyReportBroadcast.objects.order_by("student__full_name")
+    assert [(row.student, row.phone_number) for row in rows] == [
+        (ana, "6281234567890"),
+        (ani, "6281234567890"),
+    ]
+    assert "*Ana Kembar*" in rows[0].message and "*Ani Kembar*" in rows[1].message
+
+
+def test_a_shared_number_is_one_message_on_the_page_and_in_the_database(
+    admin_client, report, make_student, make_guardian, dispatch
+):
+    child = make_student("0812-3456-7890", name="Ani")
+    make_guardian(child, "ayah", "0812-3456-7890")
+    make_guardian(child, "wali", "0812 3456 7890")
+
+    page = text_of(post_action(admin_client, report).content.decode())
+    response = post_action(admin_client, report, post="yes")
+
+    assert "1 anak, 1 nomor WhatsApp: semuanya akan dikirim." in page
+    assert (
+        "2 wali berbagi nomor dengan wali lain dari anak yang sama: satu pesan per nomor." in page
+    )
+    (banner,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert banner == (
+        f"{report}: 1 anak, 1 nomor WhatsApp: semuanya akan dikirim. 2 wali berbagi nomor "
+        "dengan wali lain dari anak yang sama: satu pesan per nomor."
+    )
+    assert MonthlyReportBroadcast.objects.get().phone_number == "6281234567890"
+
+
+def test_long_lists_are_cut_with_and_n_more(admin_client, report, make_student):
+    for i in range(23):
+        make_student("", name=f"Anak {i:02d}")
+
+    page = post_action(admin_client, report).content.decode()
+
+    nobody = section(page, "wa-no-guardian")
+    assert nobody.count("Anak ") == 20 and nobody.endswith("dan 3 lainnya")
+    skipped = section(page, "wa-skipped")
+    assert skipped.count("tidak ada nomor telepon") == 20 and skipped.endswith("dan 3 lainnya")
+
+
+def test_the_invalid_number_is_masked_for_a_sender_who_may_not_see_full_numbers(
+    client, django_user_model, report, make_student, make_guardian
+):
+    sender = django_user_model.objects.create_user("pengirim", password="pw", is_staff=True)
+    sender.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["view_monthlyreport", "send_whatsapp_broadcast", "view_all_classrooms"]
+        )
+    )
+    client.force_login(sender)
+    # Too long to be valid, long enough to be masked as a number is.
+    dewi = make_student("0812-3456-7899-1234", name="Dewi Anggraini", parent_name="Ibu Lina")
+    make_guardian(dewi, "ayah", "", name="Pak Tono")
+
+    page = post_action(client, report).content.decode()
+
+    assert "3456-7899" not in page and "34567899" not in page
+    assert (
+        section(page, "wa-invalid") == f"Dewi Anggraini ({dewi.nis}), Ibu Lina (ibu): 08123****1234"
+    )
+    assert "/admin/students/student/" not in page  # no link to a page they cannot open
+
+
+def test_an_admin_sees_the_invalid_number_once_with_a_link_to_the_child(
+    admin_client, report, make_student
+):
+    dewi = make_student("0812-999", name="Dewi Anggraini", parent_name="Ibu Lina")
+
+    page = post_action(admin_client, report).content.decode()
+
+    invalid = page.split('class="wa-invalid">')[1].split("</ul>")[0]
+    assert text_of(invalid) == f"Dewi Anggraini ({dewi.nis}), Ibu Lina (ibu): 0812-999"
+    assert f'href="/admin/students/student/{dewi.pk}/change/"' in invalid
+    assert page.count("0812-999") == 1
+
+
+def test_several_reports_each_get_their_own_counts_on_the_page_and_in_the_banner(
+    admin_client, report, make_student, make_guardian, classroom, dispatch
+):
+    from reports.models import MonthlyReport
+    from students.models import Classroom
+
+    child = make_student(name="Ani")
+    make_guardian(child, "ayah", "0813-1111-2222")
+    other_class = Classroom.objects.create(name="TK B Mawar")
+    make_student("0814-2222-3333", name="Budi", classroom=other_class)
+    other = MonthlyReport.objects.create(classroom=other_class, month=11, year=2026)
+    selected = {"_selected_action": [report.pk, other.pk]}
+
+    page = text_of(
+        admin_client.post(
+            CHANGELIST, {"action": "send_whatsapp_broadcast", **selected}
+        ).content.decode()
+    )
+    response = admin_client.post(
+        CHANGELIST, {"action": "send_whatsapp_broadcast", "post": "yes", **selected}
+    )
+
+    assert f"{report}: 1 anak, 2 nomor WhatsApp: semuanya akan dikirim." in page
+    assert f"{other}: 1 anak, 1 nomor WhatsApp: semuanya akan dikirim." in page
+    banners = sorted(str(m) for m in get_messages(response.wsgi_request))
+    assert banners == sorted(
+        [
+            f"{report}: 1 anak, 2 nomor WhatsApp: semuanya akan dikirim.",
+            f"{other}: 1 anak, 1 nomor WhatsApp: semuanya akan dikirim.",
+        ]
+    )
+
+
+def test_the_confirm_steps_query_count_is_flat_in_children_and_guardians(
+    admin_client, report, make_student, make_guardian, classroom, dispatch
+):
+    """The page and the click: the same queries for 3 children as for 40 with two guardians."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(children):
+        MonthlyReportBroadcast.objects.all().delete()
+        classroom.students.all().delete()
+        for i in range(children):
+            student = make_student(f"0812-0000-{i:04d}")
+            make_guardian(student, "ayah", f"0813-0000-{i:04d}")
+            make_guardian(student, "wali", "", name=f"Wali {i}")  # left out: no number
+        with CaptureQueriesContext(connection) as page:
+            assert post_action(admin_client, report).status_code == 200
+        with CaptureQueriesContext(connection) as click:
+            post_action(admin_client, report, post="yes")
+        assert MonthlyReportBroadcast.objects.count() == 2 * children
+        inserts = [q for q in click.captured_queries if q["sql"].startswith("INSERT")]
+        return len(page.captured_queries), len(click.captured_queries) - len(inserts)
+
+    assert queries(3) == queries(40)

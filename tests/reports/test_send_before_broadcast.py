@@ -10,7 +10,7 @@ from django.contrib.messages import get_messages
 
 from broadcasts.models import MonthlyReportBroadcast
 from broadcasts.services import broadcast_create_for_report
-from students.models import Student
+from students.models import Guardian, Student
 from tests.conftest import FONNTE_TEST_URL
 
 CHANGELIST = "/admin/reports/monthlyreport/"
@@ -40,7 +40,7 @@ def class_of_three(make_student):
         make_student("0813-1111-2222", name="Bima Saputra"),
         make_student("0813-3333-4444", name="Citra Lestari"),
     ]
-    Student.objects.filter(pk=students[2].pk).update(whatsapp_registered=False)
+    Guardian.objects.filter(student=students[2]).update(whatsapp_registered=False)
     return students
 
 
@@ -54,9 +54,8 @@ def dispatch():
 
 
 def test_a_number_not_on_whatsapp_gets_no_row_and_is_counted(report, class_of_three, dispatch):
-    make_no_phone = Student.objects.create(
-        nis="N999", full_name="Dewi", classroom=report.classroom, parent_phone=""
-    )
+    make_no_phone = Student.objects.create(nis="N999", full_name="Dewi", classroom=report.classroom)
+    Guardian.objects.create(student=make_no_phone, name="Ibu Dewi", relation="ibu", phone="")
 
     outcome = broadcast_create_for_report(monthly_report=report)
 
@@ -81,7 +80,8 @@ def test_confirming_tells_the_admin_who_was_skipped_for_not_being_on_whatsapp(
         response = post_action(admin_client, report, post="yes")
 
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert "1 siswa dilewati: nomornya tidak ada di WhatsApp." in message
+    assert "1 wali dilewati: nomornya tidak ada di WhatsApp." in message
+    assert "1 anak tidak punya wali yang dapat menerima pesan." in message
 
 
 # --- Confirmation page -------------------------------------------------------------------------
@@ -92,7 +92,7 @@ def test_the_page_lists_students_skipped_because_not_on_whatsapp(
 ):
     page = post_action(admin_client, report).content.decode()
 
-    assert "Pesan untuk 2 orang tua: semuanya akan dikirim." in page
+    assert "2 anak, 2 nomor WhatsApp: semuanya akan dikirim." in page
     assert 'class="wa-not-on-whatsapp"' in page
     skipped = page.split('class="wa-not-on-whatsapp"')[1].split("</ul>")[0]
     assert "Citra Lestari" in skipped and "Aisyah Putri" not in skipped
@@ -210,3 +210,20 @@ def test_the_quota_counts_only_the_messages_that_reach_fonnte(
     page = post_action(admin_client, report).content.decode()
 
     assert "Sisa kuota Fonnte: 78; pesan yang akan dikirim: 1." in page
+
+
+def test_the_quota_counts_one_message_per_guardians_number(
+    admin_client, report, make_student, make_guardian, fonnte
+):
+    """Two children, three numbers (a father shares the mother's): three messages use quota."""
+    ani = make_student("0812-3456-7890", name="Ani")
+    make_guardian(ani, "ayah", "0813-1111-2222")
+    budi = make_student("0814-2222-3333", name="Budi")
+    make_guardian(budi, "ayah", "0814-2222-3333")  # the same number: one message
+    fonnte.post(DEVICE_URL, json=device(quota="3"))
+
+    page = post_action(admin_client, report).content.decode()
+
+    assert "Sisa kuota Fonnte: 3; pesan yang akan dikirim: 3." in page
+    assert "wa-quota-short" not in page
+    assert "2 anak, 3 nomor WhatsApp: semuanya akan dikirim." in page

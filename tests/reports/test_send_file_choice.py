@@ -67,8 +67,8 @@ def test_the_confirmation_offers_the_choice_waiting_by_default(
     assert "Tunda sampai berkasnya diunggah" in decision
     assert "Kirim tanpa tautan (pesan lama)" in decision
     # Each choice's words count the rows it would create.
-    assert "Pesan untuk 1 orang tua: semuanya akan dikirim." in decision
-    assert "Pesan untuk 4 orang tua: 3 akan dikirim, 1 akan gagal" in decision
+    assert "1 anak, 1 nomor WhatsApp: semuanya akan dikirim." in decision
+    assert "4 anak, 4 nomor WhatsApp: 3 akan dikirim, 1 akan gagal" in decision
     without = page.split('class="wa-without-file"')[1].split("</ul>")[0]
     assert "Citra Belum" in without and "Aisyah Berkas" not in without
     assert "/admin/students/student/" in without
@@ -84,7 +84,7 @@ def test_waiting_creates_rows_only_for_children_with_a_file_and_sending_again_ad
     assert response.status_code == 302
     assert list(MonthlyReportBroadcast.objects.values_list("student_id", flat=True)) == [aisyah.pk]
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert "Pesan untuk 1 orang tua" in message
+    assert "1 anak, 1 nomor WhatsApp" in message
     assert "3 anak belum dikirimi sampai berkas laporannya diunggah" in message
 
     store_report_file(report, without[0], user=admin_user)
@@ -98,8 +98,8 @@ def test_waiting_creates_rows_only_for_children_with_a_file_and_sending_again_ad
 @pytest.mark.parametrize(
     ("choice", "announced", "rows", "failed"),
     [
-        ("wait", "Pesan untuk 2 orang tua: 1 akan dikirim, 1 akan gagal", 2, 1),
-        ("send", "Pesan untuk 4 orang tua: 2 akan dikirim, 2 akan gagal", 4, 2),
+        ("wait", "2 anak, 2 nomor WhatsApp: 1 akan dikirim, 1 akan gagal", 2, 1),
+        ("send", "4 anak, 4 nomor WhatsApp: 2 akan dikirim, 2 akan gagal", 4, 2),
     ],
 )
 def test_each_choice_creates_exactly_the_rows_its_words_announced(
@@ -115,8 +115,7 @@ def test_each_choice_creates_exactly_the_rows_its_words_announced(
     }
     for (has_file, kind), student in students.items():
         if kind == "not_on_wa":
-            student.whatsapp_registered = False
-            student.save(update_fields=["whatsapp_registered"])
+            student.guardians.update(whatsapp_registered=False)
         if has_file:
             store_report_file(report, student, user=admin_user)
 
@@ -132,8 +131,8 @@ def test_each_choice_creates_exactly_the_rows_its_words_announced(
 
     made = MonthlyReportBroadcast.objects.filter(monthly_report=report)
     assert made.count() == rows
-    assert made.filter(student__parent_phone="0812").count() == failed  # fail, not sent
-    assert not made.filter(student__whatsapp_registered=False).exists()
+    assert made.filter(guardian__phone="0812").count() == failed  # fail, not sent
+    assert not made.filter(guardian__whatsapp_registered=False).exists()
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert announced in message
 
@@ -156,9 +155,9 @@ def test_waiting_holds_back_only_children_of_a_report_that_has_files(
 
     page = admin_client.post(CHANGELIST, data).content.decode()
     wait = page.split('class="wa-choice-wait"')[1].split("</label>")[0]
-    assert f"{report}: Pesan untuk 1 orang tua" in wait and str(plain) not in wait
+    assert f"{report}: 1 anak, 1 nomor WhatsApp" in wait and str(plain) not in wait
     plain_headline = page.split(f'data-report-id="{plain.pk}"')[1].split("</p>")[0]
-    assert "Pesan untuk 3 orang tua: semuanya akan dikirim." in plain_headline
+    assert "3 anak, 3 nomor WhatsApp: semuanya akan dikirim." in plain_headline
 
     admin_client.post(CHANGELIST, {**data, "post": "yes", "without_file": "wait"})
 
@@ -192,7 +191,7 @@ def test_when_every_child_has_a_file_the_confirmation_says_so_and_offers_no_choi
     page = post_action(admin_client, report).content.decode()
     decision = page.split('class="wa-decision module"')[1].split('class="wa-device module"')[0]
 
-    assert "Pesan untuk 2 orang tua: semuanya akan dikirim." in decision
+    assert "2 anak, 2 nomor WhatsApp: semuanya akan dikirim." in decision
     assert "2 dari 2 anak yang akan dikirimi pesan sudah punya berkas laporan." in decision
     assert 'name="without_file"' not in page and 'class="wa-without-file"' not in page
 
@@ -205,7 +204,7 @@ def test_a_report_without_any_file_sends_as_today_whatever_the_choice(
 
     page = post_action(admin_client, report).content.decode()
     assert 'name="without_file"' not in page and "sudah punya berkas laporan" not in page
-    assert "Pesan untuk 2 orang tua: semuanya akan dikirim." in page
+    assert "2 anak, 2 nomor WhatsApp: semuanya akan dikirim." in page
 
     outcome = broadcast_create_for_report(monthly_report=report, without_file=WithoutFile.WAIT)
     assert outcome.created == 2 and outcome.waiting_for_file == 0
@@ -250,3 +249,58 @@ def test_a_message_text_without_the_link_offers_no_wait_and_says_so(
     post_action(client, report, post="yes")
     rows = MonthlyReportBroadcast.objects.filter(monthly_report=report)
     assert rows.count() == 4 and not rows.exclude(link_token=None).exists()
+
+
+def test_with_two_guardians_per_child_the_choices_count_children_and_numbers(
+    admin_client, admin_user, report, make_student, make_guardian, dispatch
+):
+    """Files are the children's, messages the numbers': each choice counts both, as it does."""
+    ani = make_student("0812-3456-7890", name="Ani Berkas")
+    make_guardian(ani, "ayah", "0813-1111-2222")
+    budi = make_student("0814-2222-3333", name="Budi Belum")
+    make_guardian(budi, "ayah", "0815-3333-4444")
+    citra = make_student("0816-4444-5555", name="Citra Belum")
+    make_guardian(citra, "ayah", "0816-4444-5555")  # the mother's number: one message
+    store_report_file(report, ani, user=admin_user)
+
+    page = post_action(admin_client, report).content.decode()
+
+    assert "1 dari 3 anak yang akan dikirimi pesan sudah punya berkas laporan." in page
+    wait = page.split('class="wa-choice-wait"')[1].split("</label>")[0]
+    send = page.split('class="wa-choice-send"')[1].split("</label>")[0]
+    assert "1 anak, 2 nomor WhatsApp: semuanya akan dikirim." in wait
+    assert "3 anak, 5 nomor WhatsApp: semuanya akan dikirim." in send
+
+    waited = post_action(admin_client, report, post="yes", without_file="wait")
+    (message,) = [str(m) for m in get_messages(waited.wsgi_request)]
+    assert message == (
+        f"{report}: 1 anak, 2 nomor WhatsApp: semuanya akan dikirim. "
+        "2 anak belum dikirimi sampai berkas laporannya diunggah: kirim lagi setelah itu."
+    )
+    rows = MonthlyReportBroadcast.objects.filter(monthly_report=report)
+    assert set(rows.values_list("student", flat=True)) == {ani.pk}
+    assert rows.count() == 2 and all(row.link_token for row in rows)
+
+    admin_client.get(CHANGELIST)  # the first banner shown, and gone
+    sent = post_action(admin_client, report, post="yes", without_file="send")
+    (message,) = [str(m) for m in get_messages(sent.wsgi_request)]
+    assert message.startswith(f"{report}: 2 anak, 3 nomor WhatsApp: semuanya akan dikirim.")
+    assert rows.all().count() == 5  # rows.all(): not the list read above
+    assert not rows.filter(student__in=[budi, citra], link_token__isnull=False).exists()
+
+
+def test_the_plan_counts_messages_and_children_without_a_file_apart(
+    report, make_student, make_guardian, admin_user
+):
+    ani = make_student(name="Ani Berkas")
+    budi = make_student("0814-2222-3333", name="Budi Belum")
+    make_guardian(budi, "ayah", "0812")  # invalid, about a child without a file
+    store_report_file(report, ani, user=admin_user)
+
+    plan = broadcast_plan(monthly_report=report)
+
+    assert (plan.children, plan.new_recipients) == (2, 3)
+    assert (plan.children_with_file, plan.messages_without_file) == (1, 2)
+    assert plan.without_file == [budi]
+    assert (plan.counts_waiting.children, plan.counts_waiting.total) == (1, 1)
+    assert plan.counts_waiting.invalid == 0 and plan.counts.invalid == 1
