@@ -25,6 +25,8 @@ from students.resources import StudentResource
 from students.services import (
     WhatsAppCheckBusy,
     student_check_whatsapp,
+    student_queue_whatsapp_check,
+    whatsapp_check_batches,
     whatsapp_check_lease,
 )
 from tests.conftest import FONNTE_TEST_URL
@@ -200,6 +202,35 @@ def test_the_task_does_not_retry_a_refused_token(celery_eager, fonnte, make_stud
     retry.assert_not_called()
 
 
+def test_batches_count_numbers_not_children(make_student, make_guardian, monkeypatch):
+    monkeypatch.setattr("students.services.VALIDATE_CHUNK", 3)
+    two = [make_student(f"0812-0000-000{n}") for n in range(2)]
+    for n, student in enumerate(two):
+        make_guardian(student, "ayah", f"0813-0000-000{n}")
+    none = make_student("")
+    one = make_student("0812-0000-0009")
+
+    batches = whatsapp_check_batches(student_ids=[one.pk, none.pk, *(s.pk for s in two)])
+
+    assert batches == [[two[0].pk], [two[1].pk, none.pk, one.pk]]
+
+
+def test_each_queued_task_makes_one_validate_call(
+    make_student, make_guardian, celery_eager, locmem_numbers, monkeypatch
+):
+    monkeypatch.setattr("students.services.VALIDATE_CHUNK", 4)
+    students = [make_student(f"0812-0000-000{n}") for n in range(3)]
+    for n, student in enumerate(students):
+        make_guardian(student, "ayah", f"0813-0000-000{n}")
+
+    with mock.patch("django.db.transaction.on_commit", lambda callback, robust: callback()):
+        tasks = student_queue_whatsapp_check(student_ids=[s.pk for s in students])
+
+    assert tasks == 2
+    assert [len(numbers) for numbers in locmem_numbers.validate_calls] == [4, 2]
+    assert not Guardian.objects.filter(whatsapp_registered__isnull=True).exists()
+
+
 # --- A number that changes is checked again ------------------------------------------------
 
 
@@ -224,9 +255,15 @@ def test_changing_the_number_resets_the_check(make_student):
 
 
 def test_the_admin_action_checks_in_the_background(
-    admin_client, make_student, celery_eager, locmem_numbers, django_capture_on_commit_callbacks
+    admin_client,
+    make_student,
+    make_guardian,
+    celery_eager,
+    locmem_numbers,
+    django_capture_on_commit_callbacks,
 ):
     on = make_student("0812-3456-7890")
+    ayah = make_guardian(on, "ayah", "0857-1111-2222")
     off = make_student("0813-1111-2222")
     no_phone = make_student("")
     locmem_numbers.not_on_whatsapp.add("6281311112222")
@@ -239,8 +276,9 @@ def test_the_admin_action_checks_in_the_background(
 
     assert response.status_code == 302
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert "2 nomor akan diperiksa" in message
-    assert state(on) is True
+    assert "3 nomor akan diperiksa" in message  # numbers, not children
+    assert Guardian.objects.get(pk=ayah.pk).whatsapp_registered is True
+    assert Guardian.objects.get(student=on, relation="ibu").whatsapp_registered is True
     assert state(off) is False
 
 
