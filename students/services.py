@@ -118,7 +118,8 @@ def student_check_whatsapp(*, student_ids) -> WhatsAppCheck:
         invalid=invalid,
     )
     logger.info(
-        "WhatsApp check of the guardians of %d students: %d on WhatsApp, %d not, %d unknown, %d invalid",
+        "WhatsApp check of the guardians of %d students: %d on WhatsApp, %d not, %d unknown, "
+        "%d invalid",
         len(ids),
         outcome.registered,
         outcome.not_registered,

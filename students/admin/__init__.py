@@ -11,7 +11,7 @@ from collections import Counter
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef, Prefetch
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -73,6 +73,10 @@ _WHATSAPP_FILTERS = {
     "no_phone": (_("a guardian without a number"), lambda: _receiving(phone="")),
     "nobody": (_("no guardian receives messages"), lambda: ~_receiving()),
 }
+
+
+_FLAGGED = '<strong class="{}">{}</strong>'
+_PLAIN = '<span class="{}">{}</span>'
 
 
 class GuardianInline(MaskedPhoneMixin, admin.TabularInline):
@@ -207,11 +211,18 @@ class StudentAdmin(
         state = guardians_whatsapp_state(list(obj.guardians.all()))
         if state is None:
             return gettext("yes")
+        # Flagged lines are strong and red (list.css): those guardians get no message.
         return format_html_join(
             "",
-            '<span class="{}"{}>{}</span>',
+            "{}",
             (
-                (css, ' style="color: var(--error-fg)"' if flagged else "", text)
+                (
+                    format_html(
+                        _FLAGGED if flagged else _PLAIN,
+                        css,
+                        text,
+                    ),
+                )
                 for css, flagged, text in state
             ),
         )
