@@ -360,7 +360,10 @@ def test_the_list_sums_up_each_childs_guardians(admin_client, guardians_states):
         "Eko Prasetyo": "tidak ada wali penerima pesan",
         "Fajar Nugroho": "tidak ada wali penerima pesan",
     }
-    assert 'class="wa-not-registered"' in page and 'class="wa-nobody"' in page
+    # Who gets no message is flagged (strong, red in list.css); the rest is plain.
+    assert '<strong class="wa-not-registered">1 dari 2 TIDAK ada di WhatsApp</strong>' in page
+    assert '<strong class="wa-nobody">' in page
+    assert '<span class="wa-unchecked">belum diperiksa</span>' in page
 
 
 @pytest.mark.parametrize(
