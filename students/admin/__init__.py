@@ -294,7 +294,7 @@ class StudentAdmin(
                 messages.ERROR,
             )
         else:
-            # Numbers without WhatsApp, or unanswered, mean parents left without messages.
+            # Numbers without WhatsApp, or unanswered, mean guardians left without messages.
             level = (
                 messages.WARNING if outcome.not_registered or outcome.unknown else messages.SUCCESS
             )
