@@ -94,7 +94,6 @@ class GuardianInline(MaskedPhoneMixin, admin.TabularInline):
     ]
     readonly_fields = ["whatsapp_registered", "whatsapp_checked_at"]
     masked_fields = {"phone": "phone_masked"}
-    extra = 0
     # Guardians are part of the student: the student's permissions are theirs, so the
     # roles need no permission of their own and a teacher keeps exactly what they had.
     # No Guardian admin is registered: this inline is the only page showing them.
