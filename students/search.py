@@ -1,4 +1,6 @@
-"""Admin search that finds a parent's number as staff type it."""
+"""Admin search that finds a guardian's number as staff type it."""
+
+from django.contrib.admin.utils import lookup_spawns_duplicates
 
 from .phones import InvalidPhoneNumber, normalize_phone
 from .selectors import sees_full_phone_numbers
@@ -24,5 +26,11 @@ class PhoneSearchMixin:
             phone = normalize_phone(search_term)
         except InvalidPhoneNumber:
             return found, may_have_duplicates
-        # ``queryset`` already has the list's filters: the number's match keeps them.
-        return found | queryset.filter(**{self.phone_search_field: phone}), may_have_duplicates
+        # ``queryset`` already has the list's filters: the number's match keeps them. A
+        # number held by two guardians of one child joins two rows: the changelist then
+        # keeps each child once (as for a name matched twice).
+        spans = lookup_spawns_duplicates(self.opts, self.phone_search_field)
+        return (
+            found | queryset.filter(**{self.phone_search_field: phone}),
+            may_have_duplicates or spans,
+        )

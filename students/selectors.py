@@ -34,5 +34,5 @@ def teaches_no_classroom(*, user) -> bool:
 
 
 def sees_full_phone_numbers(*, user) -> bool:
-    """Whoever may change students sees parents' numbers whole; others see them masked."""
+    """Whoever may change students sees guardians' numbers whole; others see them masked."""
     return user.has_perm("students.change_student")

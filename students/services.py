@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from notifications.whatsapp import get_backend
@@ -20,9 +20,6 @@ from .phones import InvalidPhoneNumber, normalize_phone
 
 logger = logging.getLogger(__name__)
 
-#: Students per queued check task: one Fonnte /validate call each, so a task fits the
-#: default Celery time limit (connect + read timeout + 30 s).
-CHECK_TASK_SIZE = VALIDATE_CHUNK
 #: Seconds added to a lease beyond the calls' own timeouts (database writes, clock drift).
 LEASE_MARGIN = 30
 _LEASE_PK = 1
@@ -121,7 +118,8 @@ def student_check_whatsapp(*, student_ids) -> WhatsAppCheck:
         invalid=invalid,
     )
     logger.info(
-        "WhatsApp check of %d students: %d on WhatsApp, %d not, %d unknown, %d invalid",
+        "WhatsApp check of the guardians of %d students: %d on WhatsApp, %d not, %d unknown, "
+        "%d invalid",
         len(ids),
         outcome.registered,
         outcome.not_registered,
@@ -143,8 +141,7 @@ def student_queue_whatsapp_check(*, student_ids) -> int:
         return 0
     from . import tasks  # tasks import this module
 
-    ids = sorted(set(student_ids))
-    chunks = [ids[start : start + CHECK_TASK_SIZE] for start in range(0, len(ids), CHECK_TASK_SIZE)]
+    chunks = whatsapp_check_batches(student_ids=student_ids)
     for chunk in chunks:
         # robust: a broker outage must not turn a saved import into an error page; the
         # students stay unchecked and the command (or the admin action) checks them later.
@@ -152,6 +149,36 @@ def student_queue_whatsapp_check(*, student_ids) -> int:
             lambda chunk=chunk: tasks.check_whatsapp_numbers.delay(student_ids=chunk), robust=True
         )
     return len(chunks)
+
+
+def whatsapp_check_batches(*, student_ids) -> list[list[int]]:
+    """These students in batches whose guardians' numbers fit one /validate call each.
+
+    A child may have several guardians: batches count numbers, not children, so that one
+    task or one step of the command makes one Fonnte call and fits the Celery time limit
+    (connect + read timeout + 30 s). A child with more numbers than a call takes (never
+    seen) is a batch of its own.
+    """
+    ids = sorted(set(student_ids))
+    numbers = {}
+    for start in range(0, len(ids), VALIDATE_CHUNK):
+        numbers.update(
+            Guardian.objects.filter(student_id__in=ids[start : start + VALIDATE_CHUNK])
+            .exclude(phone="")
+            .order_by()
+            .values("student_id")
+            .annotate(numbers=Count("pk"))
+            .values_list("student_id", "numbers")
+        )
+    batches, size = [], 0
+    for pk in ids:
+        count = numbers.get(pk, 0)
+        if not batches or size + count > VALIDATE_CHUNK:
+            batches.append([])
+            size = 0
+        batches[-1].append(pk)
+        size += count
+    return batches
 
 
 def students_needing_whatsapp_check(*, recheck: bool = False):

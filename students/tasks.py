@@ -19,7 +19,7 @@ from . import imports, services
     retry_jitter=True,
 )
 def check_whatsapp_numbers(student_ids):
-    """Check whether these students' parents' numbers have WhatsApp (one /validate call)."""
+    """Check whether these students' guardians' numbers have WhatsApp (one /validate call)."""
     outcome = services.student_check_whatsapp(student_ids=student_ids)
     return {
         "registered": outcome.registered,

@@ -1,4 +1,4 @@
-"""What the admin shows a member of staff: the rows of their own classes, and parents'
+"""What the admin shows a member of staff: the rows of their own classes, and guardians'
 numbers masked (``62812****7890``) unless they may change students. The rules are
 students.selectors'; these mixins apply them to every admin page that lists or shows
 students, reports and messages."""
@@ -56,7 +56,7 @@ def no_classroom_message() -> str:
 
 
 class MaskedPhoneMixin:
-    """Fields that hold or may hold a parent's number, shown masked to staff who may not
+    """Fields that hold or may hold a guardian's number, shown masked to staff who may not
     change students: ``masked_fields`` maps each field to the display method that masks it,
     swapped in the list's columns and the page's fields (lists, pages and inlines alike)."""
 

@@ -156,6 +156,7 @@ def school(report, make_student):
         row = MonthlyReportBroadcast.objects.create(
             monthly_report=rep,
             student=student,
+            guardian=student.guardians.get(),
             phone_number=phone,
             message="m",
             status=BroadcastStatus.FAILED,
@@ -470,7 +471,8 @@ def mixed_delivery(school, make_student):
         return MonthlyReportBroadcast.objects.create(
             monthly_report=report,
             student=student,
-            phone_number=student.parent_phone,
+            guardian=student.guardians.get(),
+            phone_number=student.guardians.get().phone,
             message="m",
             status=status,
             **fields,

@@ -6,11 +6,12 @@ WhatsApp check action. importing: the import and export forms and StudentImportM
 import's preview shows, row by row and in its verdict on top.
 """
 
-import copy
+from collections import Counter
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.db.models import Exists, OuterRef, Prefetch
+from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -21,8 +22,8 @@ from notifications.whatsapp import SenderRejected, WhatsAppError
 from notifications.whatsapp.base import VALIDATE_CHUNK
 
 from .. import services
-from ..forms import StudentForm
-from ..models import Classroom, Student
+from ..forms import GuardianForm, StudentForm
+from ..models import Classroom, Guardian, Student
 from ..phones import is_valid_phone
 from ..resources import StudentCSV, StudentResource
 from ..search import PhoneSearchMixin
@@ -35,14 +36,92 @@ from .importing import (
 )
 
 
-class WhatsAppCheckFilter(admin.BooleanFieldListFilter):
-    """Yes / No / not checked: an unchecked number is named as in the "On WhatsApp" column."""
+class GuardianWhatsAppFilter(admin.SimpleListFilter):
+    """Children by their guardians' numbers: what keeps a message from a guardian."""
 
-    def __init__(self, field, *args, **kwargs):
-        super().__init__(field, *args, **kwargs)
-        # Django names the null choice from the field's choices, else "Unknown".
-        self.field = copy.copy(field)
-        self.field.choices = [(None, capfirst(gettext("not checked")))]
+    title = _("guardians' WhatsApp")
+    parameter_name = "wa"
+
+    def lookups(self, request, model_admin):
+        return [(state, label) for state, (label, _q) in _WHATSAPP_FILTERS.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() not in _WHATSAPP_FILTERS:
+            return queryset
+        return queryset.filter(_WHATSAPP_FILTERS[self.value()][1]())
+
+
+def _receiving(**fields):
+    """Whether the child has a guardian who receives messages and has ``fields``."""
+    return Exists(Guardian.objects.filter(student=OuterRef("pk"), receives_messages=True, **fields))
+
+
+# One Exists each: no join, so no child is listed twice and the count stays one query.
+_WHATSAPP_FILTERS = {
+    "not_registered": (
+        _("has a number not on WhatsApp"),
+        lambda: _receiving(whatsapp_registered=False),
+    ),
+    "unchecked": (
+        _("not checked"),
+        lambda: Exists(
+            Guardian.objects.filter(
+                student=OuterRef("pk"), receives_messages=True, whatsapp_registered__isnull=True
+            ).exclude(phone="")
+        ),
+    ),
+    "no_phone": (_("a guardian without a number"), lambda: _receiving(phone="")),
+    "nobody": (_("no guardian receives messages"), lambda: ~_receiving()),
+}
+
+
+_FLAGGED = '<strong class="{}">{}</strong>'
+_PLAIN = '<span class="{}">{}</span>'
+
+
+class GuardianInline(MaskedPhoneMixin, admin.TabularInline):
+    """The child's guardians, edited on the student's page by whoever may change students."""
+
+    model = Guardian
+    form = GuardianForm
+    fields = [
+        "relation",
+        "name",
+        "phone",
+        "receives_messages",
+        "whatsapp_registered",
+        "whatsapp_checked_at",
+    ]
+    readonly_fields = ["whatsapp_registered", "whatsapp_checked_at"]
+    masked_fields = {"phone": "phone_masked"}
+    # Guardians are part of the student: the student's permissions are theirs, so the
+    # roles need no permission of their own and a teacher keeps exactly what they had.
+    # No Guardian admin is registered: this inline is the only page showing them.
+
+    def get_extra(self, request, obj=None, **kwargs):
+        # A new student's page offers one guardian to fill in.
+        return 1 if obj is None else 0
+
+    def has_view_permission(self, request, obj=None):
+        return self.parent_admin().has_view_or_change_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self.parent_admin().has_change_permission(request, obj) or (
+            obj is None and self.parent_admin().has_add_permission(request)
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return self.parent_admin().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.parent_admin().has_change_permission(request, obj)
+
+    def parent_admin(self):
+        return self.admin_site.get_model_admin(Student)
+
+    @admin.display(description=_("WhatsApp number"))
+    def phone_masked(self, obj):
+        return masked(obj.phone)
 
 
 @admin.register(Classroom)
@@ -62,18 +141,18 @@ class StudentAdmin(
     ImportExportModelAdmin,
 ):
     form = StudentForm
-    # Fits a 1366 px laptop beside the menu and the filters: the parent's name and number
-    # share a column, the WhatsApp column says whether the number is wrong too, and
-    # list.css shortens long names to two lines (whole on the student's page).
-    list_display = ["nis", "full_name", "classroom", "parent", "on_whatsapp"]
+    inlines = [GuardianInline]
+    # Fits a 1366 px laptop beside the menu and the filters: each guardian is one short
+    # line (relation and name) over their number, the WhatsApp column sums up what keeps
+    # a guardian from a message, and list.css shortens long names (whole on the page).
+    list_display = ["nis", "full_name", "classroom", "guardian_list", "whatsapp_state"]
     # The name is what an admin looks for and clicks, not only the NIS.
     list_display_links = ["nis", "full_name"]
-    list_filter = [("classroom", ClassroomFilter), ("whatsapp_registered", WhatsAppCheckFilter)]
-    readonly_fields = ["whatsapp_registered", "whatsapp_checked_at"]
+    list_filter = [("classroom", ClassroomFilter), GuardianWhatsAppFilter]
     actions = ["check_whatsapp_numbers"]
-    search_fields = ["nis", "full_name", "parent_name", "parent_phone"]
-    phone_search_field = "parent_phone"
-    masked_fields = {"parent_phone": "parent_phone_masked", "parent": "parent_masked"}
+    search_fields = ["nis", "full_name", "guardians__name", "guardians__phone"]
+    phone_search_field = "guardians__phone"
+    masked_fields = {"guardian_list": "guardian_list_masked"}
     list_select_related = ["classroom"]
     list_per_page = 50
     # The facet counts ("Tampilkan hitungan") are a COUNT per class and per WhatsApp check,
@@ -91,50 +170,67 @@ class StudentAdmin(
     class Media:
         css = {"all": ["students/list.css"]}
 
-    @admin.display(description=_("parent's WhatsApp number"))
-    def parent_phone_masked(self, obj):
-        return masked(obj.parent_phone)
-
-    @admin.display(description=_("parent"), ordering="parent_name")
-    def parent(self, obj):
-        return self._parent(obj, obj.parent_phone or "-")
-
-    @admin.display(description=_("parent"), ordering="parent_name")
-    def parent_masked(self, obj):
-        return self._parent(obj, masked(obj.parent_phone))
-
-    def _parent(self, obj, phone):
-        return format_html(
-            '<span class="st-clip" title="{}">{}</span><span class="st-phone">{}</span>',
-            obj.parent_name,
-            obj.parent_name,
-            phone,
+    def get_queryset(self, request):
+        # One query for the guardians of the whole page, in the order they were added.
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("guardians", queryset=Guardian.objects.order_by("pk")))
         )
 
-    @admin.display(description=_("On WhatsApp"), ordering="whatsapp_registered")
-    def on_whatsapp(self, obj):
-        if not obj.parent_phone:
+    @admin.display(description=_("guardians"))
+    def guardian_list(self, obj):
+        return self._guardians(obj, lambda phone: phone or "-")
+
+    @admin.display(description=_("guardians"))
+    def guardian_list_masked(self, obj):
+        return self._guardians(obj, masked)
+
+    def _guardians(self, obj, shown_phone):
+        guardians = list(obj.guardians.all())
+        if not guardians:
             return "-"
-        if not is_valid_phone(obj.parent_phone):
-            # Flagged: no message can go to it until the number is corrected.
-            return format_html(
-                '<strong class="wa-invalid" style="color: var(--error-fg)">{}</strong>',
-                gettext("wrong number"),
-            )
-        if obj.whatsapp_registered is None:
-            return format_html('<span class="wa-unchecked">{}</span>', gettext("not checked"))
-        if obj.whatsapp_registered:
+        return format_html_join(
+            "",
+            '<span class="st-guardian{}"><span class="st-clip" title="{}">{}</span>'
+            '<span class="st-phone">{}</span></span>',
+            (
+                (
+                    "" if guardian.receives_messages else " st-opted-out",
+                    _guardian_title(guardian),
+                    _guardian_label(guardian),
+                    shown_phone(guardian.phone),
+                )
+                for guardian in guardians
+            ),
+        )
+
+    @admin.display(description=_("On WhatsApp"))
+    def whatsapp_state(self, obj):
+        state = guardians_whatsapp_state(list(obj.guardians.all()))
+        if state is None:
             return gettext("yes")
-        # Flagged: this parent gets no message until the number is corrected.
-        return format_html(
-            '<strong class="wa-not-registered" style="color: var(--error-fg)">{}</strong>',
-            gettext("NOT on WhatsApp"),
+        # Flagged lines are strong and red (list.css): those guardians get no message.
+        return format_html_join(
+            "",
+            "{}",
+            (
+                (
+                    format_html(
+                        _FLAGGED if flagged else _PLAIN,
+                        css,
+                        text,
+                    ),
+                )
+                for css, flagged, text in state
+            ),
         )
 
     @admin.action(description=_("Check WhatsApp numbers"), permissions=["change"])
     def check_whatsapp_numbers(self, request, queryset):
-        """Ask Fonnte which selected numbers have WhatsApp: in the background with Celery."""
-        ids = list(queryset.exclude(parent_phone="").values_list("pk", flat=True))
+        """Ask Fonnte which of the selected children's guardians' numbers have WhatsApp."""
+        numbers = Guardian.objects.filter(student__in=queryset.values("pk")).exclude(phone="")
+        ids = sorted(set(numbers.values_list("student_id", flat=True)))
         if not ids:
             self.message_user(
                 request, gettext("None of the selected students has a number."), messages.WARNING
@@ -142,6 +238,7 @@ class StudentAdmin(
             return
         if settings.WHATSAPP_RUNNER == "celery":
             services.student_queue_whatsapp_check(student_ids=ids)
+            count = numbers.count()
             self.message_user(
                 request,
                 ngettext(
@@ -149,21 +246,21 @@ class StudentAdmin(
                     "column shows the result in a minute.",
                     "%(n)d numbers will be checked in the background: the “On WhatsApp” "
                     "column shows the result in a minute.",
-                    len(ids),
+                    count,
                 )
-                % {"n": len(ids)},
+                % {"n": count},
                 messages.SUCCESS,
             )
             return
-        self._check_now(request, ids)
+        self._check_now(request, ids, numbers.count())
 
-    def _check_now(self, request, ids):
+    def _check_now(self, request, ids, count):
         """Without workers (WHATSAPP_RUNNER=cron): check here, one Fonnte call at most."""
-        if len(ids) > VALIDATE_CHUNK:
+        if count > VALIDATE_CHUNK:
             self.message_user(
                 request,
                 gettext(
-                    "Select at most %(max)d students with a number, or let "
+                    "Select students with at most %(max)d numbers, or let "
                     "“manage.py check_whatsapp_numbers” check them all."
                 )
                 % {"max": VALIDATE_CHUNK},
@@ -196,17 +293,77 @@ class StudentAdmin(
                 messages.ERROR,
             )
         else:
-            # Numbers without WhatsApp, or unanswered, mean parents left without messages.
+            # Numbers without WhatsApp, or unanswered, mean guardians left without messages.
             level = (
                 messages.WARNING if outcome.not_registered or outcome.unknown else messages.SUCCESS
             )
             self.message_user(request, check_message(outcome), level)
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        # A new or changed number is unchecked (Student.save): check it after the commit.
-        if obj.parent_phone and obj.whatsapp_registered is None:
-            services.student_queue_whatsapp_check(student_ids=[obj.pk])
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # A new or changed number is unchecked (Guardian.save): check it after the commit.
+        if any(_new_numbers(formset) for formset in formsets):
+            services.student_queue_whatsapp_check(student_ids=[form.instance.pk])
+
+
+def _new_numbers(formset) -> list[Guardian]:
+    """The guardians this formset saved with a number that is new or changed, unchecked."""
+    if formset.model is not Guardian:
+        return []
+    saved = [
+        *formset.new_objects,
+        *(obj for obj, fields in formset.changed_objects if "phone" in fields),
+    ]
+    return [
+        guardian for guardian in saved if guardian.phone and guardian.whatsapp_registered is None
+    ]
+
+
+def _guardian_label(guardian) -> str:
+    relation = capfirst(guardian.get_relation_display())
+    return f"{relation} · {guardian.name}" if guardian.name else relation
+
+
+def _guardian_title(guardian) -> str:
+    label = _guardian_label(guardian)
+    if guardian.receives_messages:
+        return label
+    return gettext("%(guardian)s (receives no messages)") % {"guardian": label}
+
+
+def guardians_whatsapp_state(guardians) -> list[tuple[str, bool, str]] | None:
+    """What keeps a child's guardians from a message, as (CSS class, flagged, text) lines;
+    None when every guardian who receives messages is on WhatsApp."""
+    receiving = [guardian for guardian in guardians if guardian.receives_messages]
+    if not receiving:
+        return [("wa-nobody", True, gettext("no guardian receives messages"))]
+    counts = Counter()
+    for guardian in receiving:
+        if not guardian.phone:
+            counts["no_phone"] += 1
+        elif not is_valid_phone(guardian.phone):
+            counts["invalid"] += 1
+        elif guardian.whatsapp_registered is None:
+            counts["unchecked"] += 1
+        elif not guardian.whatsapp_registered:
+            counts["not_registered"] += 1
+    lines = []
+    # Flagged: these guardians get no message until the number is corrected.
+    for key, css, flagged, text in (
+        ("invalid", "wa-invalid", True, gettext("wrong number")),
+        ("not_registered", "wa-not-registered", True, gettext("NOT on WhatsApp")),
+        ("unchecked", "wa-unchecked", False, gettext("not checked")),
+        ("no_phone", "wa-no-phone", False, gettext("no number")),
+    ):
+        if counts[key]:
+            if counts[key] < len(receiving):
+                text = gettext("%(count)d of %(total)d %(state)s") % {
+                    "count": counts[key],
+                    "total": len(receiving),
+                    "state": text,
+                }
+            lines.append((css, flagged, text))
+    return lines or None
 
 
 def check_message(outcome):

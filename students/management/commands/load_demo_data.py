@@ -8,39 +8,71 @@ from django.db import transaction
 from django.utils import timezone
 
 from reports.models import MonthlyReport
-from students.models import Classroom, Student
+from students.models import Classroom, Guardian, Student
+from students.phones import InvalidPhoneNumber, normalize_phone
 
 DEMO_ADMIN = "admin"
 
-# Two classes of a kindergarten. A few parents have no number or a wrong one,
-# as in real data, so the confirmation page and the failure alerts have something to show.
+# Two classes of a kindergarten, each child with its guardians: (relation, name, number,
+# receives messages). As in real data, some have two (ayah and ibu), one pair shares a
+# number, one mother asked for no messages, a few have no number or a wrong one, and twins
+# share their parents' numbers: the confirmation page and the alerts have something to show.
 CLASSES = {
     "TK A Melati": [
-        ("A001", "Aisyah Putri", "Ibu Siti", "0812-1000-0001"),
-        ("A002", "Muhammad Rizki", "Bapak Ahmad", "+62 812 1000 0002"),
-        ("A003", "Nadia Zahra", "Ibu Rina", "812 1000 0003"),
-        ("A004", "Fajar Ramadhan", "Bapak Dedi", "6281210000004"),
-        ("A005", "Salsabila", "Ibu Wati", ""),
-        ("A006", "Rafi Pratama", "Bapak Joko", "0812"),
-        ("A007", "Keisha Anindya", "Ibu Dewi", "0812-1000-0007"),
-        ("A008", "Bima Saputra", "Bapak Hadi", "0812-1000-0008"),
+        (
+            "A001",
+            "Aisyah Putri",
+            [("ibu", "Ibu Siti", "0812-1000-0001"), ("ayah", "Bapak Fauzi", "0812-1000-0101")],
+        ),
+        ("A002", "Muhammad Rizki", [("ayah", "Bapak Ahmad", "+62 812 1000 0002")]),
+        (
+            "A003",
+            "Nadia Zahra",
+            # One phone for both parents: one message between them.
+            [("ibu", "Ibu Rina", "812 1000 0003"), ("ayah", "Bapak Hendra", "0812-1000-0003")],
+        ),
+        (
+            "A004",
+            "Fajar Ramadhan",
+            [
+                ("ayah", "Bapak Dedi", "6281210000004"),
+                ("ibu", "Ibu Ratna", "0812-1000-0104", False),  # asked for no messages
+            ],
+        ),
+        ("A005", "Salsabila", [("ibu", "Ibu Wati", "")]),
+        ("A006", "Rafi Pratama", [("ayah", "Bapak Joko", "0812")]),
+        # Twins: the same two numbers, one message per child.
+        (
+            "A007",
+            "Keisha Anindya",
+            [("ibu", "Ibu Dewi", "0812-1000-0007"), ("ayah", "Bapak Hadi", "0812-1000-0008")],
+        ),
+        (
+            "A008",
+            "Kayla Anindya",
+            [("ibu", "Ibu Dewi", "0812-1000-0007"), ("ayah", "Bapak Hadi", "0812-1000-0008")],
+        ),
     ],
     "TK B Mawar": [
-        ("B001", "Alya Ramadhani", "Ibu Nur", "0813-2000-0001"),
-        ("B002", "Daffa Alfarizi", "Bapak Yusuf", "0813-2000-0002"),
-        ("B003", "Kirana Larasati", "Ibu Sri", "021 555 1234"),
-        ("B004", "Hafiz Maulana", "Bapak Rudi", ""),
-        ("B005", "Zahra Aulia", "Ibu Lina", "0813-2000-0005"),
-        ("B006", "Arkan Wijaya", "Bapak Tono", "0813-2000-0006"),
+        ("B001", "Alya Ramadhani", [("ibu", "Ibu Nur", "0813-2000-0001")]),
+        (
+            "B002",
+            "Daffa Alfarizi",
+            [("ayah", "Bapak Yusuf", "0813-2000-0002"), ("ibu", "Ibu Maya", "0813-2000-0102")],
+        ),
+        ("B003", "Kirana Larasati", [("ibu", "Ibu Sri", "021 555 1234")]),
+        ("B004", "Hafiz Maulana", [("ayah", "Bapak Rudi", "")]),
+        ("B005", "Zahra Aulia", [("ibu", "Ibu Lina", "0813-2000-0005")]),
+        ("B006", "Arkan Wijaya", [("wali", "Bapak Tono", "0813-2000-0006")]),
     ],
 }
 
 
 class Command(BaseCommand):
     help = (
-        "Load demo classrooms, students (some without or with wrong numbers) and this "
-        "month's reports, and create or reset the demo admin account, printing its login. "
-        "For local use only: refuses to run unless DEBUG is on."
+        "Load demo classrooms, students with their guardians (some without or with wrong "
+        "numbers) and this month's reports, and create or reset the demo admin account, "
+        "printing its login. For local use only: refuses to run unless DEBUG is on."
     )
 
     def handle(self, *args, **options):
@@ -76,16 +108,21 @@ class Command(BaseCommand):
             )
             if not with_students:
                 continue
-            for nis, full_name, parent_name, phone in students:
-                Student.objects.update_or_create(
-                    nis=nis,
-                    defaults={
-                        "full_name": full_name,
-                        "classroom": classroom,
-                        "parent_name": parent_name,
-                        "parent_phone": phone,
-                    },
+            for nis, full_name, guardians in students:
+                student, _ = Student.objects.update_or_create(
+                    nis=nis, defaults={"full_name": full_name, "classroom": classroom}
                 )
+                for relation, name, phone, *receives in guardians:
+                    # Matched by child and relation, as the import does: a rerun adds no one.
+                    Guardian.objects.update_or_create(
+                        student=student,
+                        relation=relation,
+                        defaults={
+                            "name": name,
+                            "phone": _stored(phone),
+                            "receives_messages": receives[0] if receives else True,
+                        },
+                    )
 
     def _reset_admin(self):
         User = get_user_model()
@@ -98,3 +135,11 @@ class Command(BaseCommand):
         user.save()
         user.groups.add(Group.objects.get(name="super_admin"))
         return password
+
+
+def _stored(phone):
+    """A valid number as the admin form stores it (62…); a wrong one as typed."""
+    try:
+        return normalize_phone(phone) if phone else ""
+    except InvalidPhoneNumber:
+        return phone

@@ -7,7 +7,7 @@ from students.imports import import_uploads_purge
 class Command(BaseCommand):
     help = (
         "Delete the uploads of student import previews never confirmed, older than "
-        "STUDENT_IMPORT_PREVIEW_MAX_AGE seconds (they hold parents' numbers), from "
+        "STUDENT_IMPORT_PREVIEW_MAX_AGE seconds (they hold guardians' numbers), from "
         "STUDENT_IMPORT_DIR. celery beat does this every 15 minutes; run it from cron on "
         "the web server when no beat runs there (WHATSAPP_RUNNER=cron)."
     )
