@@ -57,7 +57,7 @@ class StudentExportForm(SelectableFieldsExportForm):
     def _get_field_label(self, resource, field_name):
         # The library's label is the heading in title case ("Full Name"): English.
         field = resource.fields.get(field_name)
-        return f"{column_label(field.attribute)} ({field.column_name})"
+        return f"{column_label(field_name)} ({field.column_name})"
 
 
 class StudentImportMixin:
