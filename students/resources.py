@@ -188,8 +188,16 @@ class StudentDiff(resources.Diff):
     """The preview's before/after of the student's own columns; guardians are shown by
     their lines (StudentRowResult.guardians)."""
 
-    @classmethod
-    def _read_field_values(cls, resource, instance):
+    def __init__(self, resource, instance, new):
+        super().__init__(resource, instance, new)
+        self.left = self._student_values(resource, instance)
+
+    def compare_with(self, resource, instance):
+        self.right = self._student_values(resource, instance)
+
+    @staticmethod
+    def _student_values(resource, instance):
+        # The library's reads every import field, and calls it as Diff's, not ours.
         return [resource.fields[column].export(instance) for column in STUDENT_COLUMNS]
 
 

@@ -445,8 +445,17 @@ def test_export_to_xlsx_has_every_student_with_each_guardian(client, make_studen
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     assert [list(row) for row in sheet.iter_rows(values_only=True)] == [
         EXPORTED_HEADER,
-        ["N00001", "Aisyah Putri", "TK A Melati", None, None, "Ibu Siti", "6281234567890"]
-        + [None, None],
+        [
+            "N00001",
+            "Aisyah Putri",
+            "TK A Melati",
+            None,
+            None,
+            "Ibu Siti",
+            "6281234567890",
+            None,
+            None,
+        ],
     ]
 
 
