@@ -245,9 +245,6 @@ class StudentResource(resources.ModelResource):
     def get_diff_class(self):
         return StudentDiff
 
-    def get_diff_headers(self):
-        return [HEADING[column] for column in STUDENT_COLUMNS]
-
     def get_export_order(self):
         # The library would add every declared field; the one-parent columns are not written.
         return EXPORT_COLUMNS
@@ -440,7 +437,7 @@ class StudentResource(resources.ModelResource):
         import (or the preview's dry run) queues nothing, and a slow Fonnte cannot slow
         the import. The preview writes as the confirm does, and is rolled back.
         """
-        # The file's columns, for the rows in error (their values are in this order).
+        # The columns the file has, of the rows in error's values (result.diff_headers).
         result.student_headers = list(dataset.headers or [])
         Guardian.objects.bulk_create(self._to_create, batch_size=GUARDIAN_BATCH)
         Guardian.objects.bulk_update(self._to_update, UPDATED_FIELDS, batch_size=GUARDIAN_BATCH)

@@ -4,7 +4,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.utils.translation import gettext, ngettext
 
 from .. import import_guardians as guardians
-from ..resources import column_label, file_row
+from ..resources import STUDENT_COLUMNS, column_label, file_row
 
 # Rows in error named with their reasons in the preview's verdict, at the top of the page
 # (all of them are listed below it): few enough to leave the confirm button in sight.
@@ -18,15 +18,20 @@ WITHOUT_PHONE_IN_VERDICT = 5
 def preview_rows(result):
     """The preview's rows with the spreadsheet's row numbers: in error, and to be written;
     the columns named as the student form names them."""
+    # A refused row's values are those of every column (result.diff_headers): shown for
+    # the columns the file has.
+    in_file = set(getattr(result, "student_headers", result.diff_headers))
+    shown = [index for index, heading in enumerate(result.diff_headers) if heading in in_file]
     return {
-        "student_columns": [column_label(column) for column in result.diff_headers],
-        # A refused row's values are the file's, in the file's order (unknown columns too).
-        "student_file_columns": [
-            column_label(column)
-            for column in getattr(result, "student_headers", result.diff_headers)
-        ],
+        # The valid rows' columns: the student's own, then its guardians (import_rows.html).
+        "student_columns": [column_label(column) for column in STUDENT_COLUMNS],
+        "student_file_columns": [column_label(result.diff_headers[index]) for index in shown],
         "student_invalid_rows": [
-            {"row": file_row(row.number), "errors": row_reasons(row), "values": row.values}
+            {
+                "row": file_row(row.number),
+                "errors": row_reasons(row),
+                "values": [row.values[index] for index in shown],
+            }
             for row in result.invalid_rows
         ],
         "student_error_rows": [
