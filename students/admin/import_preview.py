@@ -4,7 +4,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.utils.translation import gettext, ngettext
 
 from .. import import_guardians as guardians
-from ..resources import STUDENT_COLUMNS, column_label, file_row
+from ..import_columns import STUDENT_COLUMNS, column_label, file_row
 
 # Rows in error named with their reasons in the preview's verdict, at the top of the page
 # (all of them are listed below it): few enough to leave the confirm button in sight.

@@ -13,8 +13,8 @@ from django.utils.translation import gettext
 from import_export.formats import base_formats
 from import_export.forms import ConfirmImportForm, ImportForm, SelectableFieldsExportForm
 
+from ..import_columns import accepted_headings, column_label, file_row
 from ..imports import ImportUploadExpired, check_import_file
-from ..resources import accepted_headings, column_label, file_row
 from .import_preview import describe_invalid_row, preview_rows, preview_verdict
 
 logger = logging.getLogger(__name__)
