@@ -8,11 +8,12 @@ updates guardians instead of adding them.
 
 A guardian's two cells both empty leave that guardian as it is: an import never deletes a
 guardian (the student's page does). Otherwise the two cells are the guardian's name and
-number as they will be: an empty number cell empties the number.
+number as they will be: one empty cell empties that field (a name beside an empty number
+cell removes the number, as the one-parent import always did).
 
-Nothing here queries the database: the resource reads the file's students' guardians in
-one query before the rows, and writes the changes in bulk after them, so that an import's
-queries do not grow with its guardians.
+Nothing here queries the database: the resource (students.resources) reads the file's
+students' guardians before the rows and writes the changes in bulk after them, so that an
+import's queries per row do not grow with its guardians.
 """
 
 from dataclasses import dataclass, field
