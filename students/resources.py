@@ -1,67 +1,38 @@
-"""Students to and from CSV/XLSX files (django-import-export): one row per student, by NIS."""
+"""Students to and from CSV/XLSX files (django-import-export): one row per student, by NIS.
 
-import re
+The columns and their headings: students.import_columns. What a row's guardian cells do
+to the student's guardians: students.import_guardians.
+"""
 
-from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.utils.text import capfirst
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 from import_export.formats import base_formats
 from import_export.results import RowResult
 
-from .models import Classroom, Student
+from .import_columns import (
+    COLUMN_OF_HEADING,
+    COLUMNS,
+    EXPORT_COLUMNS,
+    GUARDIAN_COLUMNS,
+    GUARDIAN_GROUPS,
+    HEADING,
+    HEADINGS,
+    RELATION_OF_COLUMN,
+    STUDENT_COLUMNS,
+    column_label,
+    column_pair,
+    file_row,
+    heading_key,
+)
+from .import_guardians import PARENT, UPDATED_FIELDS, GuardianCells, guardians_plan
+from .models import Classroom, Guardian, Student
 from .phones import InvalidPhoneNumber, normalize_phone
 from .services import student_queue_whatsapp_check
 from .validators import FORMULA_STARTS
 
-COLUMNS = ("nis", "full_name", "classroom", "parent_name", "parent_phone")
-
-# The headings a file's first row may give each column, compared by heading_key(): Indonesian
-# first (the form's label and the message placeholders' names among them; the first is the
-# heading the export writes), then the English one earlier exports wrote, so that those
-# files import back. Listed on the import page.
-HEADINGS = {
-    "nis": ("nis",),
-    "full_name": ("nama_lengkap", "nama_siswa", "full_name"),
-    "classroom": ("kelas", "classroom"),
-    "parent_name": ("nama_orang_tua", "parent_name"),
-    "parent_phone": (
-        "nomor_whatsapp",
-        "nomor_whatsapp_orang_tua",
-        "nomor_hp",
-        "no_hp",
-        "telepon",
-        "parent_phone",
-    ),
-}
-_COLUMN_OF_HEADING = {key: column for column, keys in HEADINGS.items() for key in keys}
-#: The heading the export writes for each column, and that the import reads it under.
-HEADING = {column: keys[0] for column, keys in HEADINGS.items()}
-
-
-def heading_key(heading):
-    """A heading as compared: ``"Nama  Lengkap "`` → ``nama_lengkap``, ``"No. HP"`` → ``no_hp``."""
-    text = "" if heading is None else str(heading)
-    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")
-
-
-def accepted_headings():
-    """``[(label, headings)]`` of every column, for the import page."""
-    return [(column_label(column), HEADINGS[column]) for column in COLUMNS]
-
-
-def column_label(column):
-    """A column, or its heading, as the student form names it ("Nomor WhatsApp orang tua")."""
-    column = _COLUMN_OF_HEADING.get(column, column)
-    try:
-        return capfirst(Student._meta.get_field(column).verbose_name)
-    except FieldDoesNotExist:
-        return column
-
-
-def file_row(row_number):
-    """The spreadsheet's row number of the library's data row ``row_number`` (row 1: headings)."""
-    return row_number + 1
+# Guardians read, created and updated per query (one query per this many, not per row).
+GUARDIAN_BATCH = 500
 
 
 def escape_cell(value):
@@ -91,22 +62,6 @@ class TextWidget(widgets.CharWidget):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         return unescape_cell(super().clean(value, row, **kwargs).strip())
-
-
-class PhoneWidget(TextWidget):
-    """The parent's number in its one stored form (``6281234567890``); empty is allowed."""
-
-    def clean(self, value, row=None, **kwargs):
-        raw = super().clean(value, row, **kwargs)
-        if not raw:
-            return ""
-        try:
-            return normalize_phone(raw)
-        except InvalidPhoneNumber as err:
-            # A ValueError becomes this row's validation error on the column (import_instance).
-            raise ValueError(
-                _("Invalid WhatsApp number: %(reason)s") % {"reason": err.reason}
-            ) from err
 
 
 class ClassroomWidget(widgets.ForeignKeyWidget):
@@ -149,15 +104,41 @@ class StudentCSV(base_formats.CSV):
 
 class StudentRowResult(RowResult):
     """A row's outcome with its data row number and its student's name, to name it in the
-    preview, and whether the student is left without a number (so without messages)."""
+    preview, and the student's guardians after the import (import_guardians.GuardianLine)."""
 
     number = None
     student_name = ""
+    guardians = ()
+    #: No guardian will have a valid number: the student gets no message.
     without_phone = False
 
 
+class StudentDiff(resources.Diff):
+    """The preview's before/after of the student's own columns; guardians are shown by
+    their lines (StudentRowResult.guardians)."""
+
+    def __init__(self, resource, instance, new):
+        super().__init__(resource, instance, new)
+        self.left = self._student_values(resource, instance)
+
+    def compare_with(self, resource, instance):
+        self.right = self._student_values(resource, instance)
+
+    @staticmethod
+    def _student_values(resource, instance):
+        # The library's Diff reads every import field, through Diff._read_field_values
+        # called by its class name: not a hook a subclass can override.
+        return [resource.fields[column].export(instance) for column in STUDENT_COLUMNS]
+
+
+def _guardian_field(column):
+    """A guardian column: read by import_guardians, written by StudentResource.export_field."""
+    return fields.Field(column_name=HEADING[column], widget=TextWidget())
+
+
 class StudentResource(resources.ModelResource):
-    """One row per student; the NIS finds the student, so importing again updates."""
+    """One row per student; the NIS finds the student, so importing again updates. The
+    guardians' columns are matched by relation (students.import_guardians)."""
 
     nis = fields.Field(attribute="nis", column_name=HEADING["nis"], widget=TextWidget())
     full_name = fields.Field(
@@ -166,18 +147,20 @@ class StudentResource(resources.ModelResource):
     classroom = fields.Field(
         attribute="classroom", column_name=HEADING["classroom"], widget=ClassroomWidget()
     )
-    parent_name = fields.Field(
-        attribute="parent_name", column_name=HEADING["parent_name"], widget=TextWidget()
-    )
-    parent_phone = fields.Field(
-        attribute="parent_phone", column_name=HEADING["parent_phone"], widget=PhoneWidget()
-    )
+    parent_name = _guardian_field("parent_name")
+    parent_phone = _guardian_field("parent_phone")
+    ayah_name = _guardian_field("ayah_name")
+    ayah_phone = _guardian_field("ayah_phone")
+    ibu_name = _guardian_field("ibu_name")
+    ibu_phone = _guardian_field("ibu_phone")
+    wali_name = _guardian_field("wali_name")
+    wali_phone = _guardian_field("wali_phone")
 
     class Meta:
         model = Student
         fields = COLUMNS
         import_order = COLUMNS
-        export_order = COLUMNS
+        export_order = EXPORT_COLUMNS
         import_id_fields = ("nis",)
         # Shown by the library in its messages ("Select at least 1 field for …"), not the class.
         name = Student._meta.verbose_name_plural
@@ -189,44 +172,58 @@ class StudentResource(resources.ModelResource):
     def get_row_result_class(self):
         return StudentRowResult
 
-    def after_import_row(self, row, row_result, **kwargs):
-        row_result.number = kwargs.get("row_number")
-        row_result.student_name = TextWidget().clean(row.get(HEADING["full_name"]))
-        row_result.without_phone = not TextWidget().clean(row.get(HEADING["parent_phone"]))
+    def get_diff_class(self):
+        return StudentDiff
+
+    def get_export_order(self):
+        # The library would add every declared field; the one-parent columns are not written.
+        return EXPORT_COLUMNS
 
     def get_queryset(self):
         return super().get_queryset().select_related("classroom")
 
+    # --- Export ---------------------------------------------------------------------------
+
+    def filter_export(self, queryset, **kwargs):
+        """Each student's guardians in one query per page of students, not one per student."""
+        return super().filter_export(queryset, **kwargs).prefetch_related("guardians")
+
     def export_field(self, field, instance, **kwargs):
         """Every exported cell, whatever its column: never a live formula (escape_cell)."""
-        return escape_cell(super().export_field(field, instance, **kwargs))
+        column = self.get_field_name(field)
+        if column in GUARDIAN_COLUMNS:
+            value = _guardian_cell(instance, column)
+        else:
+            value = super().export_field(field, instance, **kwargs)
+        return escape_cell(value)
 
-    def after_save_instance(self, instance, row, **kwargs):
-        if instance.parent_phone and instance.whatsapp_registered is None:
-            self._to_check.add(instance.pk)
-
-    def after_import(self, dataset, result, **kwargs):
-        """Queue the WhatsApp check of new and changed numbers; it runs after the commit.
-
-        Fonnte is never called here: a rolled-back import (or the preview's dry run)
-        queues nothing, and a slow Fonnte cannot slow the import.
-        """
-        if kwargs.get("dry_run") or not self._to_check:
-            return
-        ids = Student.objects.filter(
-            pk__in=self._to_check, whatsapp_registered__isnull=True
-        ).exclude(parent_phone="")
-        student_queue_whatsapp_check(student_ids=list(ids.values_list("pk", flat=True)))
+    # --- Import ---------------------------------------------------------------------------
 
     def before_import(self, dataset, **kwargs):
-        """Name the columns by their headings (HEADINGS); a file missing one reads no row."""
+        """Name the columns by their headings (HEADINGS); a file missing one reads no row.
+        Then read the file's students' guardians, in one query per GUARDIAN_BATCH."""
         self._nis_rows = {}
+        self._cells = {}
+        self._plans = {}
+        self._to_create = []
+        self._to_update = []
         self._to_check = set()
+        self._existing = {}
+        self._groups = self._read_headings(dataset)
+        nis_values = sorted({TextWidget().clean(nis) for nis in dataset[HEADING["nis"]]} - {""})
+        guardians = Guardian.objects.order_by("pk")
+        for start in range(0, len(nis_values), GUARDIAN_BATCH):
+            batch = nis_values[start : start + GUARDIAN_BATCH]
+            for guardian in guardians.filter(student__nis__in=batch):
+                self._existing.setdefault(guardian.student_id, []).append(guardian)
+
+    def _read_headings(self, dataset):
+        """Rename the headings as HEADING names them; the groups of guardian columns there."""
         typed = {}
         headers = []
         for heading in dataset.headers or []:
             key = heading_key(heading)
-            column = _COLUMN_OF_HEADING.get(key)
+            column = COLUMN_OF_HEADING.get(key)
             if column is None:
                 headers.append(key)
                 continue
@@ -243,28 +240,61 @@ class StudentResource(resources.ModelResource):
             typed[column] = str(heading).strip()
             headers.append(HEADING[column])
         dataset.headers = headers
-        missing = [column for column in COLUMNS if column not in typed]
-        if missing:
+        groups = [
+            group
+            for group, pair in GUARDIAN_GROUPS.items()
+            if any(column in typed for column in pair)
+        ]
+        # A group's name column without its number column (or the other way) is a heading
+        # misspelt: refused as a missing column, not read as a guardian without a number.
+        wanted = [
+            *STUDENT_COLUMNS,
+            *(column for group in groups for column in GUARDIAN_GROUPS[group]),
+        ]
+        missing = [column for column in wanted if column not in typed]
+        if missing or not groups:
             # Without the rows, the error names the columns once instead of failing each row.
             del dataset[:]
-            raise ValueError(
-                " ".join(
-                    _("The file has no column “%(label)s” (accepted names: %(headings)s).")
-                    % {"label": column_label(column), "headings": ", ".join(HEADINGS[column])}
-                    for column in missing
+            reasons = [
+                _("The file has no column “%(label)s” (accepted names: %(headings)s).")
+                % {"label": column_label(column), "headings": ", ".join(HEADINGS[column])}
+                for column in missing
+            ]
+            if not groups:
+                reasons.append(
+                    _(
+                        "The file has no columns for the guardians' names and numbers "
+                        "(accepted: %(pairs)s)."
+                    )
+                    % {"pairs": "; ".join(column_pair(group) for group in GUARDIAN_GROUPS)}
                 )
-                + " "
-                + _("The first row of the file must hold the column names.")
+            raise ValueError(
+                " ".join([*reasons, _("The first row of the file must hold the column names.")])
             )
+        if PARENT in groups and len(groups) > 1:
+            del dataset[:]
+            raise ValueError(
+                _(
+                    "The file has both the columns of one parent (%(parent)s) and columns "
+                    "of the father, mother or guardian (%(others)s). Keep one kind."
+                )
+                % {
+                    "parent": column_pair(PARENT),
+                    "others": ", ".join(column_pair(group) for group in groups if group != PARENT),
+                }
+            )
+        return groups
 
     def import_instance(self, instance, row, **kwargs):
-        """Also refuse a NIS that an earlier row of the same file already used."""
+        """Read the guardians' cells too; refuse a NIS an earlier row of the file used."""
         errors = {}
         try:
             super().import_instance(instance, row, **kwargs)
         except ValidationError as err:
             errors = err.update_error_dict(errors)
         row_number = kwargs.get("row_number")
+        self._cells[row_number], guardian_errors = self._read_guardians(row)
+        errors.update(guardian_errors)
         if instance.nis and "nis" not in errors:
             first = self._nis_rows.setdefault(instance.nis, row_number)
             if first != row_number:
@@ -278,6 +308,83 @@ class StudentResource(resources.ModelResource):
         if errors:
             raise ValidationError(errors)
 
+    def _read_guardians(self, row):
+        """The row's guardians (GuardianCells), the two cells of each not both empty; and
+        the errors of their names and numbers, by column."""
+        cells, errors = [], {}
+        name_field = Guardian._meta.get_field("name")
+        for group in self._groups:
+            name_column, phone_column = GUARDIAN_GROUPS[group]
+            name = TextWidget().clean(row.get(HEADING[name_column]))
+            raw_phone = TextWidget().clean(row.get(HEADING[phone_column]))
+            if not name and not raw_phone:
+                continue  # left as it is (import_guardians)
+            try:
+                name_field.clean(name, None)
+            except ValidationError as err:
+                errors[name_column] = err.error_list
+            phone = ""
+            if raw_phone:
+                try:
+                    phone = normalize_phone(raw_phone)
+                except InvalidPhoneNumber as err:
+                    errors[phone_column] = [
+                        ValidationError(
+                            _("Invalid WhatsApp number: %(reason)s") % {"reason": err.reason},
+                            code="invalid_phone",
+                        )
+                    ]
+            cells.append(GuardianCells(group=group, name=name, phone=phone))
+        return cells, errors
+
+    def after_save_instance(self, instance, row, **kwargs):
+        """Plan the student's guardians; they are written in bulk after the rows."""
+        row_number = kwargs.get("row_number")
+        plan = guardians_plan(
+            student=instance,
+            existing=self._existing.get(instance.pk, []),
+            cells=self._cells.pop(row_number, []),
+        )
+        self._plans[row_number] = plan
+        self._to_create.extend(plan.to_create)
+        self._to_update.extend(plan.to_update)
+        if plan.unchecked:
+            self._to_check.add(instance.pk)
+
+    def after_import_row(self, row, row_result, **kwargs):
+        row_number = kwargs.get("row_number")
+        row_result.number = row_number
+        row_result.student_name = TextWidget().clean(row.get(HEADING["full_name"]))
+        plan = self._plans.pop(row_number, None)
+        if plan is not None:
+            row_result.guardians = plan.lines
+            row_result.without_phone = not plan.reachable
+
+    def after_import(self, dataset, result, **kwargs):
+        """Write the guardians; queue the WhatsApp check of new and changed numbers.
+
+        Fonnte is never called here: the check runs after the commit, so a rolled-back
+        import (or the preview's dry run) queues nothing, and a slow Fonnte cannot slow
+        the import. The preview writes as the confirm does, and is rolled back.
+        """
+        # The columns the file has, of the rows in error's values (result.diff_headers).
+        result.student_headers = list(dataset.headers or [])
+        Guardian.objects.bulk_create(self._to_create, batch_size=GUARDIAN_BATCH)
+        Guardian.objects.bulk_update(self._to_update, UPDATED_FIELDS, batch_size=GUARDIAN_BATCH)
+        if kwargs.get("dry_run") or not self._to_check:
+            return
+        student_queue_whatsapp_check(student_ids=sorted(self._to_check))
+
     def skip_row(self, instance, original, row, import_validation_errors=None):
         """A blank line (often trailing in spreadsheets) is no student, and no error."""
         return all(TextWidget().clean(row.get(HEADING[column])) == "" for column in COLUMNS)
+
+
+def _guardian_cell(student, column):
+    """The export's cell of a guardian column: the student's first guardian of that
+    relation (a second one of the same relation is not in the file)."""
+    relation = RELATION_OF_COLUMN[column]
+    for guardian in student.guardians.all():
+        if guardian.relation == relation:
+            return guardian.phone if column.endswith("_phone") else guardian.name
+    return ""

@@ -3,7 +3,8 @@
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.utils.translation import gettext, ngettext
 
-from ..resources import column_label, file_row
+from .. import import_guardians as guardians
+from ..import_columns import STUDENT_COLUMNS, column_label, file_row
 
 # Rows in error named with their reasons in the preview's verdict, at the top of the page
 # (all of them are listed below it): few enough to leave the confirm button in sight.
@@ -17,10 +18,20 @@ WITHOUT_PHONE_IN_VERDICT = 5
 def preview_rows(result):
     """The preview's rows with the spreadsheet's row numbers: in error, and to be written;
     the columns named as the student form names them."""
+    # A refused row's values are those of every column (result.diff_headers): shown for
+    # the columns the file has.
+    in_file = set(getattr(result, "student_headers", result.diff_headers))
+    shown = [index for index, heading in enumerate(result.diff_headers) if heading in in_file]
     return {
-        "student_columns": [column_label(column) for column in result.diff_headers],
+        # The valid rows' columns: the student's own, then its guardians (import_rows.html).
+        "student_columns": [column_label(column) for column in STUDENT_COLUMNS],
+        "student_file_columns": [column_label(result.diff_headers[index]) for index in shown],
         "student_invalid_rows": [
-            {"row": file_row(row.number), "errors": row_reasons(row), "values": row.values}
+            {
+                "row": file_row(row.number),
+                "errors": row_reasons(row),
+                "values": [row.values[index] for index in shown],
+            }
             for row in result.invalid_rows
         ],
         "student_error_rows": [
@@ -35,10 +46,47 @@ def preview_rows(result):
                 "diff": row.diff,
                 "name": row.student_name,
                 "without_phone": row.without_phone,
+                "guardians": [guardian_line(line) for line in row.guardians],
             }
             for row in result.valid_rows()
         ],
     }
+
+
+def guardian_line(line):
+    """A guardian of an imported student as the preview says it: who, the number's check,
+    and what the import does to it."""
+    if line.number_check == guardians.VALID:
+        check = gettext("valid number")
+    elif line.number_check == guardians.EMPTY:
+        check = gettext("no number")
+    else:
+        check = gettext("invalid number: %(reason)s") % {"reason": line.number_problem}
+    return {
+        "relation": line.get_relation_display(),
+        "name": line.name,
+        "phone": line.phone,
+        "check": check,
+        "check_class": line.number_check,
+        "change": change_text(line),
+        "change_class": line.change,
+        "number_changed": "number" in line.changed,
+    }
+
+
+def change_text(line):
+    if line.change == guardians.NEW:
+        return gettext("new guardian")
+    if line.change == guardians.KEPT:
+        return gettext("left as it is: its columns are empty or not in the file")
+    if line.change == guardians.UNCHANGED:
+        return gettext("unchanged")
+    words = {
+        "number": gettext("number changed"),
+        "name": gettext("name changed"),
+        "relation": gettext("relation changed"),
+    }
+    return ", ".join(words[what] for what in sorted(line.changed, key=list(words).index))
 
 
 def preview_verdict(result, rows, *, upload):
@@ -73,6 +121,7 @@ def preview_verdict(result, rows, *, upload):
             len(valid),
         )
         % {"n": len(valid), "new": result.totals["new"], "updated": result.totals["update"]},
+        student_guardian_summary=guardian_summary(valid),
         student_without_phone_count=len(without_phone),
         student_without_phone=ngettext(
             "%(n)d student without a WhatsApp number will not receive the message (%(rows)s).",
@@ -92,6 +141,26 @@ def preview_verdict(result, rows, *, upload):
         ),
     )
     return verdict
+
+
+def guardian_summary(valid):
+    """One line counting what the import does to guardians, over the rows to import."""
+    counts = {"new": 0, "numbers": 0, "others": 0, "same": 0}
+    for item in valid:
+        for line in item["guardians"]:
+            if line["change_class"] == guardians.NEW:
+                counts["new"] += 1
+            elif line["change_class"] == guardians.CHANGED:
+                counts["numbers" if line["number_changed"] else "others"] += 1
+            else:
+                counts["same"] += 1
+    return (
+        gettext(
+            "Guardians: new %(new)d; number changed %(numbers)d; name or relation changed "
+            "%(others)d; unchanged %(same)d."
+        )
+        % counts
+    )
 
 
 def row_reasons(row):

@@ -13,8 +13,8 @@ from django.utils.translation import gettext
 from import_export.formats import base_formats
 from import_export.forms import ConfirmImportForm, ImportForm, SelectableFieldsExportForm
 
+from ..import_columns import accepted_headings, column_label, file_row
 from ..imports import ImportUploadExpired, check_import_file
-from ..resources import accepted_headings, column_label, file_row
 from .import_preview import describe_invalid_row, preview_rows, preview_verdict
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class StudentExportForm(SelectableFieldsExportForm):
     def _get_field_label(self, resource, field_name):
         # The library's label is the heading in title case ("Full Name"): English.
         field = resource.fields.get(field_name)
-        return f"{column_label(field.attribute)} ({field.column_name})"
+        return f"{column_label(field_name)} ({field.column_name})"
 
 
 class StudentImportMixin:

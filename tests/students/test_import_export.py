@@ -15,16 +15,28 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
-from students.models import Classroom, Student
+from students.models import Classroom, Guardian, Student
 from students.phones import InvalidPhoneNumber, normalize_phone
 from students.resources import StudentResource
 
 IMPORT_URL = reverse("admin:students_student_import")
 PROCESS_URL = reverse("admin:students_student_process_import")
 EXPORT_URL = reverse("admin:students_student_export")
+#: A file of earlier versions: one parent per student (English headings, as exported then).
 HEADER = ["nis", "full_name", "classroom", "parent_name", "parent_phone"]
-#: What the export writes: the import page's first names, in Indonesian.
-EXPORTED_HEADER = ["nis", "nama_lengkap", "kelas", "nama_orang_tua", "nomor_whatsapp"]
+#: What the export writes: the import page's first names, in Indonesian, a name and a
+#: number for the father, the mother and the guardian.
+EXPORTED_HEADER = [
+    "nis",
+    "nama_lengkap",
+    "kelas",
+    "nama_ayah",
+    "nomor_ayah",
+    "nama_ibu",
+    "nomor_ibu",
+    "nama_wali",
+    "nomor_wali",
+]
 
 GOOD_ROWS = [
     ["N001", "Aisyah Putri", "TK A Melati", "Ibu Siti", "0812-3456-7890"],
@@ -115,12 +127,21 @@ def to_write(preview):
     return {item["row"]: item["import_type"] for item in preview.context["student_valid_rows"]}
 
 
-def reason_of(raw_phone):
+def guardians_of(nis):
+    """``[(relation, name, phone)]`` of the student's guardians, oldest first."""
+    return list(
+        Guardian.objects.filter(student__nis=nis)
+        .order_by("pk")
+        .values_list("relation", "name", "phone")
+    )
+
+
+def reason_of(raw_phone, label="Parent's WhatsApp number"):
     with translation.override("en"):
         try:
             normalize_phone(raw_phone)
         except InvalidPhoneNumber as err:
-            return "Parent's WhatsApp number: " + gettext("Invalid WhatsApp number: %(reason)s") % {
+            return f"{label}: " + gettext("Invalid WhatsApp number: %(reason)s") % {
                 "reason": err.reason
             }
     raise AssertionError(f"{raw_phone!r} is a valid number")
@@ -144,14 +165,12 @@ def test_a_good_file_is_previewed_and_written_only_on_confirm(client, classroom,
     assert not list(upload_dir.iterdir())
 
     assert done.status_code == 302
-    phones = dict(Student.objects.values_list("nis", "parent_phone"))
-    assert phones == {"N001": "6281234567890", "N002": "6281311112222", "N003": ""}
+    # One guardian per parent, the relation read off the honorific; none for empty cells.
+    assert guardians_of("N001") == [("ibu", "Ibu Siti", "6281234567890")]
+    assert guardians_of("N002") == [("ayah", "Bapak Joko", "6281311112222")]
+    assert guardians_of("N003") == []
     budi = Student.objects.get(nis="N002")
-    assert (budi.full_name, budi.classroom, budi.parent_name) == (
-        "Budi Santoso",
-        classroom,
-        "Bapak Joko",
-    )
+    assert (budi.full_name, budi.classroom) == ("Budi Santoso", classroom)
     assert LogEntry.objects.count() == 3
 
 
@@ -166,11 +185,8 @@ def test_spreadsheet_numbers_and_blank_lines_are_read_as_typed(client, classroom
     assert not preview.context["student_invalid_rows"]
     confirm(client, preview)
     student = Student.objects.get()
-    assert (student.nis, student.parent_phone, student.classroom) == (
-        "1234567890",
-        "6281234567890",
-        classroom,
-    )
+    assert (student.nis, student.classroom) == ("1234567890", classroom)
+    assert guardians_of("1234567890") == [("ibu", "Ibu Siti", "6281234567890")]
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
@@ -235,16 +251,21 @@ def test_a_too_long_nis_and_a_missing_name_are_row_errors(client, classroom):
 
 def test_importing_again_updates_students_instead_of_adding_them(client, classroom):
     confirm(client, upload(client, csv_upload(GOOD_ROWS)))
+    [first] = Guardian.objects.filter(student__nis="N001")
     changed = [["N001", "Aisyah Putri Rahma", "TK A Melati", "Ibu Siti", "0857 1234 5678"]]
 
     preview = upload(client, xlsx_upload(changed + GOOD_ROWS[1:]))
 
     assert to_write(preview) == {2: "update", 3: "update", 4: "update"}
     assert Student.objects.get(nis="N001").full_name == "Aisyah Putri"  # not before confirm
+    assert guardians_of("N001") == [("ibu", "Ibu Siti", "6281234567890")]
     confirm(client, preview)
     assert Student.objects.count() == 3
-    aisyah = Student.objects.get(nis="N001")
-    assert (aisyah.full_name, aisyah.parent_phone) == ("Aisyah Putri Rahma", "6285712345678")
+    assert Student.objects.get(nis="N001").full_name == "Aisyah Putri Rahma"
+    # The same guardian, its number changed: no second one.
+    assert guardians_of("N001") == [("ibu", "Ibu Siti", "6285712345678")]
+    assert Guardian.objects.get(student__nis="N001").pk == first.pk
+    assert Guardian.objects.count() == 2
 
 
 def test_an_unknown_classroom_refuses_the_row_and_creates_no_classroom(client, classroom):
@@ -301,12 +322,8 @@ def test_a_file_with_indonesian_headings_is_imported(client, classroom, kind, he
     assert to_write(preview) == {2: "new", 3: "new", 4: "new"}
     confirm(client, preview)
     budi = Student.objects.get(nis="N002")
-    assert (budi.full_name, budi.classroom, budi.parent_name, budi.parent_phone) == (
-        "Budi Santoso",
-        classroom,
-        "Bapak Joko",
-        "6281311112222",
-    )
+    assert (budi.full_name, budi.classroom) == ("Budi Santoso", classroom)
+    assert guardians_of("N002") == [("ayah", "Bapak Joko", "6281311112222")]
 
 
 def missing_column_error(label, headings):
@@ -393,9 +410,10 @@ def export(client, extension):
     return client.post(EXPORT_URL, data)
 
 
-def test_export_to_csv_has_every_student_with_the_phone(client, make_student):
-    make_student("0812-3456-7890", name="Aisyah Putri")
-    make_student("", name="Budi Santoso")
+def test_export_to_csv_has_every_student_with_each_guardian(client, make_student, make_guardian):
+    aisyah = make_student("0812-3456-7890", name="Aisyah Putri")
+    make_guardian(aisyah, "ayah", "6281311112222", name="Bapak Joko")
+    make_student("", name="Budi Santoso", parent_name="Nenek Ani", relation="wali")
 
     response = export(client, "csv")
 
@@ -403,12 +421,22 @@ def test_export_to_csv_has_every_student_with_the_phone(client, make_student):
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows == [
         EXPORTED_HEADER,
-        ["N00001", "Aisyah Putri", "TK A Melati", "Ibu Siti", "0812-3456-7890"],
-        ["N00002", "Budi Santoso", "TK A Melati", "Ibu Siti", ""],
+        [
+            "N00001",
+            "Aisyah Putri",
+            "TK A Melati",
+            "Bapak Joko",
+            "6281311112222",
+            "Ibu Siti",
+            "0812-3456-7890",  # as stored, as before
+            "",
+            "",
+        ],
+        ["N00002", "Budi Santoso", "TK A Melati", "", "", "", "", "Nenek Ani", ""],
     ]
 
 
-def test_export_to_xlsx_has_every_student_with_the_phone(client, make_student):
+def test_export_to_xlsx_has_every_student_with_each_guardian(client, make_student):
     make_student("6281234567890", name="Aisyah Putri")
 
     response = export(client, "xlsx")
@@ -417,7 +445,17 @@ def test_export_to_xlsx_has_every_student_with_the_phone(client, make_student):
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     assert [list(row) for row in sheet.iter_rows(values_only=True)] == [
         EXPORTED_HEADER,
-        ["N00001", "Aisyah Putri", "TK A Melati", "Ibu Siti", "6281234567890"],
+        [
+            "N00001",
+            "Aisyah Putri",
+            "TK A Melati",
+            None,
+            None,
+            "Ibu Siti",
+            "6281234567890",
+            None,
+            None,
+        ],
     ]
 
 
@@ -527,7 +565,8 @@ def test_the_upload_page_lists_the_accepted_column_names_in_indonesian(admin_cli
 
     assert (
         "Impor ini membaca kolom berikut dari berkas: <code>nis, nama_lengkap, kelas, "
-        "nama_orang_tua, nomor_whatsapp</code>" in html
+        "nama_orang_tua, nomor_whatsapp, nama_ayah, nomor_ayah, nama_ibu, nomor_ibu, "
+        "nama_wali, nomor_wali</code>" in html
     )
     assert "<caption>Nama kolom yang diterima di baris pertama berkas</caption>" in html
     assert (
@@ -535,12 +574,15 @@ def test_the_upload_page_lists_the_accepted_column_names_in_indonesian(admin_cli
         "<code>full_name</code></td>" in html
     )
     assert "<td>Nomor WhatsApp orang tua</td>" in html and "<code>no_hp</code>" in html
+    assert "<td>Nama ayah</td> <td><code>nama_ayah</code>, <code>nama_bapak</code></td>" in html
+    assert "<td>Nomor WhatsApp ibu</td> <td><code>nomor_ibu</code>, " in html
+    assert "<code>no_hp_wali</code>" in html
     assert "Huruf besar/kecil, spasi, dan tanda baca tidak dibedakan" in html
 
 
 def assert_columns_named_as_on_the_form(html):
     """The preview's tables name their columns as the student form does, not as the code."""
-    assert "<th>Nama lengkap</th>" in html and "<th>Nomor WhatsApp orang tua</th>" in html
+    assert "<th>Nama lengkap</th>" in html and "<th>Wali murid</th>" in html
     assert "<th>full_name</th>" not in html and "<th>parent_phone</th>" not in html
 
 
@@ -603,7 +645,10 @@ def test_the_export_page_is_in_indonesian(admin_client, make_student):
     assert "Pilih semua" in html
     # Each column as on the student form, with the heading the file gets.
     assert "Nama lengkap (nama_lengkap)" in html
-    assert "Nomor WhatsApp orang tua (nomor_whatsapp)" in html
+    assert "Nama ayah (nama_ayah)" in html and "Nomor WhatsApp ibu (nomor_ibu)" in html
+    assert "Nomor WhatsApp wali (nomor_wali)" in html
+    # The one parent's columns are read, not written.
+    assert "(nomor_whatsapp)" not in html and "(nama_orang_tua)" not in html
     assert "(full_name)" not in html and "(parent_phone)" not in html
     assert 'value="Lanjutkan"' in html
     assert_no_library_english(html)

