@@ -50,10 +50,7 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
         "plans": plans,
         "failed_total": sum(plan.will_resend for plan in plans),
         # Children whose number must be fixed before anything of theirs can be resent.
-        "to_fix_total": sum(
-            len(plan.invalid_phone) + len(plan.not_on_whatsapp) + len(plan.no_phone)
-            for plan in plans
-        ),
+        "to_fix_total": sum(plan.to_fix for plan in plans),
         "student_links": student_links(modeladmin, request),
         "broadcast_changelist_url": reverse(
             "admin:broadcasts_monthlyreportbroadcast_changelist",

@@ -15,6 +15,7 @@ from broadcasts.models import (
     MessageTemplate,
     MonthlyReportBroadcast,
 )
+from tests.broadcast_rows import guardian_row
 
 BROADCASTS = "/admin/broadcasts/monthlyreportbroadcast/"
 STUDENTS = "/admin/students/student/"
@@ -49,7 +50,7 @@ def staff(django_user_model, client):
 @pytest.fixture
 def failed(report, make_student):
     """A failed row resent once: its attempts are stored as 1, 2, then 1 again."""
-    row = MonthlyReportBroadcast.objects.create(
+    row = guardian_row(
         monthly_report=report,
         student=make_student(PHONE, name="Aisyah Putri"),
         phone_number=PHONE,
@@ -124,7 +125,7 @@ def test_the_attempts_are_numbered_1_2_3_in_the_order_they_were_made(client, sta
 def test_receipts_are_said_terkirim_diterima_dibaca(client, staff, report, make_student):
     staff("admin")
     rows = {
-        state: MonthlyReportBroadcast.objects.create(
+        state: guardian_row(
             monthly_report=report,
             student=make_student(),
             phone_number=PHONE,

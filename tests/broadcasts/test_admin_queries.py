@@ -14,6 +14,7 @@ from broadcasts.services import broadcast_resend
 from reports.models import MonthlyReport
 from students.models import Student
 from students.phones import normalize_phone
+from tests.broadcast_rows import guardian_row
 
 LIST_URL = "/admin/broadcasts/monthlyreportbroadcast/"
 READS_STUDENT = re.compile(r"FROM [`\"]?students_student\b")
@@ -101,7 +102,7 @@ def test_the_delivery_state_filter_lists_fixed_states_and_finds_the_rest(
 
 
 def make_row(report, student, **fields):
-    return MonthlyReportBroadcast.objects.create(
+    return guardian_row(
         monthly_report=report,
         student=student,
         phone_number=normalize_phone(student.parent_phone),

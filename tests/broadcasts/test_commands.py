@@ -22,6 +22,8 @@ from broadcasts.management.commands.broadcast_retry import Command as RetryComma
 from broadcasts.models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
 from broadcasts.services import broadcast_create_for_report, broadcast_prune, maintenance
 from reports.models import MonthlyReport
+from students.models import Guardian
+from tests.broadcast_rows import guardian_row
 from tests.conftest import (
     FONNTE_TEST_TOKEN,
     FONNTE_TEST_URL,
@@ -46,7 +48,7 @@ def make_row(report, make_student):
 
     def make(status, *, monthly_report=report, age=None, error="", retry_count=0, name=None):
         student = make_student(name=name)
-        row = MonthlyReportBroadcast.objects.create(
+        row = guardian_row(
             monthly_report=monthly_report,
             student=student,
             phone_number=FULL_PHONE,
@@ -316,7 +318,7 @@ def test_retry_by_ids_puts_failed_rows_back_and_skips_the_rest(
     assert MonthlyReportBroadcast.objects.values().get(pk=sent.pk) == sent_before
     assert MonthlyReportBroadcast.objects.get(pk=unknown.pk).status == "unknown"
     assert (
-        f"Put back 1 message(s) to be sent with fresh attempts, each to its student's "
+        f"Put back 1 message(s) to be sent with fresh attempts, each to its guardian's "
         f"current number: #{failed.pk}."
     ) in out
     assert (
@@ -352,7 +354,7 @@ def test_retry_report_resends_only_that_reports_failed_rows(
     assert MonthlyReportBroadcast.objects.get(pk=mine.pk).status == "pending"
     assert MonthlyReportBroadcast.objects.get(pk=theirs.pk).status == "failed"
     assert (
-        f"Put back 1 message(s) to be sent with fresh attempts, each to its student's "
+        f"Put back 1 message(s) to be sent with fresh attempts, each to its guardian's "
         f"current number: #{mine.pk}."
     ) in out
     dispatch.assert_called_once_with()
@@ -376,13 +378,12 @@ def test_retry_resends_unknown_rows_only_when_asked(
 def test_retry_sends_to_the_students_current_number_and_keeps_rows_without_one(
     make_row, dispatch, django_capture_on_commit_callbacks
 ):
-    from students.models import Student
 
     corrected = make_row("failed", error="Nomor telepon tidak valid")
     no_phone = make_row("failed", error="Nomor telepon tidak valid")
     # As an import or the shell may leave it: not in the stored form yet.
-    Student.objects.filter(pk=corrected.student_id).update(parent_phone="0813-1111-2222")
-    Student.objects.filter(pk=no_phone.student_id).update(parent_phone="  ")
+    Guardian.objects.filter(student_id=corrected.student_id).update(phone="0813-1111-2222")
+    Guardian.objects.filter(student_id=no_phone.student_id).update(phone="  ")
 
     dry = run("broadcast_retry", str(corrected.pk), str(no_phone.pk), "--dry-run")
     with django_capture_on_commit_callbacks(execute=True):
@@ -397,7 +398,7 @@ def test_retry_sends_to_the_students_current_number_and_keeps_rows_without_one(
     assert no_phone.error_message == "Nomor telepon tidak valid"  # its reason, kept
     assert f"current number: #{corrected.pk}." in out
     assert (
-        f"Kept 1 row(s) as they were: the student has no phone number now; add it in the "
+        f"Kept 1 row(s) as they were: the guardian has no phone number now; add it in the "
         f"student data, then resend: #{no_phone.pk}." in out
     )
     assert "status changed meanwhile" not in out  # the kept row is not mistaken for a race
@@ -407,14 +408,13 @@ def test_retry_sends_to_the_students_current_number_and_keeps_rows_without_one(
 def test_retry_keeps_rows_not_on_whatsapp_or_of_a_deleted_report_and_lists_them(
     make_row, dispatch, django_capture_on_commit_callbacks
 ):
-    from students.models import Student
 
     ok = make_row("failed")
     flagged = make_row("failed", error="Fonnte tidak menjawab.")
     orphan = make_row("failed", monthly_report=None, error="Laporan bulanan tidak ditemukan.")
     invalid = make_row("failed")
-    Student.objects.filter(pk=flagged.student_id).update(whatsapp_registered=False)
-    Student.objects.filter(pk=invalid.student_id).update(parent_phone="0812")
+    Guardian.objects.filter(student_id=flagged.student_id).update(whatsapp_registered=False)
+    Guardian.objects.filter(student_id=invalid.student_id).update(phone="0812")
     ids = [str(row.pk) for row in (ok, flagged, orphan, invalid)]
 
     dry = run("broadcast_retry", *ids, "--dry-run")
@@ -451,7 +451,7 @@ def retry_summary(out):
     kinds = {
         r"(?:Dry run: would put back|Put back) (\d+) message": "put back",
         r"(\d+) of them (?:would|will) fail again at once": "invalid number",
-        r"(?:Would keep|Kept) (\d+) row\(s\) as they were: the student has no": "no phone",
+        r"(?:Would keep|Kept) (\d+) row\(s\) as they were: the guardian has no": "no phone",
         r"(?:Would keep|Kept) (\d+) row\(s\) as they were: the number is not on": "not on WA",
         r"(?:Would keep|Kept) (\d+) row\(s\) as they were: their monthly report": "deleted",
         r"(\d+) of them had an unknown outcome": "unknown",
@@ -469,16 +469,15 @@ def retry_summary(out):
 def test_retry_dry_run_reports_what_the_real_run_does(
     make_row, dispatch, django_capture_on_commit_callbacks
 ):
-    from students.models import Student
 
     ok = [make_row("failed"), make_row("unknown")]
     invalid = [make_row("failed"), make_row("unknown")]
     no_phone, flagged = make_row("failed"), make_row("failed")
     orphan = make_row("failed", monthly_report=None)
     sent = make_row("sent")
-    Student.objects.filter(pk__in=[row.student_id for row in invalid]).update(parent_phone="0812")
-    Student.objects.filter(pk=no_phone.student_id).update(parent_phone="\u00a0")
-    Student.objects.filter(pk=flagged.student_id).update(whatsapp_registered=False)
+    Guardian.objects.filter(student_id__in=[row.student_id for row in invalid]).update(phone="0812")
+    Guardian.objects.filter(student_id=no_phone.student_id).update(phone="\u00a0")
+    Guardian.objects.filter(student_id=flagged.student_id).update(whatsapp_registered=False)
     rows = [*ok, *invalid, no_phone, flagged, orphan, sent]
     args = ["broadcast_retry", *(str(row.pk) for row in rows), "999999", "--include-unknown"]
 
@@ -504,12 +503,11 @@ def test_retry_records_in_the_log_the_ids_put_back_and_kept_batch_by_batch(
     make_row, dispatch, django_capture_on_commit_callbacks, monkeypatch, caplog
 ):
     from broadcasts.services import repair
-    from students.models import Student
 
     monkeypatch.setattr(repair, "RETRY_BATCH", 2)
     ok = [make_row("failed") for _ in range(3)]
     no_phone = make_row("failed")
-    Student.objects.filter(pk=no_phone.student_id).update(parent_phone="")
+    Guardian.objects.filter(student_id=no_phone.student_id).update(phone="")
     ids = [row.pk for row in (*ok, no_phone)]
 
     caplog.set_level("INFO")

@@ -16,6 +16,7 @@ from broadcasts.models import BroadcastArchive, MonthlyReportBroadcast
 from broadcasts.selectors import UNDELIVERED_LIST_LIMIT
 from broadcasts.services.sending import broadcast_send
 from students.models import Student
+from tests.broadcast_rows import guardian_row
 
 REPORTS = "/admin/reports/monthlyreport/"
 BROADCASTS = "/admin/broadcasts/monthlyreportbroadcast/"
@@ -48,7 +49,7 @@ def dispatch():
 @pytest.fixture
 def make_row(make_student):
     def make(report, status, *, name=None, phone="0812-3456-7890", error=""):
-        return MonthlyReportBroadcast.objects.create(
+        return guardian_row(
             monthly_report=report,
             student=make_student(phone, name=name),
             phone_number="6281234567890",
