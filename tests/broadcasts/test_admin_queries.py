@@ -12,7 +12,7 @@ from django.utils import timezone
 from broadcasts.models import BroadcastAttempt, MonthlyReportBroadcast
 from broadcasts.services import broadcast_resend
 from reports.models import MonthlyReport
-from students.models import Student
+from students.models import Guardian, Student
 from students.phones import normalize_phone
 from tests.broadcast_rows import guardian_row
 
@@ -35,21 +35,28 @@ URLS = [
 
 
 def fill(classroom, reports, per_report):
+    """``per_report`` children, every other one with two guardians: a row per guardian."""
     students = Student.objects.bulk_create(
-        Student(nis=f"Q{i:05d}", full_name=f"Siswa {i}", classroom=classroom, parent_phone="0812")
+        Student(nis=f"Q{i:05d}", full_name=f"Siswa {i}", classroom=classroom)
         for i in range(per_report)
+    )
+    guardians = Guardian.objects.bulk_create(
+        Guardian(student=student, name=f"{relation} {i}", relation=relation, phone=phone)
+        for i, student in enumerate(students)
+        for relation, phone in (("ibu", "0812"), ("ayah", "0813"))[: 1 + i % 2]
     )
     for month in range(1, reports + 1):
         report = MonthlyReport.objects.create(classroom=classroom, month=month, year=2025)
         MonthlyReportBroadcast.objects.bulk_create(
             MonthlyReportBroadcast(
                 monthly_report=report,
-                student=student,
-                phone_number="6281234567890",
+                student=guardian.student,
+                guardian=guardian,
+                phone_number=f"62{guardian.phone[1:]}1234567",
                 message="m",
                 status=("sent", "failed", "pending")[i % 3],
             )
-            for i, student in enumerate(students)
+            for i, guardian in enumerate(guardians)
         )
 
 
@@ -105,7 +112,7 @@ def make_row(report, student, **fields):
     return guardian_row(
         monthly_report=report,
         student=student,
-        phone_number=normalize_phone(student.parent_phone),
+        phone_number=normalize_phone(student.guardians.first().phone),
         message="m",
         **fields,
     )
