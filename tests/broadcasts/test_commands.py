@@ -243,7 +243,7 @@ def test_monitor_refuses_an_unknown_report(db):
 # --- broadcast_failed ----------------------------------------------------------------
 
 
-def test_failed_lists_masked_phone_reason_and_attempts_never_the_full_number(make_row):
+def test_failed_lists_guardian_masked_phone_reason_and_attempts_never_the_full_number(make_row):
     failed = make_row(
         "failed",
         name="Aisyah Putri",
@@ -253,7 +253,10 @@ def test_failed_lists_masked_phone_reason_and_attempts_never_the_full_number(mak
     unknown = make_row("unknown", error="no answer")
     make_row("sent")
     out = run("broadcast_failed")
-    assert f"#{failed.pk}  Aisyah Putri (NIS {failed.student.nis})  {MASKED_PHONE}  failed" in out
+    assert (
+        f"#{failed.pk}  Aisyah Putri (NIS {failed.student.nis})  to Ibu Siti (mother)  "
+        f"{MASKED_PHONE}  failed"
+    ) in out
     assert "attempts 1" in out
     assert timezone.localtime(failed.updated_at).strftime("%Y-%m-%d %H:%M WIB") in out
     assert "reason: Fonnte refused this number: target invalid" in out
@@ -283,6 +286,33 @@ def test_failed_limit_and_report_filter(make_row, other_report):
     assert f"#{elsewhere.pk} " not in out
     assert "3 failed message(s) (showing the 2 most recently updated)." in out
     assert f"broadcast_retry --report {rows[0].monthly_report_id}" in out
+
+
+def test_failed_names_each_guardian_of_a_child_and_a_removed_one(
+    report, make_student, make_guardian
+):
+    child = make_student(FULL_PHONE, name="Bima Saputra", parent_name="Rina")
+    ayah = make_guardian(child, "ayah", "0813-1111-2222", name="Joko")
+    for guardian, phone in ((child.guardians.get(relation="ibu"), FULL_PHONE), (ayah, "62813")):
+        guardian_row(
+            monthly_report=report,
+            student=child,
+            guardian=guardian,
+            phone_number=phone,
+            status="failed",
+        )
+    gone = make_student(name="Citra Lestari")
+    removed = guardian_row(
+        monthly_report=report, student=gone, phone_number="62814", status="failed"
+    )
+    gone.guardians.all().delete()
+
+    out = run("broadcast_failed")
+
+    assert f"Bima Saputra (NIS {child.nis})  to Rina (mother)  {MASKED_PHONE}" in out
+    assert f"Bima Saputra (NIS {child.nis})  to Joko (father)  " in out
+    assert f"#{removed.pk}  Citra Lestari (NIS {gone.nis})  to guardian removed  " in out
+    assert "3 failed message(s) (all)." in out
 
 
 def test_failed_with_nothing_to_list(make_row):
