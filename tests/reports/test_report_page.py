@@ -335,7 +335,7 @@ def test_the_confirmation_shows_the_invalid_number_once_with_a_link_to_fix_it(
     admin_client, report, class_with_an_invalid_number
 ):
     dewi = class_with_an_invalid_number[2]
-    Guardian.objects.filter(student=dewi).update(phone="0812-999")
+    Student.objects.filter(pk=dewi.pk).update(parent_phone="0812-999")
 
     page = send(admin_client, report).content.decode()
     invalid = page.split('class="wa-invalid">')[1].split("</ul>")[0]
@@ -359,7 +359,7 @@ def test_the_confirmation_masks_the_invalid_number_for_who_may_not_change_studen
     client.force_login(sender)
     dewi = class_with_an_invalid_number[2]
     # Too long to be valid, long enough to be masked as a number is.
-    Guardian.objects.filter(student=dewi).update(phone="0812-3456-7899-1234")
+    Student.objects.filter(pk=dewi.pk).update(parent_phone="0812-3456-7899-1234")
 
     page = send(client, report).content.decode()
     invalid = page.split('class="wa-invalid">')[1].split("</ul>")[0]
