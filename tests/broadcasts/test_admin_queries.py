@@ -205,3 +205,25 @@ def test_a_resend_logs_the_rows_by_name_in_a_fixed_number_of_queries(
     assert set(LogEntry.objects.values_list("object_repr", flat=True)) >= {
         f"{student.full_name} · TK A Melati · November 2026" for student in Student.objects.all()
     }
+
+
+def test_a_guardian_s_name_finds_the_messages_for_them(
+    admin_client, report, make_student, make_guardian
+):
+    child = make_student("0812-0000-1111", name="Aisyah", parent_name="Siti Aminah")
+    ayah = make_guardian(child, "ayah", "0813-2222-3333", name="Budi Santoso")
+    make_row(report, child)
+    guardian_row(
+        monthly_report=report,
+        student=child,
+        guardian=ayah,
+        phone_number="6281322223333",
+        message="m",
+    )
+    make_row(report, make_student("0814-4444-5555", name="Bima", parent_name="Rina"))
+
+    response = admin_client.get(LIST_URL, {"q": "Budi"})
+
+    assert [(r.student.full_name, r.guardian_id) for r in response.context["cl"].result_list] == [
+        ("Aisyah", ayah.pk)
+    ]

@@ -166,6 +166,7 @@ def test_the_previews_and_the_dry_run_count_the_number_taken_as_the_resend_decid
     report_page = admin_client.post(
         REPORTS, {"action": "resend_failed_broadcasts", "_selected_action": [report.pk]}, **EN
     ).content.decode()
+    assert "None of the failed messages can be resent: see why below." in report_page
     for page in (row_page, report_page):
         assert (
             "Not resent, the guardian's number already has a message about this child: 1." in page
