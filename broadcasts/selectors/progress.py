@@ -169,8 +169,17 @@ def report_not_opened(
         MonthlyReportBroadcast.objects.filter(
             not_opened_q(days=days, now=now), monthly_report=monthly_report
         )
-        .select_related("student")
-        .only("id", "sent_at", "student__id", "student__nis", "student__full_name")
+        .select_related("student", "guardian")
+        .only(
+            "id",
+            "sent_at",
+            "student__id",
+            "student__nis",
+            "student__full_name",
+            "guardian__id",
+            "guardian__name",
+            "guardian__relation",
+        )
         .order_by("student__full_name", "pk")[:limit]
     )
     if len(rows) < limit:

@@ -131,6 +131,7 @@ class MonthlyReportProgressMixin:
             "follow_up": [
                 {
                     "student": row.student,
+                    "guardian": row.guardian,
                     "sent_at": row.sent_at,
                     **self._row_and_student_urls(
                         row, rows_links=rows_links, open_students=open_students
