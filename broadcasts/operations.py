@@ -141,7 +141,7 @@ def broadcast_list_failed(
 ) -> tuple[list[MonthlyReportBroadcast], int]:
     """The most recently updated failed (and, if asked, unknown) rows, and how many there are."""
     rows = _not_delivered(monthly_report_id=monthly_report_id, include_unknown=include_unknown)
-    newest_first = rows.select_related("student", "monthly_report__classroom").order_by(
+    newest_first = rows.select_related("student", "guardian", "monthly_report__classroom").order_by(
         "-updated_at", "-id"
     )
     listed = list(newest_first[:limit])

@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from broadcasts.selectors import Progress, broadcast_progress
 from students.selectors import sees_every_classroom
 
-from .wording import opened_summary, progress_summary
+from .wording import children_summary, opened_summary, progress_summary
 
 #: Most reports one request may ask about (a changelist page shows at most a few hundred).
 MAX_IDS = 500
@@ -30,6 +30,9 @@ def progress_as_json(progress: Progress) -> dict:
         "with_link": progress.with_link,
         "awaiting_open": progress.awaiting_open,
         "opened_summary": opened_summary(progress),
+        "children": progress.children,
+        "children_reached": progress.children_reached,
+        "children_summary": children_summary(progress),
     }
 
 

@@ -98,6 +98,19 @@ def opened_summary(progress: Progress) -> str:
     return _("opened: %(opened)d of %(sent)d") % {"opened": progress.opened, "sent": progress.sent}
 
 
+def children_summary(progress: Progress) -> str:
+    """``children reached: 26 of 27``: a child is reached when one guardian's message was sent.
+
+    Empty when the report has no rows, or is archived (its rows, and so its children, gone).
+    """
+    if not progress.children:
+        return ""
+    return _("children reached: %(reached)d of %(children)d") % {
+        "reached": progress.children_reached,
+        "children": progress.children,
+    }
+
+
 def with_file_text(*, with_file: int, total: int) -> str:
     """The confirmation's ``12 of the 27 children to be messaged already have a report file``.
 

@@ -18,21 +18,42 @@ RESEND_NOTES = (
         "invalid_phone",
         _(
             "Will fail again, the number is not a valid Indonesian mobile number: %(n)s. "
-            "Fix the number in the student data first, then resend."
+            "Fix the guardian's number in the student data first, then resend."
         ),
     ),
     (
         "no_phone",
         _(
-            "Not resent, the student has no phone number: %(n)s. Add the parent's number "
+            "Not resent, the guardian has no phone number: %(n)s. Add the guardian's number "
             "in the student data, then resend."
         ),
     ),
     (
         "not_on_whatsapp",
         _(
-            "Not resent, the number is not on WhatsApp: %(n)s. Correct the number in the "
-            "student data, then resend."
+            "Not resent, the number is not on WhatsApp: %(n)s. Correct the guardian's "
+            "number in the student data, then resend."
+        ),
+    ),
+    (
+        "opted_out",
+        _(
+            "Not resent, the guardian does not receive messages: %(n)s. Tick “receives "
+            "WhatsApp messages” in the student data first if they want them again."
+        ),
+    ),
+    (
+        "guardian_removed",
+        _(
+            "Not resent, the guardian was removed from the student data: %(n)s. These "
+            "messages cannot be resent."
+        ),
+    ),
+    (
+        "number_taken",
+        _(
+            "Not resent, the guardian's number already has a message about this child: "
+            "%(n)s. Never twice to one number about one child."
         ),
     ),
     (

@@ -1,4 +1,4 @@
-"""The broadcast list and a message's page: one row per parent messaged, with its attempts."""
+"""The broadcast list and a message's page: one row per guardian messaged, with its attempts."""
 
 import json
 
@@ -71,9 +71,10 @@ class MonthlyReportBroadcastAdmin(
     admin.ModelAdmin,
 ):
     # Three columns that fit a 1366 px laptop beside the menu and the filters: who (the
-    # number under the name), which report, and how it stands with why (the reason of a
-    # failure, shortened, whole in its title and on the row's page). list.css clips them.
-    # A narrow fourth: when the parent first opened the report's file, and how many times.
+    # child; under the name the guardian with their relation, then the number), which
+    # report, and how it stands with why (the reason of a failure, shortened, whole in its
+    # title and on the row's page). list.css clips them. A narrow fourth: when the guardian
+    # first opened the report's file, and how many times.
     list_display = ["recipient", "report", "status_detail", "opened"]
     list_filter = [
         "status",
@@ -84,7 +85,7 @@ class MonthlyReportBroadcastAdmin(
         "monthly_report__year",
         "monthly_report__month",
     ]
-    search_fields = ["student__nis", "student__full_name", "phone_number"]
+    search_fields = ["student__nis", "student__full_name", "guardian__name", "phone_number"]
     phone_search_field = "phone_number"
     # A row belongs to its report's class; a row whose report was deleted, to no class.
     classroom_field = "monthly_report__classroom"
@@ -95,7 +96,7 @@ class MonthlyReportBroadcastAdmin(
         "error_message": "error_message_masked",
         "fonnte_response": "fonnte_response_masked",
     }
-    list_select_related = ["student", "monthly_report__classroom"]
+    list_select_related = ["student", "guardian", "monthly_report__classroom"]
     raw_id_fields = ["student", "monthly_report"]
     inlines = [BroadcastAttemptInline]
     list_per_page = 100
@@ -111,6 +112,7 @@ class MonthlyReportBroadcastAdmin(
                 "fields": [
                     "monthly_report",
                     "student",
+                    "guardian",
                     "phone_number",
                     "status",
                     "error_message",
@@ -174,7 +176,11 @@ class MonthlyReportBroadcastAdmin(
     def get_queryset(self, request):
         # What the row's name (__str__) reads: the change page's heading and breadcrumb, the
         # history page and the delete confirmation print it without a query of their own.
-        return super().get_queryset(request).select_related("student", "monthly_report__classroom")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("student", "guardian", "monthly_report__classroom")
+        )
 
     def get_readonly_fields(self, request, obj=None):
         # The rows are a record of what happened: statuses change only through the actions.
@@ -206,11 +212,18 @@ class MonthlyReportBroadcastAdmin(
         return self._recipient(obj, masked(obj.phone_number))
 
     def _recipient(self, obj, phone):
+        """The child; under the name the guardian ("Siti (ibu)") and the number as the user
+        may see it. A guardian removed since leaves the number only."""
         name = obj.student.full_name
+        guardian = str(obj.guardian) if obj.guardian_id else ""
         return format_html(
-            '<span class="wa-clip wa-name" title="{}">{}</span><span class="wa-quiet">{}</span>',
+            '<span class="wa-clip wa-name" title="{}">{}</span>'
+            '<span class="wa-clip wa-guardian" title="{}">{}</span>'
+            '<span class="wa-quiet">{}</span>',
             name,
             name,
+            guardian,
+            guardian,
             phone,
         )
 

@@ -9,6 +9,7 @@ delivered; resend: what putting failed (or unknown) messages back would do.
 
 from .delivery import (
     INVALID_PHONE,
+    NUMBER_TAKEN,
     PHONE_BLANKS,
     NotResendable,
     broadcasts_resend_problems,
@@ -17,6 +18,7 @@ from .delivery import (
     guardian_not_on_whatsapp,
     has_phone,
     not_resendable_reason,
+    resend_numbers_taken,
     resendable,
     row_phone,
 )
@@ -53,6 +55,7 @@ from .resend import (
 __all__ = [
     "FOLLOW_UP_LIST_LIMIT",
     "INVALID_PHONE",
+    "NUMBER_TAKEN",
     "PHONE_BLANKS",
     "RESEND_LIST_LIMIT",
     "RETRY_LIST_LIMIT",
@@ -85,6 +88,7 @@ __all__ = [
     "report_recipients",
     "report_undelivered",
     "reports_with_broadcasts",
+    "resend_numbers_taken",
     "resendable",
     "row_phone",
     "shown_and_more",

@@ -62,6 +62,10 @@ class NotResendable(models.TextChoices):
 #: A guardian whose number is invalid: their row is made (or put back) and fails at once.
 INVALID_PHONE = "invalid_phone"
 
+#: A row a resend leaves as it is because its guardian's number now is one another row of
+#: the same (report, child) already has: never twice to one number about one child.
+NUMBER_TAKEN = "number_taken"
+
 
 def guardian_delivery_problem(guardian) -> str | None:
     """Why a message to this guardian would not reach Fonnte, or None: the one rule.
@@ -102,6 +106,37 @@ def row_phone(raw_phone: str) -> tuple[str, bool]:
         return raw_phone[:20], False
 
 
+def resend_numbers_taken(candidates, *, batch_size: int = 1000) -> set[int]:
+    """Of these rows to resend, the ids whose new number another row of the child has.
+
+    ``candidates`` are ``(id, report id, student id, number now, number after)`` tuples,
+    the number after as row_phone() gives it. A row whose number changes may not take one
+    that any row of the same (report, child) holds now, nor one an earlier candidate (by
+    id) takes: the database holds one row per (report, child, number), and checks it row
+    by row as an update goes. Never twice wins: such a row is left as it is. One query
+    per ``batch_size`` children whose rows change number; none when no number changes.
+    """
+    changing = sorted(row for row in candidates if row[3] != row[4])
+    if not changing:
+        return set()
+    reports = {row[1] for row in changing}
+    students = sorted({row[2] for row in changing})
+    taken: dict[tuple[int, int], set[str]] = {}
+    for start in range(0, len(students), batch_size):
+        for report_id, student_id, phone in MonthlyReportBroadcast.objects.filter(
+            monthly_report_id__in=reports, student_id__in=students[start : start + batch_size]
+        ).values_list("monthly_report_id", "student_id", "phone_number"):
+            taken.setdefault((report_id, student_id), set()).add(phone)
+    left = set()
+    for pk, report_id, student_id, _now, after in changing:
+        numbers = taken.setdefault((report_id, student_id), set())
+        if after in numbers:
+            left.add(pk)
+        else:
+            numbers.add(after)
+    return left
+
+
 def resendable() -> Q:
     """Rows a resend may put back: a report to send about, and a guardian who can get it.
 
@@ -132,9 +167,10 @@ def not_resendable_reason() -> Case:
 def broadcasts_resend_problems(*, broadcast_ids) -> dict[int, str]:
     """Of these rows, ``{id: reason}`` for those a resend would not send to Fonnte.
 
-    A NotResendable reason (the resend leaves the row as it is) or INVALID_PHONE (put back,
-    it fails again at once), as broadcast_resend() decides: the report first, then
-    guardian_delivery_problem(). Rows not listed would be sent again. One query.
+    A NotResendable reason or NUMBER_TAKEN (the resend leaves the row as it is) or
+    INVALID_PHONE (put back, it fails again at once), as broadcast_resend() decides: the
+    report first, then guardian_delivery_problem(), then resend_numbers_taken(). Rows not
+    listed would be sent again. One query, and one more when a number changes.
     """
     rows = (
         MonthlyReportBroadcast.objects.filter(pk__in=list(broadcast_ids))
@@ -142,16 +178,27 @@ def broadcasts_resend_problems(*, broadcast_ids) -> dict[int, str]:
         .only(
             "pk",
             "monthly_report_id",
+            "student_id",
+            "phone_number",
             "guardian__receives_messages",
             "guardian__phone",
             "guardian__whatsapp_registered",
         )
         .order_by("pk")
     )
-    problems = {}
+    problems, candidates = {}, []
     for row in rows:
         if row.monthly_report_id is None:
             problems[row.pk] = NotResendable.REPORT_DELETED
-        elif problem := guardian_delivery_problem(row.guardian):
+            continue
+        problem = guardian_delivery_problem(row.guardian)
+        if problem in (None, INVALID_PHONE):
+            after = row_phone(row.guardian.phone)[0]
+            candidates.append(
+                (row.pk, row.monthly_report_id, row.student_id, row.phone_number, after)
+            )
+        if problem:
             problems[row.pk] = problem
+    for pk in resend_numbers_taken(candidates):
+        problems[pk] = NUMBER_TAKEN
     return problems

@@ -48,6 +48,16 @@ class Progress:
     #: opened count may still move and the pages keep asking for it. A message sent
     #: without a link, or whose link expired or was revoked, will not be opened.
     awaiting_open: int = 0
+    #: Children with at least one row (one message per guardian's number): who the report
+    #: is about. None for an archived report (its rows are gone, the archive counts rows).
+    children: int | None = None
+    #: Among them, those reached: at least one guardian's message was sent.
+    children_reached: int = 0
+
+    @property
+    def children_unreached(self) -> int:
+        """Children none of whose guardians' messages was sent (yet)."""
+        return (self.children or 0) - self.children_reached
 
     @property
     def shows_opened(self) -> bool:
@@ -56,7 +66,7 @@ class Progress:
 
     @property
     def total(self) -> int:
-        """The recipients: one row per parent messaged."""
+        """The messages: one row per guardian's number messaged about a child."""
         return self.sent + self.failed + self.unknown + self.in_progress + self.waiting
 
     @property
@@ -102,15 +112,16 @@ UNDELIVERED_LIST_LIMIT = 50
 def report_undelivered(*, monthly_report, limit: int = UNDELIVERED_LIST_LIMIT) -> list:
     """The report's failed messages, then its unknown ones, by child: the first ``limit``.
 
-    One query on the (report, status) index, whatever the number of rows; the student is
-    loaded with each row. Progress.failed and Progress.unknown count them all.
+    One query on the (report, status) index, whatever the number of rows; the student and
+    the guardian (name and relation) are loaded with each row. Progress.failed and
+    Progress.unknown count them all.
     """
     return list(
         MonthlyReportBroadcast.objects.filter(
             monthly_report=monthly_report,
             status__in=[BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN],
         )
-        .select_related("student")
+        .select_related("student", "guardian")
         .only(
             "id",
             "status",
@@ -118,6 +129,9 @@ def report_undelivered(*, monthly_report, limit: int = UNDELIVERED_LIST_LIMIT) -
             "student__id",
             "student__nis",
             "student__full_name",
+            "guardian__id",
+            "guardian__name",
+            "guardian__relation",
         )
         # "failed" sorts before "unknown": the ones a click can resend come first.
         .order_by("status", "student__full_name", "pk")[:limit]
@@ -155,8 +169,17 @@ def report_not_opened(
         MonthlyReportBroadcast.objects.filter(
             not_opened_q(days=days, now=now), monthly_report=monthly_report
         )
-        .select_related("student")
-        .only("id", "sent_at", "student__id", "student__nis", "student__full_name")
+        .select_related("student", "guardian")
+        .only(
+            "id",
+            "sent_at",
+            "student__id",
+            "student__nis",
+            "student__full_name",
+            "guardian__id",
+            "guardian__name",
+            "guardian__relation",
+        )
         .order_by("student__full_name", "pk")[:limit]
     )
     if len(rows) < limit:
@@ -178,7 +201,8 @@ def broadcast_progress(*, monthly_report_ids) -> dict[int, Progress]:
     """``{report id: Progress}`` for these reports, in one aggregate query whatever their size.
 
     The opened count is counted in the same query (sent rows with ``opened_at``, as the
-    broadcast list's "opened" filter takes them).
+    broadcast list's "opened" filter takes them), and so are the children: those with rows,
+    and those reached (at least one guardian's message sent).
 
     Counted from the rows; an archived report's counts come from its BroadcastArchive
     (its rows were pruned). Ids of reports that do not exist are left out.
@@ -213,6 +237,12 @@ def broadcast_progress(*, monthly_report_ids) -> dict[int, Progress]:
                 ),
             ),
             n_with_link=Count("broadcasts", filter=Q(broadcasts__link_token__isnull=False)),
+            n_children=Count("broadcasts__student", distinct=True),
+            n_children_reached=Count(
+                "broadcasts__student",
+                filter=Q(broadcasts__status=BroadcastStatus.SENT),
+                distinct=True,
+            ),
             n_awaiting_open=Count(
                 "broadcasts",
                 filter=live_link_q(prefix="broadcasts__")
@@ -240,5 +270,7 @@ def broadcast_progress(*, monthly_report_ids) -> dict[int, Progress]:
                 opened=row["n_opened"],
                 with_link=row["n_with_link"],
                 awaiting_open=row["n_awaiting_open"],
+                children=row["n_children"],
+                children_reached=row["n_children_reached"],
             )
     return progress

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from notifications.services import notification_send_to_admins, notification_sent_since
-from students.phones import mask_phone, mask_phones_in
+from students.phones import mask_phones_in
 
 from .. import queue
 from ..models import BroadcastStatus, MonthlyReportBroadcast
@@ -77,7 +77,7 @@ def broadcast_alert_failures(
             return 0
         rows = list(
             MonthlyReportBroadcast.objects.filter(pk__in=locked)
-            .select_related("student", "monthly_report__classroom")
+            .select_related("student", "guardian", "monthly_report__classroom")
             .order_by("pk")
         )
         wait = _seconds_until_next_alert(monthly_report_id)
@@ -88,7 +88,7 @@ def broadcast_alert_failures(
         MonthlyReportBroadcast.objects.filter(pk__in=locked).update(
             failure_alerted_at=timezone.now()
         )
-        title, body, link = _alert_text(rows, monthly_report_id)
+        title, body, link = _alert_text(rows, monthly_report_id, _reached(rows, monthly_report_id))
         notification_send_to_admins(title=title, body=body, link=link)
     return len(rows)
 
@@ -142,7 +142,36 @@ def _alert_overdue_reports() -> int:
     return alerted
 
 
-def _alert_text(rows, monthly_report_id):
+def _reached(rows, monthly_report_id) -> set[int]:
+    """Of these rows' children, those with a guardian's message not failed nor unknown.
+
+    Sent, or still under way: such a child was (or may yet be) reached. The others are the
+    children none of whose guardians could be reached, whom the alert names first.
+    """
+    return set(
+        MonthlyReportBroadcast.objects.filter(
+            monthly_report_id=monthly_report_id,
+            student_id__in={row.student_id for row in rows},
+        )
+        .exclude(status__in=(BroadcastStatus.FAILED, BroadcastStatus.UNKNOWN))
+        .order_by()
+        .values_list("student_id", flat=True)
+        .distinct()
+    )
+
+
+def _alert_line(row) -> str:
+    """``- Aisyah Putri (N0001), Siti (ibu): Gagal: reason``: never the number itself."""
+    who = f"{row.student.full_name} ({row.student.nis})"
+    if row.guardian_id:
+        who += f", {row.guardian}"
+    return f"- {who}: {row.get_status_display()}: {mask_phones_in(row.error_message)}"
+
+
+def _alert_text(rows, monthly_report_id, reached=frozenset()):
+    """The alert: counts, then the children none of whose guardians could be reached (each
+    with all their messages), then the other messages not delivered. No number in it: the
+    guardian is named with their relation; a number in a reason is masked."""
     report = rows[0].monthly_report
     report_label = str(report) if report else _("deleted report")
     failed = sum(row.status == BroadcastStatus.FAILED for row in rows)
@@ -162,12 +191,30 @@ def _alert_text(rows, monthly_report_id):
             )
             % {"n": unknown}
         )
-    lines.append("")
-    for row in rows[:ALERT_MAX_LISTED]:
-        lines.append(
-            f"- {row.student.full_name} ({row.student.nis}) {mask_phone(row.phone_number)}: "
-            f"{row.get_status_display()}: {mask_phones_in(row.error_message)}"
-        )
+    unreached = sorted(
+        (row for row in rows if row.student_id not in reached),
+        key=lambda row: (row.student.full_name, row.student_id, row.pk),
+    )
+    others = [row for row in rows if row.student_id in reached]
+    listed = 0
+    for heading, group in (
+        (
+            ngettext(
+                "%(n)d child none of whose guardians could be reached:",
+                "%(n)d children none of whose guardians could be reached:",
+                len({row.student_id for row in unreached}),
+            )
+            % {"n": len({row.student_id for row in unreached})},
+            unreached,
+        ),
+        (_("Other messages not delivered:"), others),
+    ):
+        if not group or listed >= ALERT_MAX_LISTED:
+            continue
+        lines += ["", heading]
+        for row in group[: ALERT_MAX_LISTED - listed]:
+            lines.append(_alert_line(row))
+        listed += min(len(group), ALERT_MAX_LISTED - listed)
     if len(rows) > ALERT_MAX_LISTED:
         lines.append(_("… and %(n)d more.") % {"n": len(rows) - ALERT_MAX_LISTED})
     link = reverse("admin:broadcasts_monthlyreportbroadcast_changelist")

@@ -16,7 +16,14 @@ from tkassalam.language import school_language
 from .. import queue
 from ..links import new_link_token
 from ..models import BroadcastStatus, MonthlyReportBroadcast
-from ..selectors import NotResendable, not_resendable_reason, resendable, row_phone
+from ..selectors import (
+    NUMBER_TAKEN,
+    NotResendable,
+    not_resendable_reason,
+    resend_numbers_taken,
+    resendable,
+    row_phone,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +43,11 @@ def id_batches(ids) -> Iterator[list]:
 class Resend:
     """What one resend changed, or left as it was: exactly these rows, by id."""
 
-    #: Put back to be sent with fresh attempts, to the student's current number.
+    #: Put back to be sent with fresh attempts, to the guardian's current number.
     resent: tuple[int, ...] = ()
     #: Among ``resent``, those whose number is invalid: they fail again without a call.
     invalid_phone: tuple[int, ...] = ()
-    #: Left failed (or unknown), error kept: the student has no phone number now.
+    #: Left failed (or unknown), error kept: the guardian has no phone number now.
     no_phone: tuple[int, ...] = ()
     #: Left failed (or unknown), error kept: the number was checked and has no WhatsApp.
     not_on_whatsapp: tuple[int, ...] = ()
@@ -50,6 +57,9 @@ class Resend:
     guardian_removed: tuple[int, ...] = ()
     #: Left failed (or unknown), error kept: the guardian no longer receives messages.
     opted_out: tuple[int, ...] = ()
+    #: Left failed (or unknown), error kept: the guardian's number now is one another
+    #: message about the same child's report already went (or goes) to: never twice.
+    number_taken: tuple[int, ...] = ()
 
     @property
     def to_fonnte(self) -> tuple[int, ...]:
@@ -66,18 +76,21 @@ class Resend:
             + self.report_deleted
             + self.guardian_removed
             + self.opted_out
+            + self.number_taken
         )
 
 
 def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_by=None) -> Resend:
     """Put failed rows (and, when asked, unknown ones) back to be sent with fresh attempts.
 
-    Never touches a sent row. Each row takes its student's current number, as row
+    Never touches a sent row. Each row takes its guardian's current number, as row
     creation stores it, so a number corrected in the student data is the one used. A row
-    creation would not make now (the student has no number, or one not on WhatsApp) or
-    whose report was deleted is left exactly as it was, its error kept: the caller says
-    why (selectors.NotResendable). With ``requested_by``, each row's history (Django's
-    admin log) records who resent it, or that it was not resent and why.
+    creation would not make now (the guardian was removed, opted out, has no number, or one
+    not on WhatsApp), whose report was deleted, or whose new number another row of the same
+    (report, child) has (NUMBER_TAKEN: never twice to one number) is left exactly as it
+    was, its error kept: the caller says why (selectors.NotResendable). With
+    ``requested_by``, each row's history (Django's admin log) records who resent it, or
+    that it was not resent and why.
     """
     statuses = [BroadcastStatus.FAILED]
     if include_unknown:
@@ -85,28 +98,45 @@ def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_
     selected = MonthlyReportBroadcast.objects.filter(pk__in=broadcast_ids, status__in=statuses)
     now = timezone.now()
     with transaction.atomic():
-        resent = _update_returning(
-            selected.filter(resendable()),
-            statuses=statuses,
-            status=BroadcastStatus.PENDING,
-            phone_number=Subquery(
-                Guardian.objects.filter(pk=OuterRef("guardian_id")).values("phone")[:1]
-            ),
-            retry_count=0,
-            error_message="",
-            enqueued_at=None,
-            next_attempt_at=None,
-            failure_alerted_at=None,
-            updated_at=now,
-        )
-        # The number was copied as the student has it; store it as creation does. The rows
-        # are ours (locked) until commit, and no worker is told of them before.
+        # Each row's new number, read under the rows' lock, as creation stores it; a row
+        # whose new number another row of its child has for the report is left as it is.
+        numbers, candidates = {}, []
+        for pk, report_id, student_id, phone_now, raw in (
+            selected.filter(resendable())
+            .annotate(
+                guardian_phone=Subquery(
+                    Guardian.objects.filter(pk=OuterRef("guardian_id")).values("phone")[:1]
+                )
+            )
+            .order_by("pk")
+            .select_for_update()
+            .values_list("pk", "monthly_report_id", "student_id", "phone_number", "guardian_phone")
+        ):
+            numbers[pk] = row_phone(raw)
+            candidates.append((pk, report_id, student_id, phone_now, numbers[pk][0]))
+        taken = resend_numbers_taken(candidates, batch_size=RETRY_BATCH)
+        resent = []
+        for batch in id_batches(pk for pk, *_ in candidates if pk not in taken):
+            resent += _update_returning(
+                MonthlyReportBroadcast.objects.filter(pk__in=batch).filter(resendable()),
+                statuses=statuses,
+                status=BroadcastStatus.PENDING,
+                retry_count=0,
+                error_message="",
+                enqueued_at=None,
+                next_attempt_at=None,
+                failure_alerted_at=None,
+                updated_at=now,
+            )
+        # The rows are ours (locked) until commit, and no worker is told of them before.
+        # No new number is one a row of the child holds (resend_numbers_taken): the
+        # database's one row per (report, child, number) holds after each row's update.
         renumbered, invalid = [], []
-        for pk, raw in resent:
-            phone, valid = row_phone(raw)
+        for pk, phone_now in resent:
+            phone, valid = numbers[pk]
             if not valid:
                 invalid.append(pk)
-            if phone != raw:
+            if phone != phone_now:
                 renumbered.append(MonthlyReportBroadcast(pk=pk, phone_number=phone))
         MonthlyReportBroadcast.objects.bulk_update(
             renumbered, ["phone_number"], batch_size=RETRY_BATCH
@@ -115,6 +145,7 @@ def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_
         # Read, not written: their error still says why they failed (or that Fonnte never
         # answered); why they were not resent is the caller's message and the history's.
         kept = {reason: [] for reason in NotResendable}
+        kept[NUMBER_TAKEN] = sorted(taken)
         for pk, reason in (
             selected.annotate(reason=not_resendable_reason())
             .filter(reason__isnull=False)
@@ -140,6 +171,9 @@ def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_
                         "Not resent: the number is not on WhatsApp."
                     ),
                     NotResendable.REPORT_DELETED: gettext("Not resent: the report was deleted."),
+                    NUMBER_TAKEN: gettext(
+                        "Not resent: this number already has a message about this child."
+                    ),
                 }
             _log(requested_by, resent_ids, notes[None])
             for reason, ids in kept.items():
@@ -154,16 +188,24 @@ def broadcast_resend(*, broadcast_ids, include_unknown: bool = False, requested_
         report_deleted=tuple(kept[NotResendable.REPORT_DELETED]),
         guardian_removed=tuple(kept[NotResendable.GUARDIAN_REMOVED]),
         opted_out=tuple(kept[NotResendable.OPTED_OUT]),
+        number_taken=tuple(kept[NUMBER_TAKEN]),
     )
     logger.info(
         "%d broadcasts put back to be sent (%d with an invalid number); left as they were: "
-        "%d without a phone number, %d not on WhatsApp, %d of a deleted report",
+        "%d without a phone number, %d not on WhatsApp, %d of a deleted report, %d of a "
+        "removed guardian, %d opted out, %d whose number has the child's message already",
         len(outcome.resent),
         len(outcome.invalid_phone),
         len(outcome.no_phone),
         len(outcome.not_on_whatsapp),
         len(outcome.report_deleted),
+        len(outcome.guardian_removed),
+        len(outcome.opted_out),
+        len(outcome.number_taken),
         extra={
+            "guardian_removed": len(outcome.guardian_removed),
+            "opted_out": len(outcome.opted_out),
+            "number_taken": len(outcome.number_taken),
             "count": len(outcome.resent),
             "invalid_phone": len(outcome.invalid_phone),
             "no_phone": len(outcome.no_phone),

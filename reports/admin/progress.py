@@ -17,7 +17,7 @@ from broadcasts.selectors import (
 from students.selectors import sees_full_phone_numbers
 from students.visibility import shown_reason, student_links
 
-from ..wording import opened_summary, progress_summary
+from ..wording import children_summary, opened_summary, progress_summary
 
 #: The statuses behind each count of a report's progress, for its link to the broadcast list.
 COUNT_STATUSES = {
@@ -59,6 +59,7 @@ class MonthlyReportProgressMixin:
                 "progress": progress,
                 "summary": progress_summary(progress),
                 "opened_summary": opened_summary(progress),
+                "children_summary": children_summary(progress),
                 "links": links,
                 "progress_url": reverse(
                     "admin:reports_monthlyreport_progress", current_app=self.admin_site.name
@@ -83,6 +84,8 @@ class MonthlyReportProgressMixin:
             rows.append(
                 {
                     "student": row.student,
+                    # Name and relation, never the number ("Siti (ibu)").
+                    "guardian": row.guardian,
                     "status": row.get_status_display(),
                     "failed": row.status == BroadcastStatus.FAILED,
                     "reason": shown_reason(row.error_message, user=request.user),
@@ -128,6 +131,7 @@ class MonthlyReportProgressMixin:
             "follow_up": [
                 {
                     "student": row.student,
+                    "guardian": row.guardian,
                     "sent_at": row.sent_at,
                     **self._row_and_student_urls(
                         row, rows_links=rows_links, open_students=open_students

@@ -50,8 +50,10 @@ def resend_failed_broadcasts(modeladmin, request, queryset):
         "plans": plans,
         "failed_total": sum(plan.will_resend for plan in plans),
         # Children whose number must be fixed before anything of theirs can be resent.
-        "to_fix_total": sum(
-            len(plan.invalid_phone) + len(plan.not_on_whatsapp) + len(plan.no_phone)
+        "to_fix_total": sum(plan.to_fix for plan in plans),
+        # Left as they are whatever is fixed: opted out, guardian removed, number taken.
+        "kept_total": sum(
+            len(plan.opted_out) + len(plan.guardian_removed) + len(plan.number_taken)
             for plan in plans
         ),
         "student_links": student_links(modeladmin, request),

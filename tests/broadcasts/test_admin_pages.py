@@ -1,4 +1,5 @@
-"""The broadcast and student pages as school staff read them: a failure's reason in its row,
+"""The broadcast and student pages as school staff read them: who a message is for (child,
+guardian and relation), a failure's reason in its row,
 attempts numbered 1, 2, 3, receipts and settings in the school's words, and no button on a
 page where nothing can be changed or deleted."""
 
@@ -15,6 +16,7 @@ from broadcasts.models import (
     MessageTemplate,
     MonthlyReportBroadcast,
 )
+from tests.broadcast_rows import guardian_row
 
 BROADCASTS = "/admin/broadcasts/monthlyreportbroadcast/"
 STUDENTS = "/admin/students/student/"
@@ -49,7 +51,7 @@ def staff(django_user_model, client):
 @pytest.fixture
 def failed(report, make_student):
     """A failed row resent once: its attempts are stored as 1, 2, then 1 again."""
-    row = MonthlyReportBroadcast.objects.create(
+    row = guardian_row(
         monthly_report=report,
         student=make_student(PHONE, name="Aisyah Putri"),
         phone_number=PHONE,
@@ -124,7 +126,7 @@ def test_the_attempts_are_numbered_1_2_3_in_the_order_they_were_made(client, sta
 def test_receipts_are_said_terkirim_diterima_dibaca(client, staff, report, make_student):
     staff("admin")
     rows = {
-        state: MonthlyReportBroadcast.objects.create(
+        state: guardian_row(
             monthly_report=report,
             student=make_student(),
             phone_number=PHONE,
@@ -169,18 +171,33 @@ def test_a_failed_rows_status_and_reason_are_in_its_row(client, staff, failed, r
 
 
 @pytest.mark.parametrize(("role", "shown"), [("admin", PHONE), ("guru", MASKED)])
-def test_the_student_list_shows_the_parent_with_the_number_and_flags_a_wrong_one(
-    client, staff, classroom, make_student, role, shown
+def test_the_broadcast_list_and_row_page_name_the_guardian_and_relation(
+    client, staff, report, make_student, make_guardian, role, shown
 ):
-    staff(role, classroom=classroom)
-    make_student(PHONE, name="Aisyah Putri", parent_name="Ibu Siti")
-    make_student("0812", name="Bima Saputra", parent_name="Bapak Ahmad")
+    """Who each message is for: the child, then the guardian and relation, then the number
+    (masked for a teacher); a guardian removed since leaves the number only."""
+    staff(role, classroom=report.classroom)
+    child = make_student(PHONE, name="Aisyah Putri", parent_name="Siti")
+    ayah = make_guardian(child, "ayah", "0813-1111-2222", name="Budi")
+    rows = [
+        guardian_row(monthly_report=report, student=child, guardian=g, phone_number=p, message="m")
+        for g, p in ((child.guardians.get(relation="ibu"), PHONE), (ayah, "6281311112222"))
+    ]
+    gone = make_student("0814-5555-6666", name="Bima Saputra")
+    guardian_row(monthly_report=report, student=gone, phone_number="6281455556666", message="m")
+    gone.guardians.all().delete()
 
-    page = client.get(STUDENTS).content.decode()
+    page = client.get(BROADCASTS, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    row_page = client.get(f"{BROADCASTS}{rows[0].pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
 
-    assert f'title="Ibu Siti">Ibu Siti</span><span class="st-phone">{shown}</span>' in page
-    assert text_of(page).count("nomor salah") == 1
-    assert "Nomor WhatsApp valid" not in page  # the column it replaces
+    siti = '<span class="wa-clip wa-guardian" title="Siti (mother)">Siti (mother)</span>'
+    assert f'{siti}<span class="wa-quiet">{shown}</span>' in page
+    assert '<span class="wa-clip wa-guardian" title="Budi (father)">Budi (father)</span>' in page
+    assert '<span class="wa-clip wa-guardian" title=""></span>' in page  # Bima's, removed
+    assert "Siti (mother)" in text_of(row_page.content.decode())
+    if shown == MASKED:
+        assert PHONE not in page and "6281311112222" not in page
+        assert PHONE not in row_page.content.decode()
 
 
 @pytest.mark.parametrize("role", ["superuser", "admin", "guru"])

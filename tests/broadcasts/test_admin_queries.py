@@ -12,8 +12,9 @@ from django.utils import timezone
 from broadcasts.models import BroadcastAttempt, MonthlyReportBroadcast
 from broadcasts.services import broadcast_resend
 from reports.models import MonthlyReport
-from students.models import Student
+from students.models import Guardian, Student
 from students.phones import normalize_phone
+from tests.broadcast_rows import guardian_row
 
 LIST_URL = "/admin/broadcasts/monthlyreportbroadcast/"
 READS_STUDENT = re.compile(r"FROM [`\"]?students_student\b")
@@ -34,21 +35,28 @@ URLS = [
 
 
 def fill(classroom, reports, per_report):
+    """``per_report`` children, every other one with two guardians: a row per guardian."""
     students = Student.objects.bulk_create(
-        Student(nis=f"Q{i:05d}", full_name=f"Siswa {i}", classroom=classroom, parent_phone="0812")
+        Student(nis=f"Q{i:05d}", full_name=f"Siswa {i}", classroom=classroom)
         for i in range(per_report)
+    )
+    guardians = Guardian.objects.bulk_create(
+        Guardian(student=student, name=f"{relation} {i}", relation=relation, phone=phone)
+        for i, student in enumerate(students)
+        for relation, phone in (("ibu", "0812"), ("ayah", "0813"))[: 1 + i % 2]
     )
     for month in range(1, reports + 1):
         report = MonthlyReport.objects.create(classroom=classroom, month=month, year=2025)
         MonthlyReportBroadcast.objects.bulk_create(
             MonthlyReportBroadcast(
                 monthly_report=report,
-                student=student,
-                phone_number="6281234567890",
+                student=guardian.student,
+                guardian=guardian,
+                phone_number=f"62{guardian.phone[1:]}1234567",
                 message="m",
                 status=("sent", "failed", "pending")[i % 3],
             )
-            for i, student in enumerate(students)
+            for i, guardian in enumerate(guardians)
         )
 
 
@@ -101,10 +109,10 @@ def test_the_delivery_state_filter_lists_fixed_states_and_finds_the_rest(
 
 
 def make_row(report, student, **fields):
-    return MonthlyReportBroadcast.objects.create(
+    return guardian_row(
         monthly_report=report,
         student=student,
-        phone_number=normalize_phone(student.parent_phone),
+        phone_number=normalize_phone(student.guardians.first().phone),
         message="m",
         **fields,
     )
@@ -197,3 +205,25 @@ def test_a_resend_logs_the_rows_by_name_in_a_fixed_number_of_queries(
     assert set(LogEntry.objects.values_list("object_repr", flat=True)) >= {
         f"{student.full_name} · TK A Melati · November 2026" for student in Student.objects.all()
     }
+
+
+def test_a_guardian_s_name_finds_the_messages_for_them(
+    admin_client, report, make_student, make_guardian
+):
+    child = make_student("0812-0000-1111", name="Aisyah", parent_name="Siti Aminah")
+    ayah = make_guardian(child, "ayah", "0813-2222-3333", name="Budi Santoso")
+    make_row(report, child)
+    guardian_row(
+        monthly_report=report,
+        student=child,
+        guardian=ayah,
+        phone_number="6281322223333",
+        message="m",
+    )
+    make_row(report, make_student("0814-4444-5555", name="Bima", parent_name="Rina"))
+
+    response = admin_client.get(LIST_URL, {"q": "Budi"})
+
+    assert [(r.student.full_name, r.guardian_id) for r in response.context["cl"].result_list] == [
+        ("Aisyah", ayah.pk)
+    ]

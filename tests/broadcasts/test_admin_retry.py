@@ -9,6 +9,8 @@ from django.contrib.messages import get_messages
 
 from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
 from reports.models import MonthlyReport
+from students.models import Guardian
+from tests.broadcast_rows import guardian_row
 
 CHANGELIST = "/admin/broadcasts/monthlyreportbroadcast/"
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
@@ -23,7 +25,7 @@ def dispatch():
 @pytest.fixture
 def rows(report, make_student):
     def make(status, name, error=""):
-        return MonthlyReportBroadcast.objects.create(
+        return guardian_row(
             monthly_report=report,
             student=make_student(name=name),
             phone_number="6281234567890",
@@ -101,7 +103,7 @@ def test_select_all_across_pages_is_carried_to_the_confirmation(
     admin_client, rows, make_student, dispatch, django_capture_on_commit_callbacks
 ):
     # "Select all N" on a filtered list: only the rows on the page come as checkboxes.
-    other_failed = MonthlyReportBroadcast.objects.create(
+    other_failed = guardian_row(
         monthly_report=rows["sent"].monthly_report,
         student=make_student(name="Eko Prasetyo"),
         phone_number="6281234567890",
@@ -147,15 +149,13 @@ def test_resending_rows_records_who_did_it_on_each_row(
 
     from django.contrib.admin.models import LogEntry
 
-    from broadcasts.models import MonthlyReportBroadcast
-
-    failed = MonthlyReportBroadcast.objects.create(
+    failed = guardian_row(
         monthly_report=report,
         student=make_student(),
         phone_number="6281234567890",
         status="failed",
     )
-    sent = MonthlyReportBroadcast.objects.create(
+    sent = guardian_row(
         monthly_report=report,
         student=make_student(),
         phone_number="6281234567891",
@@ -174,11 +174,11 @@ def test_resending_rows_records_who_did_it_on_each_row(
 # --- The student's current number -------------------------------------------------------------
 
 
-def test_a_resend_goes_to_the_number_corrected_in_the_student_admin(
+def test_a_resend_goes_to_the_number_corrected_in_the_student_data(
     admin_client, report, make_student, outbox, celery_eager, django_capture_on_commit_callbacks
 ):
     student = make_student("0812", name="Dewi Anggraini")
-    row = MonthlyReportBroadcast.objects.create(
+    row = guardian_row(
         monthly_report=report,
         student=student,
         phone_number="0812",
@@ -186,23 +186,16 @@ def test_a_resend_goes_to_the_number_corrected_in_the_student_admin(
         status="failed",
         error_message="Nomor telepon tidak valid",
     )
-    corrected = admin_client.post(
-        f"/admin/students/student/{student.pk}/change/",
-        {
-            "nis": student.nis,
-            "full_name": student.full_name,
-            "classroom": student.classroom_id,
-            "parent_name": student.parent_name,
-            "parent_phone": "0813-1111-2222",
-        },
-    )
-    assert corrected.status_code == 302
+    # As the student page's guardian form saves it (that page is the students' own tests').
+    guardian = student.guardians.get()
+    guardian.phone = "0813-1111-2222"
+    guardian.save()
 
     page = post_action(admin_client, [row]).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         post_action(admin_client, [row], post="yes")
 
-    assert "the number in the student data now" in page
+    assert "guardian's number in the student data now" in page
     assert [(m.phone, m.message) for m in outbox] == [
         ("6281311112222", "Laporan bulan ini telah tersedia.")
     ]
@@ -218,7 +211,7 @@ def test_a_student_without_a_number_now_stays_as_it_was_and_the_admin_is_told(
 
     student = make_student("", name="Eko Prasetyo")
     status = "failed" if action == "retry_failed" else "unknown"
-    row = MonthlyReportBroadcast.objects.create(
+    row = guardian_row(
         monthly_report=report,
         student=student,
         phone_number="0812",
@@ -231,9 +224,11 @@ def test_a_student_without_a_number_now_stays_as_it_was_and_the_admin_is_told(
         response = post_action(admin_client, [row], action=action, post="yes")
 
     # Nothing to confirm: said once, the child named, with no "confirming …" sentence.
-    assert "Nothing can be resent now: correct the numbers of the children below" in page
+    assert "Nothing can be resent now: correct the guardians' numbers of the children below" in page
     assert "No phone number: 1." in page
-    assert "Eko Prasetyo (N00001): add the parent's number" in section(page, "wa-no-phone-list")
+    assert "Eko Prasetyo (N00001), Ibu Siti (mother): add the guardian's number" in section(
+        page, "wa-no-phone-list"
+    )
     assert 'value="Yes, resend' not in page
     row.refresh_from_db()
     assert (row.status, row.phone_number) == (status, "0812")
@@ -242,11 +237,11 @@ def test_a_student_without_a_number_now_stays_as_it_was_and_the_admin_is_told(
     dispatch.assert_not_called()
     shown = [str(m) for m in get_messages(response.wsgi_request)]
     assert shown[0].startswith("0 ")
-    assert "Not resent, the student has no phone number: 1. Add the parent's number" in shown[1]
+    assert "Not resent, the guardian has no phone number: 1. Add the guardian's number" in shown[1]
     (entry,) = LogEntry.objects.all()
     assert entry.object_id == str(row.pk)
     # The row's record is in the school's language, whoever asked.
-    assert "tidak punya nomor telepon" in entry.get_change_message()
+    assert "wali murid tidak punya nomor WhatsApp" in entry.get_change_message()
 
 
 # --- Who resent what: exactly the rows changed ------------------------------------------------
@@ -269,7 +264,7 @@ def test_the_history_names_only_the_rows_this_resend_changed(
 def test_the_service_returns_exactly_the_rows_it_changed(report, rows, make_student, dispatch):
     from broadcasts.services import broadcast_resend
 
-    no_phone = MonthlyReportBroadcast.objects.create(
+    no_phone = guardian_row(
         monthly_report=report, student=make_student(""), phone_number="0812", status="failed"
     )
 
@@ -287,9 +282,8 @@ def test_without_update_returning_the_locked_rows_are_the_ones_reported(
     """MySQL/MariaDB's path (no UPDATE … RETURNING), on any database."""
     from broadcasts.models import MonthlyReportBroadcastQuerySet
     from broadcasts.services import broadcast_resend
-    from students.models import Student
 
-    Student.objects.filter(pk=rows["failed"].student_id).update(parent_phone="0813 1111 2222")
+    Guardian.objects.filter(student_id=rows["failed"].student_id).update(phone="0813 1111 2222")
     with mock.patch.object(MonthlyReportBroadcastQuerySet, "update_returning", return_value=None):
         outcome = broadcast_resend(broadcast_ids=[row.pk for row in rows.values()])
 
@@ -312,13 +306,13 @@ def test_a_resend_of_more_rows_than_a_batch_changes_and_logs_every_row(
 
     monkeypatch.setattr(repair, "RETRY_BATCH", 2)
     failed = [
-        MonthlyReportBroadcast.objects.create(
+        guardian_row(
             monthly_report=report, student=make_student(), phone_number="x", status="failed"
         )
         for _ in range(5)
     ]
     kept = [
-        MonthlyReportBroadcast.objects.create(
+        guardian_row(
             monthly_report=report, student=make_student(""), phone_number="x", status="failed"
         )
         for _ in range(3)
@@ -342,7 +336,10 @@ def test_a_resend_of_more_rows_than_a_batch_changes_and_logs_every_row(
     }
     assert sorted(LogEntry.objects.values_list("object_id", "change_message")) == sorted(
         [(str(row.pk), "Dikirim ulang dengan percobaan baru.") for row in failed]
-        + [(str(row.pk), "Tidak dikirim ulang: siswa tidak punya nomor telepon.") for row in kept]
+        + [
+            (str(row.pk), "Tidak dikirim ulang: wali murid tidak punya nomor WhatsApp.")
+            for row in kept
+        ]
     )
     id_lists = [
         ids.split(",")
@@ -372,7 +369,7 @@ def test_a_number_still_invalid_is_not_counted_as_resent_but_named_to_fix_first(
     admin_client, report, make_student, dispatch, action, status, count_text
 ):
     def row(student, monthly_report=report):
-        return MonthlyReportBroadcast.objects.create(
+        return guardian_row(
             monthly_report=monthly_report,
             student=student,
             phone_number="0812",
@@ -392,14 +389,14 @@ def test_a_number_still_invalid_is_not_counted_as_resent_but_named_to_fix_first(
     assert count_text in page
     assert "Will fail again, the number is not a valid Indonesian mobile number: 2." in page
     invalid_list = section(page, "wa-invalid")
-    assert invalid_list.count("Eko Prasetyo (N00001): fix the number first") == 1
+    assert invalid_list.count("Eko Prasetyo (N00001), Ibu Siti (mother): fix the number first") == 1
     listed = page.split("wa-current-number")[0]  # the list of those sent again
     assert "Fitri" in listed and "Eko Prasetyo" not in listed
     assert [status_of(r) for r in selected] == [status] * 3  # a confirmation changes nothing
 
 
 def test_only_invalid_numbers_offer_no_confirm_button(admin_client, report, make_student):
-    row = MonthlyReportBroadcast.objects.create(
+    row = guardian_row(
         monthly_report=report,
         student=make_student("12345", name="Eko Prasetyo"),
         phone_number="12345",
@@ -408,7 +405,7 @@ def test_only_invalid_numbers_offer_no_confirm_button(admin_client, report, make
 
     page = post_action(admin_client, [row]).content.decode()
 
-    assert "Nothing can be resent now: correct the numbers of the children below" in page
+    assert "Nothing can be resent now: correct the guardians' numbers of the children below" in page
     assert "will be sent again" not in page and "Confirming" not in page
     assert "Eko Prasetyo" in section(page, "wa-invalid")
     assert 'value="Yes, resend"' not in page
@@ -492,10 +489,10 @@ def test_the_list_filters_by_report_and_offers_only_reports_with_rows(
 
     other = MonthlyReport.objects.create(classroom=classroom, month=12, year=2026)
     MonthlyReport.objects.create(classroom=classroom, month=1, year=2027)  # no rows
-    theirs = MonthlyReportBroadcast.objects.create(
+    theirs = guardian_row(
         monthly_report=other, student=make_student(), phone_number="62812", status="failed"
     )
-    orphan = MonthlyReportBroadcast.objects.create(
+    orphan = guardian_row(
         monthly_report=None, student=make_student(), phone_number="62812", status="failed"
     )
 
@@ -542,12 +539,11 @@ def test_a_number_not_on_whatsapp_is_not_resent_and_named(
     count_text,
     done_text,
 ):
-    from students.models import Student
 
     eko = make_student(name="Eko Prasetyo")
-    Student.objects.filter(pk=eko.pk).update(whatsapp_registered=False)
+    Guardian.objects.filter(student=eko).update(whatsapp_registered=False)
     flagged, other = (
-        MonthlyReportBroadcast.objects.create(
+        guardian_row(
             monthly_report=report,
             student=student,
             phone_number="6281234567890",
@@ -564,7 +560,9 @@ def test_a_number_not_on_whatsapp_is_not_resent_and_named(
 
     assert count_text in page
     assert "Not resent, the number is not on WhatsApp: 1." in page
-    assert "Eko Prasetyo (N00001): correct the number first" in section(page, "wa-not-on-whatsapp")
+    assert "Eko Prasetyo (N00001), Ibu Siti (mother): correct the number first" in section(
+        page, "wa-not-on-whatsapp"
+    )
     listed = page.split("wa-current-number")[0]  # the list of those sent again
     assert "Fitri" in listed and "Eko Prasetyo" not in listed
     flagged.refresh_from_db()
@@ -577,7 +575,9 @@ def test_a_number_not_on_whatsapp_is_not_resent_and_named(
     assert status_of(other) == "pending"
     shown = [str(m) for m in get_messages(response.wsgi_request)]
     assert shown[0] == done_text
-    assert shown[1].startswith("Not resent, the number is not on WhatsApp: 1. Correct the number")
+    assert shown[1].startswith(
+        "Not resent, the number is not on WhatsApp: 1. Correct the guardian's number"
+    )
 
 
 def test_rows_of_a_deleted_report_are_not_resent_and_named(
@@ -586,7 +586,7 @@ def test_rows_of_a_deleted_report_are_not_resent_and_named(
     from django.contrib.admin.models import LogEntry
 
     orphan, other = (
-        MonthlyReportBroadcast.objects.create(
+        guardian_row(
             monthly_report=monthly_report,
             student=make_student(),
             phone_number="6281234567890",
@@ -623,9 +623,7 @@ def test_the_success_message_does_not_count_invalid_numbers_as_sent_again(
     admin_client, report, make_student, dispatch, django_capture_on_commit_callbacks
 ):
     invalid, valid = (
-        MonthlyReportBroadcast.objects.create(
-            monthly_report=report, student=student, phone_number="0812", status="failed"
-        )
+        guardian_row(monthly_report=report, student=student, phone_number="0812", status="failed")
         for student in (make_student("0812"), make_student())
     )
 
@@ -638,7 +636,7 @@ def test_the_success_message_does_not_count_invalid_numbers_as_sent_again(
     assert [str(m) for m in get_messages(response.wsgi_request)] == [
         "1 failed message will be sent again.",
         "Will fail again, the number is not a valid Indonesian mobile number: 1. Fix the "
-        "number in the student data first, then resend.",
+        "guardian's number in the student data first, then resend.",
     ]
 
 

@@ -22,6 +22,8 @@ from broadcasts.management.commands.broadcast_retry import Command as RetryComma
 from broadcasts.models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
 from broadcasts.services import broadcast_create_for_report, broadcast_prune, maintenance
 from reports.models import MonthlyReport
+from students.models import Guardian
+from tests.broadcast_rows import guardian_row
 from tests.conftest import (
     FONNTE_TEST_TOKEN,
     FONNTE_TEST_URL,
@@ -46,7 +48,7 @@ def make_row(report, make_student):
 
     def make(status, *, monthly_report=report, age=None, error="", retry_count=0, name=None):
         student = make_student(name=name)
-        row = MonthlyReportBroadcast.objects.create(
+        row = guardian_row(
             monthly_report=monthly_report,
             student=student,
             phone_number=FULL_PHONE,
@@ -241,7 +243,7 @@ def test_monitor_refuses_an_unknown_report(db):
 # --- broadcast_failed ----------------------------------------------------------------
 
 
-def test_failed_lists_masked_phone_reason_and_attempts_never_the_full_number(make_row):
+def test_failed_lists_guardian_masked_phone_reason_and_attempts_never_the_full_number(make_row):
     failed = make_row(
         "failed",
         name="Aisyah Putri",
@@ -251,7 +253,10 @@ def test_failed_lists_masked_phone_reason_and_attempts_never_the_full_number(mak
     unknown = make_row("unknown", error="no answer")
     make_row("sent")
     out = run("broadcast_failed")
-    assert f"#{failed.pk}  Aisyah Putri (NIS {failed.student.nis})  {MASKED_PHONE}  failed" in out
+    assert (
+        f"#{failed.pk}  Aisyah Putri (NIS {failed.student.nis})  to Ibu Siti (mother)  "
+        f"{MASKED_PHONE}  failed"
+    ) in out
     assert "attempts 1" in out
     assert timezone.localtime(failed.updated_at).strftime("%Y-%m-%d %H:%M WIB") in out
     assert "reason: Fonnte refused this number: target invalid" in out
@@ -281,6 +286,33 @@ def test_failed_limit_and_report_filter(make_row, other_report):
     assert f"#{elsewhere.pk} " not in out
     assert "3 failed message(s) (showing the 2 most recently updated)." in out
     assert f"broadcast_retry --report {rows[0].monthly_report_id}" in out
+
+
+def test_failed_names_each_guardian_of_a_child_and_a_removed_one(
+    report, make_student, make_guardian
+):
+    child = make_student(FULL_PHONE, name="Bima Saputra", parent_name="Rina")
+    ayah = make_guardian(child, "ayah", "0813-1111-2222", name="Joko")
+    for guardian, phone in ((child.guardians.get(relation="ibu"), FULL_PHONE), (ayah, "62813")):
+        guardian_row(
+            monthly_report=report,
+            student=child,
+            guardian=guardian,
+            phone_number=phone,
+            status="failed",
+        )
+    gone = make_student(name="Citra Lestari")
+    removed = guardian_row(
+        monthly_report=report, student=gone, phone_number="62814", status="failed"
+    )
+    gone.guardians.all().delete()
+
+    out = run("broadcast_failed")
+
+    assert f"Bima Saputra (NIS {child.nis})  to Rina (mother)  {MASKED_PHONE}" in out
+    assert f"Bima Saputra (NIS {child.nis})  to Joko (father)  " in out
+    assert f"#{removed.pk}  Citra Lestari (NIS {gone.nis})  to guardian removed  " in out
+    assert "3 failed message(s) (all)." in out
 
 
 def test_failed_with_nothing_to_list(make_row):
@@ -316,7 +348,7 @@ def test_retry_by_ids_puts_failed_rows_back_and_skips_the_rest(
     assert MonthlyReportBroadcast.objects.values().get(pk=sent.pk) == sent_before
     assert MonthlyReportBroadcast.objects.get(pk=unknown.pk).status == "unknown"
     assert (
-        f"Put back 1 message(s) to be sent with fresh attempts, each to its student's "
+        f"Put back 1 message(s) to be sent with fresh attempts, each to its guardian's "
         f"current number: #{failed.pk}."
     ) in out
     assert (
@@ -352,7 +384,7 @@ def test_retry_report_resends_only_that_reports_failed_rows(
     assert MonthlyReportBroadcast.objects.get(pk=mine.pk).status == "pending"
     assert MonthlyReportBroadcast.objects.get(pk=theirs.pk).status == "failed"
     assert (
-        f"Put back 1 message(s) to be sent with fresh attempts, each to its student's "
+        f"Put back 1 message(s) to be sent with fresh attempts, each to its guardian's "
         f"current number: #{mine.pk}."
     ) in out
     dispatch.assert_called_once_with()
@@ -376,13 +408,12 @@ def test_retry_resends_unknown_rows_only_when_asked(
 def test_retry_sends_to_the_students_current_number_and_keeps_rows_without_one(
     make_row, dispatch, django_capture_on_commit_callbacks
 ):
-    from students.models import Student
 
     corrected = make_row("failed", error="Nomor telepon tidak valid")
     no_phone = make_row("failed", error="Nomor telepon tidak valid")
     # As an import or the shell may leave it: not in the stored form yet.
-    Student.objects.filter(pk=corrected.student_id).update(parent_phone="0813-1111-2222")
-    Student.objects.filter(pk=no_phone.student_id).update(parent_phone="  ")
+    Guardian.objects.filter(student_id=corrected.student_id).update(phone="0813-1111-2222")
+    Guardian.objects.filter(student_id=no_phone.student_id).update(phone="  ")
 
     dry = run("broadcast_retry", str(corrected.pk), str(no_phone.pk), "--dry-run")
     with django_capture_on_commit_callbacks(execute=True):
@@ -397,7 +428,7 @@ def test_retry_sends_to_the_students_current_number_and_keeps_rows_without_one(
     assert no_phone.error_message == "Nomor telepon tidak valid"  # its reason, kept
     assert f"current number: #{corrected.pk}." in out
     assert (
-        f"Kept 1 row(s) as they were: the student has no phone number now; add it in the "
+        f"Kept 1 row(s) as they were: the guardian has no phone number now; add it in the "
         f"student data, then resend: #{no_phone.pk}." in out
     )
     assert "status changed meanwhile" not in out  # the kept row is not mistaken for a race
@@ -407,14 +438,13 @@ def test_retry_sends_to_the_students_current_number_and_keeps_rows_without_one(
 def test_retry_keeps_rows_not_on_whatsapp_or_of_a_deleted_report_and_lists_them(
     make_row, dispatch, django_capture_on_commit_callbacks
 ):
-    from students.models import Student
 
     ok = make_row("failed")
     flagged = make_row("failed", error="Fonnte tidak menjawab.")
     orphan = make_row("failed", monthly_report=None, error="Laporan bulanan tidak ditemukan.")
     invalid = make_row("failed")
-    Student.objects.filter(pk=flagged.student_id).update(whatsapp_registered=False)
-    Student.objects.filter(pk=invalid.student_id).update(parent_phone="0812")
+    Guardian.objects.filter(student_id=flagged.student_id).update(whatsapp_registered=False)
+    Guardian.objects.filter(student_id=invalid.student_id).update(phone="0812")
     ids = [str(row.pk) for row in (ok, flagged, orphan, invalid)]
 
     dry = run("broadcast_retry", *ids, "--dry-run")
@@ -451,7 +481,7 @@ def retry_summary(out):
     kinds = {
         r"(?:Dry run: would put back|Put back) (\d+) message": "put back",
         r"(\d+) of them (?:would|will) fail again at once": "invalid number",
-        r"(?:Would keep|Kept) (\d+) row\(s\) as they were: the student has no": "no phone",
+        r"(?:Would keep|Kept) (\d+) row\(s\) as they were: the guardian has no": "no phone",
         r"(?:Would keep|Kept) (\d+) row\(s\) as they were: the number is not on": "not on WA",
         r"(?:Would keep|Kept) (\d+) row\(s\) as they were: their monthly report": "deleted",
         r"(\d+) of them had an unknown outcome": "unknown",
@@ -469,16 +499,15 @@ def retry_summary(out):
 def test_retry_dry_run_reports_what_the_real_run_does(
     make_row, dispatch, django_capture_on_commit_callbacks
 ):
-    from students.models import Student
 
     ok = [make_row("failed"), make_row("unknown")]
     invalid = [make_row("failed"), make_row("unknown")]
     no_phone, flagged = make_row("failed"), make_row("failed")
     orphan = make_row("failed", monthly_report=None)
     sent = make_row("sent")
-    Student.objects.filter(pk__in=[row.student_id for row in invalid]).update(parent_phone="0812")
-    Student.objects.filter(pk=no_phone.student_id).update(parent_phone="\u00a0")
-    Student.objects.filter(pk=flagged.student_id).update(whatsapp_registered=False)
+    Guardian.objects.filter(student_id__in=[row.student_id for row in invalid]).update(phone="0812")
+    Guardian.objects.filter(student_id=no_phone.student_id).update(phone="\u00a0")
+    Guardian.objects.filter(student_id=flagged.student_id).update(whatsapp_registered=False)
     rows = [*ok, *invalid, no_phone, flagged, orphan, sent]
     args = ["broadcast_retry", *(str(row.pk) for row in rows), "999999", "--include-unknown"]
 
@@ -504,12 +533,11 @@ def test_retry_records_in_the_log_the_ids_put_back_and_kept_batch_by_batch(
     make_row, dispatch, django_capture_on_commit_callbacks, monkeypatch, caplog
 ):
     from broadcasts.services import repair
-    from students.models import Student
 
     monkeypatch.setattr(repair, "RETRY_BATCH", 2)
     ok = [make_row("failed") for _ in range(3)]
     no_phone = make_row("failed")
-    Student.objects.filter(pk=no_phone.student_id).update(parent_phone="")
+    Guardian.objects.filter(student_id=no_phone.student_id).update(phone="")
     ids = [row.pk for row in (*ok, no_phone)]
 
     caplog.set_level("INFO")

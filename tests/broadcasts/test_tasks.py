@@ -148,7 +148,9 @@ def test_final_failure_after_three_tries_alerts_every_admin_within_a_minute(
     note = notes[0]
     assert row.student.full_name in note.body
     assert str(row.monthly_report) in note.title
-    assert "62812****7890" in note.body and "6281234567890" not in note.body
+    # The guardian by name and relation, never their number, not even masked.
+    assert f"{row.student.full_name} ({row.student.nis}), {row.guardian}:" in note.body
+    assert "6281234567890" not in note.body and "****" not in note.body
     assert f"monthly_report__id__exact={row.monthly_report_id}" in note.link
     assert len(mail.outbox) == 1
     assert sorted(mail.outbox[0].to) == [

@@ -10,7 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from broadcasts.models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
 from broadcasts.selectors import Progress, ProgressState, broadcast_progress
 from reports.models import MonthlyReport
-from students.models import Classroom, Student
+from students.models import Classroom, Guardian, Student
+from tests.broadcast_rows import guardian_row
 
 CHANGELIST = "/admin/reports/monthlyreport/"
 PROGRESS_URL = "/admin/reports/monthlyreport/progress/"
@@ -30,16 +31,15 @@ def add_rows(report, students, statuses):
 def students(classroom):
     def make(n):
         start = Student.objects.count()
-        return Student.objects.bulk_create(
-            Student(
-                nis=f"P{start + i:05d}",
-                full_name=f"Murid {start + i}",
-                classroom=classroom,
-                parent_name="Ibu",
-                parent_phone="081234567890",
-            )
+        made = Student.objects.bulk_create(
+            Student(nis=f"P{start + i:05d}", full_name=f"Murid {start + i}", classroom=classroom)
             for i in range(n)
         )
+        Guardian.objects.bulk_create(
+            Guardian(student=student, name="Ibu", relation="ibu", phone="081234567890")
+            for student in made
+        )
+        return made
 
     return make
 
@@ -65,7 +65,9 @@ def test_counts_add_up_to_the_rows_for_a_mix_of_statuses(report, students):
 
     progress = broadcast_progress(monthly_report_ids=[report.pk])[report.pk]
 
-    assert progress == Progress(sent=3, failed=2, unknown=1, in_progress=3, waiting=4)
+    assert progress == Progress(
+        sent=3, failed=2, unknown=1, in_progress=3, waiting=4, children=13, children_reached=3
+    )
     assert progress.total == MonthlyReportBroadcast.objects.filter(monthly_report=report).count()
     assert progress.total == 13
     assert progress.finished == 6
@@ -115,7 +117,9 @@ def test_progress_for_many_reports_is_one_query(classroom, students, django_asse
     with django_assert_num_queries(1):
         progress = broadcast_progress(monthly_report_ids=[r.pk for r in reports] + [999_999])
 
-    assert progress[reports[0].pk] == Progress(sent=1, failed=1, waiting=1)
+    assert progress[reports[0].pk] == Progress(
+        sent=1, failed=1, waiting=1, children=3, children_reached=1
+    )
     assert progress[reports[1].pk] == Progress(sent=5, archived=True)
     assert 999_999 not in progress  # no such report
 
@@ -255,8 +259,14 @@ def test_the_progress_json_gives_counts_per_report(admin_client, classroom, stud
         "with_link": 0,
         "awaiting_open": 0,
         "opened_summary": "",
+        # One guardian per child here: 13 children, the 3 sent reached.
+        "children": 13,
+        "children_reached": 3,
+        "children_summary": "children reached: 3 of 13",
     }
     assert data[str(archived.pk)]["state"] == "finished"
+    # An archive keeps the messages' counts, not the children's.
+    assert data[str(archived.pk)]["children_summary"] == ""
     assert data[str(archived.pk)]["archived"] is True
     assert data[str(archived.pk)]["total"] == 4
 
@@ -322,3 +332,76 @@ def test_a_teacher_gets_no_progress_of_another_class(client, django_user_model, 
 
     assert response.status_code == 200
     assert list(response.json()["reports"]) == [str(own.pk)]
+
+
+# --- Children reached: at least one guardian's message sent -----------------------------------
+
+
+@pytest.fixture
+def two_families(report, make_student, make_guardian):
+    """Aisyah: her mother's message sent, her father's failed. Bima: both failed."""
+    rows = {}
+    for name, statuses in (("Aisyah Putri", ("sent", "failed")), ("Bima Saputra", ("failed",) * 2)):
+        child = make_student("0812-3456-7890", name=name, parent_name="Siti")
+        ayah = make_guardian(child, "ayah", "0813-1111-2222", name="Budi")
+        for guardian, phone, status in zip(
+            (child.guardians.get(relation="ibu"), ayah),
+            ("6281234567890", "6281311112222"),
+            statuses,
+            strict=True,
+        ):
+            rows[(name, guardian.relation)] = guardian_row(
+                monthly_report=report,
+                student=child,
+                guardian=guardian,
+                phone_number=phone,
+                status=status,
+                error_message="" if status == "sent" else "Nomor tidak terdaftar",
+            )
+    return rows
+
+
+def test_a_child_is_reached_when_one_guardian_s_message_was_sent(report, two_families):
+    progress = broadcast_progress(monthly_report_ids=[report.pk])[report.pk]
+
+    # Four messages, two children; Aisyah reached (her mother's sent), Bima not.
+    assert (progress.total, progress.sent, progress.failed) == (4, 1, 3)
+    assert (progress.children, progress.children_reached, progress.children_unreached) == (
+        2,
+        1,
+        1,
+    )
+
+
+def test_the_pages_and_the_json_say_children_reached_beside_the_counts(
+    admin_client, report, two_families
+):
+    listed = admin_client.get(CHANGELIST, HTTP_ACCEPT_LANGUAGE="id").content.decode()
+    page = admin_client.get(
+        f"{CHANGELIST}{report.pk}/change/", HTTP_ACCEPT_LANGUAGE="id"
+    ).content.decode()
+    data = admin_client.get(PROGRESS_URL, {"ids": report.pk}, HTTP_ACCEPT_LANGUAGE="id").json()[
+        "reports"
+    ][str(report.pk)]
+
+    for html in (listed, page):
+        assert 'data-field="children_summary">anak terjangkau: 1 dari 2<' in widget(html, report)
+    assert data["children_summary"] == "anak terjangkau: 1 dari 2"
+    assert (data["children"], data["children_reached"]) == (2, 1)
+
+
+def test_the_undelivered_list_names_child_and_guardian(admin_client, report, two_families):
+    page = admin_client.get(
+        f"{CHANGELIST}{report.pk}/change/", HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+
+    table = page.split('class="wa-undelivered"')[1].split("</table>")[0]
+    cells = [
+        re.sub(r"<[^>]+>", "", row).split()
+        for row in re.findall(r"<tr class=\"wa-row-failed\">(.*?)</tr>", table, re.S)
+    ]
+    named = [" ".join(cell) for cell in cells]
+    assert any(n.startswith("Aisyah Putri (N00001) Budi (father)") for n in named)
+    assert any(n.startswith("Bima Saputra (N00002) Siti (mother)") for n in named)
+    assert any(n.startswith("Bima Saputra (N00002) Budi (father)") for n in named)
+    assert len(named) == 3

@@ -1,6 +1,7 @@
 """The report's list and page: "dibuka: n dari m", the follow-up list, revoking a report's
 links after a confirmation, and the live JSON's opened count."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -19,10 +20,11 @@ PROGRESS_URL = "/admin/reports/monthlyreport/progress/"
 
 def make_row(report, student, *, link=True, **fields):
     now = timezone.now()
+    fields.setdefault("guardian", student.guardians.first())
     return MonthlyReportBroadcast.objects.create(
         monthly_report=report,
         student=student,
-        phone_number="6281234567890",
+        phone_number=fields.pop("phone_number", "6281234567890"),
         status=fields.pop("status", BroadcastStatus.SENT),
         sent_at=fields.pop("sent_at", now),
         link_token=new_link_token() if link else None,
@@ -172,6 +174,27 @@ def test_the_follow_up_list_names_children_not_opened_after_n_days(
     assert "Budi Baru" not in follow_up and "Cici Sudah" not in follow_up
     assert f"/admin/students/student/{due.student.pk}/change/" in follow_up
     assert f"/admin/broadcasts/monthlyreportbroadcast/{due.pk}/change/" in follow_up
+
+
+def test_the_follow_up_list_names_each_guardian_of_a_child(
+    client, superuser, report, make_student, make_guardian, settings
+):
+    """Two guardians of one child, neither opened: two lines, each naming its guardian."""
+    settings.REPORT_FOLLOW_UP_DAYS = 3
+    old = timezone.now() - timedelta(days=4)
+    child = make_student(name="Ahmad Telat", parent_name="Siti")
+    ayah = make_guardian(child, "ayah", name="Budi")
+    make_row(report, child, sent_at=old)
+    make_row(report, child, guardian=ayah, phone_number="6281311112222", sent_at=old)
+    client.force_login(superuser)
+
+    page = client.get(f"{CHANGELIST}{report.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+
+    follow_up = page.content.decode().split('class="wa-follow-up"')[1].split("</table>")[0]
+    assert re.findall(r'<td class="wa-guardian">([^<]*)</td>', follow_up) == [
+        "Siti (mother)",
+        "Budi (father)",
+    ]
 
 
 def test_a_long_follow_up_list_stops_with_a_link_to_the_rest(

@@ -15,7 +15,8 @@ from broadcasts.exceptions import BroadcastFailed
 from broadcasts.models import BroadcastArchive, MonthlyReportBroadcast
 from broadcasts.selectors import UNDELIVERED_LIST_LIMIT
 from broadcasts.services.sending import broadcast_send
-from students.models import Student
+from students.models import Guardian, Student
+from tests.broadcast_rows import guardian_row
 
 REPORTS = "/admin/reports/monthlyreport/"
 BROADCASTS = "/admin/broadcasts/monthlyreportbroadcast/"
@@ -48,7 +49,7 @@ def dispatch():
 @pytest.fixture
 def make_row(make_student):
     def make(report, status, *, name=None, phone="0812-3456-7890", error=""):
-        return MonthlyReportBroadcast.objects.create(
+        return guardian_row(
             monthly_report=report,
             student=make_student(phone, name=name),
             phone_number="6281234567890",
@@ -89,13 +90,14 @@ def test_the_report_page_names_the_children_not_reached_with_reason_and_links(
     assert [(kind, text_of(html)) for kind, html in rows] == [
         (
             "failed",
-            f"Citra Lestari ({failed.student.nis}) Gagal target invalid: 6281234567890 "
-            "perbaiki nomornya",
+            # The child, then the guardian with the relation ("Ibu Siti (ibu)").
+            f"Citra Lestari ({failed.student.nis}) {failed.guardian} Gagal target invalid: "
+            "6281234567890 perbaiki nomornya",
         ),
         (
             "unknown",
-            f"Dewi Anggraini ({unknown.student.nis}) Tidak pasti: periksa sebelum mengirim "
-            "ulang Fonnte diam perbaiki nomornya",
+            f"Dewi Anggraini ({unknown.student.nis}) {unknown.guardian} Tidak pasti: periksa "
+            "sebelum mengirim ulang Fonnte diam perbaiki nomornya",
         ),
     ]
     assert f'href="{BROADCASTS}{failed.pk}/change/"' in rows[0][1]
@@ -139,23 +141,25 @@ def test_a_long_list_stops_at_the_limit_and_links_the_rest_in_one_query(
     admin_client, report, make_student
 ):
     students = Student.objects.bulk_create(
-        Student(
-            nis=f"L{i:04d}",
-            full_name=f"Anak {i:03d}",
-            classroom=report.classroom,
-            parent_name="Ibu",
-            parent_phone="081234567890",
-        )
+        Student(nis=f"L{i:04d}", full_name=f"Anak {i:03d}", classroom=report.classroom)
         for i in range(UNDELIVERED_LIST_LIMIT + 7)
+    )
+    guardians = Guardian.objects.bulk_create(
+        Guardian(student=student, name="Ibu", relation="ibu", phone="081234567890")
+        for student in students
     )
 
     def queries_for(count):
         MonthlyReportBroadcast.objects.all().delete()
         MonthlyReportBroadcast.objects.bulk_create(
             MonthlyReportBroadcast(
-                monthly_report=report, student=student, phone_number="1", status="failed"
+                monthly_report=report,
+                student=student,
+                guardian=guardian,
+                phone_number="1",
+                status="failed",
             )
-            for student in students[:count]
+            for student, guardian in zip(students[:count], guardians[:count], strict=True)
         )
         with CaptureQueriesContext(connection) as queries:
             page = change_page(admin_client, report)
@@ -393,8 +397,8 @@ def test_a_report_resend_page_with_nothing_to_resend_says_so_once_and_links_each
 
     assert (
         text.count(
-            "Belum ada pesan yang bisa dikirim ulang: perbaiki dulu nomor anak-anak di bawah ini "
-            "di data siswa, lalu kirim ulang."
+            "Belum ada pesan yang bisa dikirim ulang: perbaiki dulu nomor wali murid anak-anak "
+            "di bawah ini di data siswa, lalu kirim ulang."
         )
         == 1
     )
@@ -403,8 +407,12 @@ def test_a_report_resend_page_with_nothing_to_resend_says_so_once_and_links_each
     assert 'value="Ya, kirim ulang"' not in page
     for row in (invalid, no_phone):
         assert f'href="{STUDENTS}{row.student_id}/change/"' in page
-    assert f"Aisyah Putri ({invalid.student.nis}): perbaiki nomornya dulu" in text
-    assert f"Bima Saputra ({no_phone.student.nis}): tambahkan nomor orang tua" in text
+    assert (
+        f"Aisyah Putri ({invalid.student.nis}), {invalid.guardian}: perbaiki nomornya dulu" in text
+    )
+    assert (
+        f"Bima Saputra ({no_phone.student.nis}), {no_phone.guardian}: tambahkan nomor wali murid"
+    ) in text
 
 
 @pytest.mark.parametrize("action", ["retry_failed", "resend_unknown"])

@@ -11,6 +11,8 @@ from django.utils import timezone
 from broadcasts.models import BroadcastArchive, BroadcastStatus, MonthlyReportBroadcast
 from broadcasts.services import broadcast_resend
 from reports.models import MonthlyReport
+from students.models import Guardian
+from tests.broadcast_rows import guardian_row
 
 CHANGELIST = "/admin/reports/monthlyreport/"
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
@@ -34,7 +36,7 @@ def dispatch():
 @pytest.fixture
 def make_row(make_student):
     def make(report, status, *, name=None, error=""):
-        return MonthlyReportBroadcast.objects.create(
+        return guardian_row(
             monthly_report=report,
             student=make_student(name=name),
             phone_number="6281234567890",
@@ -254,34 +256,32 @@ def test_the_unknown_link_opens_the_filtered_broadcast_list(admin_client, report
 def test_a_failed_row_whose_student_has_no_number_now_is_kept_and_named(
     admin_client, report, mixed, dispatch, django_capture_on_commit_callbacks
 ):
-    from students.models import Student
 
     lost, corrected = mixed["failed"]
-    Student.objects.filter(pk=lost.student_id).update(parent_phone="")
-    Student.objects.filter(pk=corrected.student_id).update(parent_phone="0813-1111-2222")
+    Guardian.objects.filter(student_id=lost.student_id).update(phone="")
+    Guardian.objects.filter(student_id=corrected.student_id).update(phone="0813-1111-2222")
 
     page = post_action(admin_client, report).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         response = post_action(admin_client, report, post="yes")
 
     assert "1 failed message will be sent again" in page
-    assert "Not resent, the student has no phone number: 1." in page
+    assert "Not resent, the guardian has no phone number: 1." in page
     lost.refresh_from_db()
     corrected.refresh_from_db()
     assert (lost.status, lost.phone_number) == ("failed", "6281234567890")
     assert (corrected.status, corrected.phone_number) == ("pending", "6281311112222")
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert f"{report}: 1 failed message will be sent again." in message
-    assert "Not resent, the student has no phone number: 1." in message
+    assert "Not resent, the guardian has no phone number: 1." in message
 
 
 def test_a_number_still_invalid_is_counted_apart_and_named_to_fix_first(
     admin_client, report, mixed, dispatch, django_capture_on_commit_callbacks
 ):
-    from students.models import Student
 
     invalid = mixed["failed"][0]
-    Student.objects.filter(pk=invalid.student_id).update(parent_phone="0812")
+    Guardian.objects.filter(student_id=invalid.student_id).update(phone="0812")
 
     page = post_action(admin_client, report).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
@@ -292,7 +292,10 @@ def test_a_number_still_invalid_is_counted_apart_and_named_to_fix_first(
     assert "Bima Saputra" in resent_list and "Aisyah Putri" not in resent_list
     assert "Will fail again, the number is not a valid Indonesian mobile number: 1." in page
     invalid_list = text_of(page.split('class="wa-invalid"')[1].split("</ul>")[0])
-    assert f"Aisyah Putri ({invalid.student.nis}): fix the number first" in invalid_list
+    assert (
+        f"Aisyah Putri ({invalid.student.nis}), Ibu Siti (mother): fix the number first"
+        in invalid_list
+    )
     # Confirming puts it back like the others (it fails at once, the admins are told); the
     # message counts only the one that goes to Fonnte.
     assert statuses(mixed["failed"]) == ["pending", "pending"]
@@ -304,11 +307,10 @@ def test_a_number_still_invalid_is_counted_apart_and_named_to_fix_first(
 def test_a_report_with_only_invalid_numbers_says_none_will_be_sent(
     admin_client, classroom, report, make_row, dispatch, django_capture_on_commit_callbacks
 ):
-    from students.models import Student
 
     other = MonthlyReport.objects.create(classroom=classroom, month=12, year=2026)
     invalid = make_row(report, "failed", name="Aisyah Putri")
-    Student.objects.filter(pk=invalid.student_id).update(parent_phone="12345")
+    Guardian.objects.filter(student_id=invalid.student_id).update(phone="12345")
     make_row(other, "failed", name="Bima Saputra")
 
     page = post_action(admin_client, report, other).content.decode()
@@ -320,8 +322,8 @@ def test_a_report_with_only_invalid_numbers_says_none_will_be_sent(
     messages = {str(m).split(":")[0]: str(m) for m in get_messages(response.wsgi_request)}
     assert messages[str(report)] == (
         f"{report}: no message will be sent again. Will fail again, the number is not a "
-        "valid Indonesian mobile number: 1. Fix the number in the student data first, then "
-        "resend."
+        "valid Indonesian mobile number: 1. Fix the guardian's number in the student data "
+        "first, then resend."
     )
     assert messages[str(other)] == f"{other}: 1 failed message will be sent again."
 
@@ -345,10 +347,9 @@ def test_only_those_who_may_resend_see_the_unknown_link(client, admins, report, 
 def test_a_number_not_on_whatsapp_is_not_resent_and_named(
     admin_client, report, mixed, dispatch, django_capture_on_commit_callbacks
 ):
-    from students.models import Student
 
     flagged, other = mixed["failed"]
-    Student.objects.filter(pk=flagged.student_id).update(whatsapp_registered=False)
+    Guardian.objects.filter(student_id=flagged.student_id).update(whatsapp_registered=False)
 
     page = post_action(admin_client, report).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
@@ -359,7 +360,10 @@ def test_a_number_not_on_whatsapp_is_not_resent_and_named(
     assert "Bima Saputra" in resent_list and "Aisyah Putri" not in resent_list
     assert "Not resent, the number is not on WhatsApp: 1." in page
     flagged_list = text_of(page.split('class="wa-not-on-whatsapp"')[1].split("</ul>")[0])
-    assert f"Aisyah Putri ({flagged.student.nis}): correct the number first" in flagged_list
+    assert (
+        f"Aisyah Putri ({flagged.student.nis}), Ibu Siti (mother): correct the number first"
+        in flagged_list
+    )
     assert statuses([flagged, other]) == ["failed", "pending"]
     flagged.refresh_from_db()
     assert (flagged.error_message, flagged.retry_count) == ("Nomor tidak terdaftar", 3)
@@ -371,10 +375,9 @@ def test_a_number_not_on_whatsapp_is_not_resent_and_named(
 def test_a_report_whose_failed_rows_cannot_be_resent_says_none_will_be_sent(
     admin_client, report, make_row, dispatch, django_capture_on_commit_callbacks
 ):
-    from students.models import Student
 
     flagged = make_row(report, "failed", name="Aisyah Putri")
-    Student.objects.filter(pk=flagged.student_id).update(whatsapp_registered=False)
+    Guardian.objects.filter(student_id=flagged.student_id).update(whatsapp_registered=False)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = post_action(admin_client, report, post="yes")
@@ -382,6 +385,6 @@ def test_a_report_whose_failed_rows_cannot_be_resent_says_none_will_be_sent(
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert message == (
         f"{report}: no message will be sent again. Not resent, the number is not on "
-        "WhatsApp: 1. Correct the number in the student data, then resend."
+        "WhatsApp: 1. Correct the guardian's number in the student data, then resend."
     )
     dispatch.assert_not_called()

@@ -11,7 +11,8 @@ HINT_MAX_IDS = 20
 class Command(BaseCommand):
     help = (
         "List the WhatsApp messages that failed, most recently updated first: row id, "
-        "student and NIS, masked phone number, reason, attempts made and last update "
+        "student and NIS, the guardian it was for with their relation (e.g. 'Siti (mother)'), "
+        "masked phone number, reason, attempts made and last update "
         "(local time). With --include-unknown, also the rows whose outcome is unknown "
         "(sent, but Fonnte never answered). Changes nothing; resend with broadcast_retry."
     )
@@ -49,9 +50,10 @@ class Command(BaseCommand):
         for row in rows:
             report_text = str(row.monthly_report) if row.monthly_report else "deleted report"
             updated = timezone.localtime(row.updated_at).strftime("%Y-%m-%d %H:%M %Z")
+            guardian = str(row.guardian) if row.guardian else "guardian removed"
             self.stdout.write(
                 f"#{row.pk}  {row.student.full_name} (NIS {row.student.nis})  "
-                f"{mask_phone(row.phone_number)}  {row.status}  "
+                f"to {guardian}  {mask_phone(row.phone_number)}  {row.status}  "
                 f"attempts {row.retry_count}  updated {updated}"
             )
             self.stdout.write(f"    report: {report_text}")

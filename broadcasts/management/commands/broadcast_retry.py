@@ -4,7 +4,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from broadcasts import operations
 from broadcasts.models import BroadcastStatus
-from broadcasts.selectors import INVALID_PHONE, NotResendable, broadcasts_resend_problems
+from broadcasts.selectors import (
+    INVALID_PHONE,
+    NUMBER_TAKEN,
+    NotResendable,
+    broadcasts_resend_problems,
+)
 from broadcasts.services import broadcast_resend
 from broadcasts.services.repair import id_batches
 
@@ -26,9 +31,10 @@ class Command(BaseCommand):
         "attempts and the workers pick them up. Choose exactly one of: row ids, --all (every "
         "failed row) or --report ID (that report's failed rows). A sent row is never sent "
         "again; ids that are not failed, or do not exist, are skipped and counted. Each row "
-        "goes to its student's current number. Left as they are, and listed: rows whose "
-        "student has no number now, whose number is not on WhatsApp, or whose report was "
-        "deleted. "
+        "goes to its guardian's current number. Left as they are, and listed: rows whose "
+        "guardian was removed, no longer receives messages or has no number now, whose "
+        "number is not on WhatsApp, whose guardian's number now has the child's message "
+        "already (never twice to one number about one child), or whose report was deleted. "
         "--include-unknown also resends rows whose outcome is unknown: Fonnte may already "
         "have delivered those, so their parents may get the message twice. "
         "A resend from the terminal is recorded in the log (logger "
@@ -89,7 +95,7 @@ class Command(BaseCommand):
         }
 
         resent, invalid = [], []
-        kept = {reason: [] for reason in NotResendable}
+        kept = {reason: [] for reason in _KEPT}
         # Rows handed to the service per call, so the id list stays within every database's
         # limits (the service's own statements are batched alike).
         for batch in id_batches(candidates):
@@ -108,9 +114,8 @@ class Command(BaseCommand):
                 outcome = broadcast_resend(broadcast_ids=batch, include_unknown=include_unknown)
                 resent += outcome.resent
                 invalid += outcome.invalid_phone
-                kept[NotResendable.NO_PHONE] += outcome.no_phone
-                kept[NotResendable.NOT_ON_WHATSAPP] += outcome.not_on_whatsapp
-                kept[NotResendable.REPORT_DELETED] += outcome.report_deleted
+                for reason, ids in _kept(outcome).items():
+                    kept[reason] += ids
                 _log_batch(outcome, include_unknown=include_unknown)
         if not requested:
             what = "failed or unknown" if include_unknown else "failed"
@@ -134,7 +139,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Put back {len(resent)} message(s) to be sent with fresh attempts, each "
-                    f"to its student's current number: {id_list(resent)}."
+                    f"to its guardian's current number: {id_list(resent)}."
                 )
             )
         else:
@@ -144,15 +149,22 @@ class Command(BaseCommand):
                 self.style.WARNING(
                     f"{len(invalid)} of them {'would' if dry_run else 'will'} fail again at "
                     "once, without being sent: the number is not a valid Indonesian mobile "
-                    f"number; fix it in the student data, then resend: {id_list(invalid)}."
+                    f"number; fix the guardian's number in the student data, then resend: "
+                    f"{id_list(invalid)}."
                 )
             )
         why = {
-            NotResendable.NO_PHONE: "the student has no phone number now; add it in the "
+            NotResendable.REPORT_DELETED: "their monthly report was deleted; they cannot be resent",
+            NotResendable.GUARDIAN_REMOVED: "the guardian was removed from the student data; "
+            "they cannot be resent",
+            NotResendable.OPTED_OUT: "the guardian does not receive messages (opted out in "
+            "the student data)",
+            NotResendable.NO_PHONE: "the guardian has no phone number now; add it in the "
             "student data, then resend",
             NotResendable.NOT_ON_WHATSAPP: "the number is not on WhatsApp (checked with "
             "Fonnte); correct it in the student data, then resend",
-            NotResendable.REPORT_DELETED: "their monthly report was deleted; they cannot be resent",
+            NUMBER_TAKEN: "the guardian's number now is one another message about the same "
+            "child's report already went to (never twice to one number about one child)",
         }
         for reason, ids in kept.items():
             if ids:
@@ -207,25 +219,37 @@ class Command(BaseCommand):
 
 def _log_batch(outcome, *, include_unknown):
     """Record one batch's resend: a terminal resend has no user for the rows' history."""
-    kept = {
-        NotResendable.NO_PHONE: outcome.no_phone,
-        NotResendable.NOT_ON_WHATSAPP: outcome.not_on_whatsapp,
-        NotResendable.REPORT_DELETED: outcome.report_deleted,
-    }
+    kept = _kept(outcome)
     logger.info(
         "broadcast_retry: put back %d row(s) to be sent: %s (invalid number, failing again: "
         "%s); kept as they were: %s",
         len(outcome.resent),
         _ids(outcome.resent),
         _ids(outcome.invalid_phone),
-        "; ".join(f"{reason.value} {_ids(ids)}" for reason, ids in kept.items() if ids) or "-",
+        "; ".join(f"{reason} {_ids(ids)}" for reason, ids in kept.items() if ids) or "-",
         extra={
             "broadcast_ids_resent": sorted(outcome.resent),
             "broadcast_ids_invalid_phone": sorted(outcome.invalid_phone),
-            "broadcast_ids_kept": {reason.value: sorted(ids) for reason, ids in kept.items()},
+            "broadcast_ids_kept": {str(reason): sorted(ids) for reason, ids in kept.items()},
             "include_unknown": include_unknown,
         },
     )
+
+
+#: Why a row is left as it was, as the output lists them, in this order.
+_KEPT = (*NotResendable, NUMBER_TAKEN)
+
+
+def _kept(outcome) -> dict:
+    """A resend's rows left as they were (services.Resend), by reason."""
+    return {
+        NotResendable.REPORT_DELETED: outcome.report_deleted,
+        NotResendable.GUARDIAN_REMOVED: outcome.guardian_removed,
+        NotResendable.OPTED_OUT: outcome.opted_out,
+        NotResendable.NO_PHONE: outcome.no_phone,
+        NotResendable.NOT_ON_WHATSAPP: outcome.not_on_whatsapp,
+        NUMBER_TAKEN: outcome.number_taken,
+    }
 
 
 def _ids(ids) -> str:

@@ -44,6 +44,12 @@
     }
     widget.querySelector("[data-field='state_label']").textContent = progress.state_label;
     widget.querySelector("[data-field='summary']").textContent = progress.summary;
+    // "children reached: n of m": a child is reached once one guardian's message was sent.
+    const children = widget.querySelector("[data-field='children_summary']");
+    if (children) {
+      children.textContent = progress.children_summary;
+      setHidden(children, !progress.children_summary);
+    }
     widget.querySelector("[data-field='opened_summary']").textContent = progress.opened_summary;
     setHidden(widget.querySelector(".wa-opened"), !progress.opened_summary);
     widget.dataset.links = progress.opened_summary ? "1" : "";
