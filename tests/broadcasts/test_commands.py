@@ -254,7 +254,7 @@ def test_failed_lists_guardian_masked_phone_reason_and_attempts_never_the_full_n
     make_row("sent")
     out = run("broadcast_failed")
     assert (
-        f"#{failed.pk}  Aisyah Putri (NIS {failed.student.nis})  to Ibu Siti (mother)  "
+        f"#{failed.pk}  Aisyah Putri (NIS {failed.student.nis})  to Ibu Siti (ibu)  "
         f"{MASKED_PHONE}  failed"
     ) in out
     assert "attempts 1" in out
@@ -309,8 +309,8 @@ def test_failed_names_each_guardian_of_a_child_and_a_removed_one(
 
     out = run("broadcast_failed")
 
-    assert f"Bima Saputra (NIS {child.nis})  to Rina (mother)  {MASKED_PHONE}" in out
-    assert f"Bima Saputra (NIS {child.nis})  to Joko (father)  " in out
+    assert f"Bima Saputra (NIS {child.nis})  to Rina (ibu)  {MASKED_PHONE}" in out
+    assert f"Bima Saputra (NIS {child.nis})  to Joko (ayah)  " in out
     assert f"#{removed.pk}  Citra Lestari (NIS {gone.nis})  to guardian removed  " in out
     assert "3 failed message(s) (all)." in out
 
