@@ -283,10 +283,14 @@ def test_read_timeout_leaves_the_row_unknown_and_never_resends(
 
 
 def test_each_message_carries_a_link_that_opens_that_childs_file(
-    fake, client, report, make_student, superuser
+    fake, client, report, make_student, make_guardian, superuser
 ):
-    """A ZIP uploaded for a class, sent through the workers, each link followed as a parent."""
+    """A ZIP uploaded for a class, sent through the workers, each link followed as a parent.
+
+    The first child's father and mother each get a link of their own, to the same file.
+    """
     students = [make_student(f"0812-1300-000{n}") for n in (1, 2, 3)]
+    make_guardian(students[0], "ayah", "0813-1300-0001")
     files = {
         student.pk: b"%PDF-1.4\n% report of " + student.nis.encode() + b"\n%%EOF\n"
         for student in students[:2]
@@ -317,18 +321,21 @@ def test_each_message_carries_a_link_that_opens_that_childs_file(
     )
     assert response.status_code == 302
 
-    rows = {row.student_id: row for row in wait_for_rows(report, count=3)}
+    rows = wait_for_rows(report, count=4)
     parent = Client(HTTP_USER_AGENT="Mozilla/5.0 (Linux; Android 13) Mobile Safari/537.36")
-    for student in students:
-        (request,) = requests_to(fake, normalize_phone(student.guardians.get().phone))
+    paths = set()
+    for row in rows:
+        student = next(s for s in students if s.pk == row.student_id)
+        (request,) = [r for r in requests_to(fake, row.phone_number) if r.message == row.message]
         links = re.findall(r"https?://\S+?(/laporan/[A-Za-z0-9_-]{43}/)", request.message)
         if student.pk not in files:
             assert links == []  # no file: the old message, no link
             continue
         (path,) = links
+        paths.add(path)
         page = parent.get(path)
         assert page.status_code == 200 and student.full_name in page.content.decode()
-        row = MonthlyReportBroadcast.objects.get(pk=rows[student.pk].pk)
+        row.refresh_from_db()
         assert row.opened_at is None  # the page alone is not an opening
         answer = parent.get(path + "berkas/")
         served = b"".join(answer.streaming_content)
@@ -336,8 +343,9 @@ def test_each_message_carries_a_link_that_opens_that_childs_file(
         assert all(served != data for pk, data in files.items() if pk != student.pk)
         row.refresh_from_db()
         assert row.opened_at is not None and row.open_count == 1
-    # The admin's broadcast list: "opened" for exactly the two children whose file was fetched.
+    assert len(paths) == 3  # the father's link is not the mother's
+    # The admin's broadcast list: "opened" for exactly the three messages whose file was fetched.
     listed = client.get("/admin/broadcasts/monthlyreportbroadcast/?file_opened=opened")
     text = listed.content.decode()
-    assert listed.status_code == 200 and text.count('class="wa-opened-at"') == 2
+    assert listed.status_code == 200 and text.count('class="wa-opened-at"') == 3
     assert all(s.full_name in text for s in students[:2]) and students[2].full_name not in text
