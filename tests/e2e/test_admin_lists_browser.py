@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from broadcasts.models import BroadcastAttempt, MonthlyReportBroadcast
 from reports.models import MonthlyReport
-from students.models import Classroom, Guardian, Student
+from students.models import Classroom, Student
 from tests.broadcasts.test_admin_pages import DEVELOPER_WORDS
 from tests.conftest import restore_roles
 
@@ -50,19 +50,14 @@ def school():
             nis=f"2026{i:04d}",
             full_name=f"Muhammad Alfarizqi Rahmatullah Putra Pratama Wijayakusuma {i}",
             classroom=classroom,
+            parent_name="Ibu Siti Nurhaliza Rahmawati Kusumaningrum",
+            parent_phone=f"6281234567{i:03d}",
+            whatsapp_registered=bool(i),
         )
-        guardian = Guardian.objects.create(
-            student=student,
-            name="Ibu Siti Nurhaliza Rahmawati Kusumaningrum",
-            relation="ibu",
-            phone=f"6281234567{i:03d}",
-        )
-        Guardian.objects.filter(pk=guardian.pk).update(whatsapp_registered=bool(i))
         rows[status if status not in rows else "read"] = MonthlyReportBroadcast.objects.create(
             monthly_report=report,
             student=student,
-            guardian=guardian,
-            phone_number=guardian.phone,
+            phone_number=student.parent_phone,
             message="Assalamu'alaikum",
             status=status,
             retry_count=1 if status == "failed" else 0,
