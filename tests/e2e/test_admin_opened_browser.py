@@ -18,7 +18,7 @@ from django.utils import timezone
 from broadcasts.links import new_link_token, report_link_url
 from broadcasts.models import BroadcastStatus, MonthlyReportBroadcast
 from reports.models import MonthlyReport
-from students.models import Classroom, Student
+from students.models import Classroom, Guardian, Student
 from tests.conftest import restore_roles, store_report_file
 from tests.e2e.test_admin_lists_browser import overflow
 
@@ -57,14 +57,14 @@ def school():
     admin.groups.add(Group.objects.get(name="admin"))
     classroom = Classroom.objects.create(name="TK A Melati")
     students = [
-        Student.objects.create(
-            nis=nis,
-            full_name=name,
-            classroom=classroom,
-            parent_name="Ibu",
-            parent_phone=f"0812-1000-00{i:02d}",
+        Student.objects.create(nis=nis, full_name=name, classroom=classroom)
+        for nis, name in CHILDREN
+    ]
+    guardians = [
+        Guardian.objects.create(
+            student=student, name="Ibu", relation="ibu", phone=f"0812-1000-00{i:02d}"
         )
-        for i, (nis, name) in enumerate(CHILDREN, start=1)
+        for i, student in enumerate(students, start=1)
     ]
     sent = MonthlyReport.objects.create(classroom=classroom, month=11, year=2026)
     now = timezone.now()
@@ -75,6 +75,7 @@ def school():
             MonthlyReportBroadcast.objects.create(
                 monthly_report=sent,
                 student=student,
+                guardian=guardians[i],
                 phone_number=f"62812100000{i + 1:02d}",
                 status=BroadcastStatus.UNKNOWN if i == 4 else BroadcastStatus.SENT,
                 sent_at=now - timedelta(days=5),

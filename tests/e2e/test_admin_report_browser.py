@@ -11,7 +11,7 @@ import re
 import pytest
 
 from broadcasts.models import MonthlyReportBroadcast
-from students.models import Student
+from students.models import Guardian, Student
 from tests.e2e.test_admin_browser import (  # noqa: F401  (fixtures, used by name)
     FINISH_TIMEOUT_MS,
     log_in,
@@ -62,15 +62,10 @@ def test_a_report_is_sent_from_its_page_and_every_page_counts_alike(
         ("A004", "Eko Prasetyo", ""),  # no number: skipped, no message
         ("A005", "Fajar Ramadhan", "0812-1000-0005"),  # not on WhatsApp: skipped
     ]:
-        Student.objects.create(
-            nis=nis,
-            full_name=name,
-            classroom=report.classroom,
-            parent_name="Ibu",
-            parent_phone=phone,
-        )
+        student = Student.objects.create(nis=nis, full_name=name, classroom=report.classroom)
+        Guardian.objects.create(student=student, name="Ibu", relation="ibu", phone=phone)
     # Checked with Fonnte and not on WhatsApp (saving a number clears the check).
-    Student.objects.filter(nis="A005").update(whatsapp_registered=False)
+    Guardian.objects.filter(student__nis="A005").update(whatsapp_registered=False)
     dewi = Student.objects.get(nis="A003")
     log_in(page)
 

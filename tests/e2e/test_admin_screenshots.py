@@ -24,7 +24,7 @@ from broadcasts.services import (
 from notifications.whatsapp.base import DeviceState, DeviceStatus
 from notifications.whatsapp.locmem import LocmemBackend
 from reports.models import MonthlyReport
-from students.models import Classroom, Student
+from students.models import Classroom, Guardian, Student
 from tests.conftest import restore_roles
 
 try:
@@ -80,11 +80,13 @@ def _fresh_fake():
 def add_class(name, students):
     classroom = Classroom.objects.create(name=name)
     for nis, child, parent, phone, on_whatsapp in students:
-        student = Student.objects.create(
-            nis=nis, full_name=child, classroom=classroom, parent_name=parent, parent_phone=phone
+        student = Student.objects.create(nis=nis, full_name=child, classroom=classroom)
+        relation = "ayah" if parent.startswith("Bapak") else "ibu"
+        guardian = Guardian.objects.create(
+            student=student, name=parent, relation=relation, phone=phone
         )
         # As Fonnte's check left it (saving a number clears the check).
-        Student.objects.filter(pk=student.pk).update(whatsapp_registered=on_whatsapp)
+        Guardian.objects.filter(pk=guardian.pk).update(whatsapp_registered=on_whatsapp)
     return MonthlyReport.objects.create(classroom=classroom, month=11, year=2026)
 
 

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from reports.models import ReportFile
-from students.models import Student
+from students.models import Guardian, Student
 from tests.conftest import PDF, store_report_file
 from tests.e2e.test_admin_browser import (  # noqa: F401  (fixtures, used by name)
     log_in,
@@ -30,10 +30,11 @@ def a_class_of_sixty(report):
             nis=f"A{n:03d}",
             full_name=f"Siswa Nomor {n} Binti Abdurrahman",
             classroom=report.classroom,
-            parent_name="Ibu",
-            parent_phone="",
         )
         for n in range(1, 61)
+    )
+    Guardian.objects.bulk_create(
+        Guardian(student=student, name="Ibu", relation="ibu", phone="") for student in students
     )
     for student in students[:40]:
         store_report_file(report, student, name=f"{student.nis}.pdf")

@@ -80,29 +80,56 @@ def alert_naming(user, student):
     return Notification.objects.filter(recipient=user, body__contains=student.full_name).first()
 
 
-def test_every_parent_with_a_number_gets_one_message(fake, click_send, report, make_student):
-    students = [make_student(f"0812-1000-000{n}") for n in (1, 2, 3)]
+def accepted_per_child_and_number(fake, rows):
+    """Messages Fonnte accepted per ``(child, number)``, read off its log by the child's name
+    in the text (``*Siswa 3*``): twins share a number, never a message."""
+    names = {row.student.full_name: row.student_id for row in rows}
+    counts = {}
+    for request in fake.received:
+        if request.accepted:
+            (child,) = [pk for name, pk in names.items() if f"*{name}*" in request.message]
+            counts[(child, request.target)] = counts.get((child, request.target), 0) + 1
+    return counts
+
+
+def test_every_guardian_with_a_number_gets_one_message(
+    fake, click_send, report, make_student, make_guardian
+):
+    # Mother and father at their own numbers; both at one number; twins whose mother has
+    # one number; a child without a number.
+    both = make_student("0812-1000-0001")
+    father = make_guardian(both, "ayah", "0813-1000-0001")
+    sharing = make_student("0812-1000-0002")
+    make_guardian(sharing, "ayah", "0812 1000 0002")
+    twins = [make_student("0812-1000-0003"), make_student("0812-1000-0003")]
     no_phone = make_student("")
+    expected = {
+        (both.pk, "6281210000001"),
+        (both.pk, "6281310000001"),
+        (sharing.pk, "6281210000002"),
+        (twins[0].pk, "6281210000003"),
+        (twins[1].pk, "6281210000003"),
+    }
 
     click_send(report)
 
-    rows = wait_for_rows(report, count=3)
-    assert {row.student_id for row in rows} == {s.pk for s in students}
+    rows = wait_for_rows(report, count=len(expected))
+    assert {(row.student_id, row.phone_number) for row in rows} == expected
     assert no_phone.pk not in {row.student_id for row in rows}
-    accepted = fake.accepted_count_by_target()
+    assert {row.guardian_id for row in rows if row.phone_number == "6281310000001"} == {father.pk}
+    # Never twice per (report, child, number), and each of them got theirs: Fonnte's log.
+    assert accepted_per_child_and_number(fake, rows) == dict.fromkeys(expected, 1)
     for row in rows:
-        phone = normalize_phone(row.student.parent_phone)
-        assert row.phone_number == phone
-        assert accepted.get(phone) == 1
-        (request,) = requests_to(fake, phone)
+        (request,) = [r for r in fake.sent_to(row.phone_number) if r.message == row.message]
+        assert f"*{row.student.full_name}*" in request.message
         assert row.status == BroadcastStatus.SENT
         assert row.retry_count == 1
         assert row.fonnte_message_id == request.message_id
         assert row.sent_at is not None
-        assert request.message == row.message
         assert request.authorization == fake.token
         assert request.fields.get("countryCode") == "0"
-    assert fake.duplicates() == {}
+    assert len(fake.received) == len(expected)
+    assert fake.duplicates() == {"6281210000003": 2}  # the twins' mother: one per child
 
 
 #: A log line's leading time, Celery's ("[2026-12-07 09:30:01 +0700: INFO/…") or the
@@ -125,8 +152,8 @@ def test_every_worker_log_line_carries_its_utc_offset(
 
 
 def test_passing_failure_is_retried_then_sent(fake, click_send, report, make_student):
-    student = make_student("0812-2000-0001")
-    phone = normalize_phone(student.parent_phone)
+    make_student("0812-2000-0001")
+    phone = normalize_phone("0812-2000-0001")
     fake.script(phone, "http_500")
 
     click_send(report)
@@ -145,7 +172,7 @@ def test_final_failure_fails_the_row_and_alerts_the_admins(
     fake, click_send, report, make_student, superuser
 ):
     student = make_student("0812-3000-0001")
-    phone = normalize_phone(student.parent_phone)
+    phone = normalize_phone("0812-3000-0001")
     fake.script(phone, "http_500", "http_500", "http_500")
 
     click_send(report)
@@ -180,14 +207,14 @@ def test_invalid_number_fails_without_calling_fonnte(
     assert "phone" in message or "telepon" in message, bad.error_message
     assert good.status == BroadcastStatus.SENT
     # Only the valid number reached Fonnte, once.
-    assert [r.target for r in fake.received] == [normalize_phone(valid.parent_phone)]
+    assert [r.target for r in fake.received] == [normalize_phone("0812-4000-0001")]
     assert wait_until(lambda: alert_naming(superuser, invalid), what="the admin alert")
     assert alert_naming(superuser, valid) is None
 
 
 def test_a_task_delivered_more_than_once_sends_once(fake, worker, click_send, report, make_student):
-    student = make_student("0812-5000-0001")
-    phone = normalize_phone(student.parent_phone)
+    make_student("0812-5000-0001")
+    phone = normalize_phone("0812-5000-0001")
     # Fonnte answers slowly: the first send is still in flight when the copies arrive.
     fake.latency = 0.5
     mark = worker.log_mark()
@@ -234,7 +261,7 @@ def test_read_timeout_leaves_the_row_unknown_and_never_resends(
     fake, click_send, report, make_student, superuser
 ):
     student = make_student("0812-6000-0001")
-    phone = normalize_phone(student.parent_phone)
+    phone = normalize_phone("0812-6000-0001")
     # Fonnte queues the message but answers after 3 s; the worker gives up after 1 s.
     fake.hang_seconds = 3.0
     fake.script(phone, "hang")
@@ -256,10 +283,14 @@ def test_read_timeout_leaves_the_row_unknown_and_never_resends(
 
 
 def test_each_message_carries_a_link_that_opens_that_childs_file(
-    fake, client, report, make_student, superuser
+    fake, client, report, make_student, make_guardian, superuser
 ):
-    """A ZIP uploaded for a class, sent through the workers, each link followed as a parent."""
+    """A ZIP uploaded for a class, sent through the workers, each link followed as a parent.
+
+    The first child's father and mother each get a link of their own, to the same file.
+    """
     students = [make_student(f"0812-1300-000{n}") for n in (1, 2, 3)]
+    make_guardian(students[0], "ayah", "0813-1300-0001")
     files = {
         student.pk: b"%PDF-1.4\n% report of " + student.nis.encode() + b"\n%%EOF\n"
         for student in students[:2]
@@ -290,18 +321,21 @@ def test_each_message_carries_a_link_that_opens_that_childs_file(
     )
     assert response.status_code == 302
 
-    rows = {row.student_id: row for row in wait_for_rows(report, count=3)}
+    rows = wait_for_rows(report, count=4)
     parent = Client(HTTP_USER_AGENT="Mozilla/5.0 (Linux; Android 13) Mobile Safari/537.36")
-    for student in students:
-        (request,) = requests_to(fake, normalize_phone(student.parent_phone))
+    paths = set()
+    for row in rows:
+        student = next(s for s in students if s.pk == row.student_id)
+        (request,) = [r for r in requests_to(fake, row.phone_number) if r.message == row.message]
         links = re.findall(r"https?://\S+?(/laporan/[A-Za-z0-9_-]{43}/)", request.message)
         if student.pk not in files:
             assert links == []  # no file: the old message, no link
             continue
         (path,) = links
+        paths.add(path)
         page = parent.get(path)
         assert page.status_code == 200 and student.full_name in page.content.decode()
-        row = MonthlyReportBroadcast.objects.get(pk=rows[student.pk].pk)
+        row.refresh_from_db()
         assert row.opened_at is None  # the page alone is not an opening
         answer = parent.get(path + "berkas/")
         served = b"".join(answer.streaming_content)
@@ -309,8 +343,9 @@ def test_each_message_carries_a_link_that_opens_that_childs_file(
         assert all(served != data for pk, data in files.items() if pk != student.pk)
         row.refresh_from_db()
         assert row.opened_at is not None and row.open_count == 1
-    # The admin's broadcast list: "opened" for exactly the two children whose file was fetched.
+    assert len(paths) == 3  # the father's link is not the mother's
+    # The admin's broadcast list: "opened" for exactly the three messages whose file was fetched.
     listed = client.get("/admin/broadcasts/monthlyreportbroadcast/?file_opened=opened")
     text = listed.content.decode()
-    assert listed.status_code == 200 and text.count('class="wa-opened-at"') == 2
+    assert listed.status_code == 200 and text.count('class="wa-opened-at"') == 3
     assert all(s.full_name in text for s in students[:2]) and students[2].full_name not in text

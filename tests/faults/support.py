@@ -722,6 +722,7 @@ class Row:
     message_id: str
     alerted: bool
     reason: str  # error_message
+    message: str  # the text sent: names the child, so Fonnte's log tells whose it was
 
 
 @dataclass(frozen=True)
@@ -820,6 +821,7 @@ class OrmProbe:
                     message_id=b.fonnte_message_id,
                     alerted=b.failure_alerted_at is not None,
                     reason=b.error_message,
+                    message=b.message,
                 )
                 for b in rows
             ],
@@ -838,7 +840,8 @@ class SqlProbe:
 
     ROWS = """
         SELECT b.id, s.nis, s.full_name, b.phone_number, b.status, b.retry_count,
-               b.fonnte_message_id, b.failure_alerted_at IS NOT NULL, b.error_message
+               b.fonnte_message_id, b.failure_alerted_at IS NOT NULL, b.error_message,
+               b.message
         FROM broadcasts_monthlyreportbroadcast b JOIN students_student s ON s.id = b.student_id
         WHERE b.monthly_report_id = %s ORDER BY b.id
     """
@@ -920,9 +923,72 @@ ADMINS = ("kepala", "tatausaha", "yayasan")
 BYSTANDERS = ("guru", "lama")
 
 
-def make_class(make_student, code: int, n: int = N):
-    """``n`` students with distinct valid numbers 0812<code><nnnnnn> (62812<code><nnnnnn>)."""
-    return [make_student(f"0812{code:02d}{i:06d}") for i in range(1, n + 1)]
+#: The class's shape (:func:`class_guardians`): children 1-3 also have a father at a number
+#: of his own, child 4's father shares the mother's number, child 6 is child 5's twin and
+#: has the same mother at the same number. One row per (child, number): N rows.
+FATHERS = 3
+SHARED = 4
+TWINS = (5, 6)
+
+
+def class_guardians(code: int, n: int = N) -> list[list[tuple[str, str]]]:
+    """Per child, its guardians ``(relation, number)``, for ``n`` rows in all.
+
+    Mothers at 0812<code><child>, fathers at 0813<code><child>; all valid, all distinct
+    but the shared one and the twins' one.
+    """
+    children = []
+    for i in range(1, n - FATHERS + 1):
+        mother = f"0812{code:02d}{(TWINS[0] if i == TWINS[1] else i):06d}"
+        guardians = [("ibu", mother)]
+        if i <= FATHERS:
+            guardians.append(("ayah", f"0813{code:02d}{i:06d}"))
+        elif i == SHARED:
+            guardians.append(("ayah", mother))
+        children.append(guardians)
+    return children
+
+
+def make_class(make_student, code: int, n: int = N) -> set[tuple[str, str]]:
+    """The children of :func:`class_guardians`; returns who must get the message, once each:
+    ``(nis, number as Fonnte sees it)``."""
+    from students.models import Guardian
+    from students.phones import normalize_phone
+
+    recipients = set()
+    for guardians in class_guardians(code, n):
+        (_, mother), *others = guardians
+        student = make_student(mother)
+        for relation, phone in others:
+            Guardian.objects.create(
+                student=student, relation=relation, phone=phone, name=f"Bapak {student.pk}"
+            )
+        recipients |= {(student.nis, normalize_phone(phone)) for _, phone in guardians}
+    assert len(recipients) == n
+    return recipients
+
+
+def requests_for(fake, row, *, accepted=False) -> list:
+    """What Fonnte got for this row: its number and its text (the text names the child)."""
+    return [
+        r
+        for r in fake.received
+        if r.target == row.phone and r.message == row.message and (r.accepted or not accepted)
+    ]
+
+
+def accepted_per_child_and_number(fake, rows) -> Counter:
+    """Messages Fonnte accepted per ``(nis, number)``, read off its log: each accepted
+    request is matched to the row of the same number and text; one matching no row counts
+    under ``(None, number)``."""
+    by_text = {(row.phone, row.message): row for row in rows}
+    counts = Counter()
+    for request in fake.received:
+        if request.accepted:
+            row = by_text.get((request.target, request.message))
+            assert row is None or f"*{row.name}*" in request.message, request
+            counts[(row.nis if row else None, request.target)] += 1
+    return counts
 
 
 def handed_out(progress) -> bool:
@@ -992,36 +1058,55 @@ def stays_quiet(probe, fake, snap):
     return later
 
 
-def verify(snap, fake, *, report_id, expected=N, allowed=FINAL_STATUSES, figures=None):
-    """The invariants every fault must leave intact; returns (and records) the figures."""
+def verify(
+    snap,
+    fake,
+    *,
+    report_id,
+    expected=N,
+    allowed=FINAL_STATUSES,
+    figures=None,
+    recipients=None,
+):
+    """The invariants every fault must leave intact; returns (and records) the figures.
+
+    ``recipients``: who must have a row, ``(nis, number)`` (what :func:`make_class` returns).
+    """
     rows = snap.rows
     statuses = snap.statuses()
-    accepted = fake.accepted_count_by_target()
     requests = {}
     for request in fake.received:
         requests[request.target] = requests.get(request.target, 0) + 1
+    per_child_number = accepted_per_child_and_number(fake, rows)
 
     # None lost, none in flight, none in a status this fault may not produce.
     assert len(rows) == expected, f"{expected - len(rows)} rows lost"
     stuck = [r.pk for r in rows if r.status not in FINAL_STATUSES]
     assert not stuck, f"rows still in flight: {stuck}"
     assert set(statuses) <= set(allowed), dict(statuses)
+    if recipients is not None:
+        assert {(r.nis, r.phone) for r in rows} == recipients
 
-    # No parent twice; Fonnte reached only parents of this class.
-    assert fake.duplicates() == {}, f"parents who got the message twice: {fake.duplicates()}"
+    # Never twice per (report, child, number), in Fonnte's log; Fonnte reached only this
+    # class's numbers, and only with the text of one of its rows.
+    twice = {key: n for key, n in per_child_number.items() if n > 1}
+    assert not twice, f"(child, number) that got the message twice: {twice}"
+    stray = [key for key in per_child_number if key[0] is None]
+    assert not stray, f"accepted messages that are no row's: {stray}"
     assert set(requests) <= {r.phone for r in rows}
 
     # sent <=> accepted once; failed => never accepted; unknown => tried once at most.
     accepted_unknown = 0
     for row in rows:
+        accepted = per_child_number[(row.nis, row.phone)]
         if row.status == SENT:
-            (request,) = fake.sent_to(row.phone)
+            (request,) = requests_for(fake, row, accepted=True)
             assert row.message_id == request.message_id, row
         elif row.status == FAILED:
-            assert accepted.get(row.phone, 0) == 0, f"failed row #{row.pk} was accepted"
+            assert accepted == 0, f"failed row #{row.pk} was accepted"
         else:
-            assert requests.get(row.phone, 0) <= 1, f"unknown row #{row.pk} was sent again"
-            accepted_unknown += accepted.get(row.phone, 0)
+            assert len(requests_for(fake, row)) <= 1, f"unknown row #{row.pk} was sent again"
+            accepted_unknown += accepted
 
     # Every failed or unknown row: in a grouped alert to every admin, and to nobody else.
     report_alerts = snap.report_alerts(report_id)
@@ -1042,10 +1127,11 @@ def verify(snap, fake, *, report_id, expected=N, allowed=FINAL_STATUSES, figures
         "failed": statuses[FAILED],
         "lost": expected - len(rows),
         "stuck": len(stuck),
-        "accepted": sum(accepted.values()),
+        "accepted": sum(per_child_number.values()),
         "requests": sum(requests.values()),
         "accepted_but_unknown": accepted_unknown,
-        "duplicates": len(fake.duplicates()),
+        "duplicates": len(twice),
+        "numbers_shared_by_children": sum(n > 1 for n in Counter(r.phone for r in rows).values()),
         "alerts_per_admin": max(
             (sum(a.recipient == admin for a in report_alerts) for admin in ADMINS), default=0
         ),

@@ -5,13 +5,17 @@ briefly unreachable, Fonnte down for ten minutes: after recovery every row ends 
 failed or visibly unknown, no parent receives a message twice, and no row stays in
 flight forever."
 
-Each test sends one report to a class of ``support.N`` parents, injects one fault while the
-broadcast is under way, lets the workers (``celery -A tkassalam worker -B``, recovery
-sweep every second, see ``support.FAULT_SETTINGS``) recover, and then checks, from the
-rows *and* from what the fake Fonnte accepted per phone number (``support.verify``):
+Each test sends one report to a class whose guardians make ``support.N`` messages (a
+father and a mother at two numbers, or at one; twins whose mother has one number:
+``support.class_guardians``), injects one fault while the broadcast is under way, lets
+the workers (``celery -A tkassalam worker -B``, recovery sweep every second, see
+``support.FAULT_SETTINGS``) recover, and then checks, from the
+rows *and* from what the fake Fonnte accepted per (child, number), the child read off the
+message's text (``support.verify``):
 
 - no row lost, none left pending/sending/retrying, and it stays so (no later sends);
-- no phone accepted twice; a ``sent`` row was accepted exactly once, with its id;
+- every guardian who should get the message has a row; no (child, number) accepted
+  twice; a ``sent`` row was accepted exactly once, with its id;
   a ``failed`` row was never accepted; an ``unknown`` row was tried at most once
   (accepted or not: the documented policy, an admin decides; never resent blindly);
 - every failed or unknown row was reported to every admin in a grouped alert.
@@ -29,7 +33,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from broadcasts.selectors import students_without_broadcast
+from broadcasts.selectors import report_recipients
 from students.phones import normalize_phone
 from tests.fake_fonnte import TARGET_INVALID
 from tests.faults.support import (
@@ -48,6 +52,7 @@ from tests.faults.support import (
     OrmProbe,
     SqlProbe,
     broker_label,
+    class_guardians,
     handed_out,
     log_count,
     log_total,
@@ -56,6 +61,7 @@ from tests.faults.support import (
     publishing_to,
     redis_broker,
     republished,
+    requests_for,
     settle,
     stays_quiet,
     verify,
@@ -108,7 +114,7 @@ def test_worker_killed_mid_send(
     """
     if victim == "pool-process" and not Path("/proc/net/tcp").exists():
         pytest.skip("finds the pool processes talking to Fonnte through /proc (Linux only)")
-    make_class(make_student, code=11 if victim == "worker" else 12)
+    recipients = make_class(make_student, code=11 if victim == "worker" else 12)
     probe = OrmProbe(report.pk)
     fake.latency = 1.0  # every send is in flight for a second
     first = fault_workers.start("first", fault_broker)
@@ -136,7 +142,14 @@ def test_worker_killed_mid_send(
     assert killed
 
     snap = stays_quiet(probe, fake, settle(probe))
-    verify(snap, fake, report_id=report.pk, allowed=(SENT, UNKNOWN), figures=figures)
+    verify(
+        snap,
+        fake,
+        report_id=report.pk,
+        allowed=(SENT, UNKNOWN),
+        figures=figures,
+        recipients=recipients,
+    )
     unknown = {r.pk for r in snap.with_status(UNKNOWN)}
     if victim == "worker":
         assert unknown == killed
@@ -180,7 +193,7 @@ def test_worker_killed_with_the_pace_on(
     to send never reached Fonnte; they stay waiting, their lost tasks are republished, and
     each is sent exactly once, at its turn, by the new worker.
     """
-    make_class(make_student, code=13)
+    recipients = make_class(make_student, code=13)
     probe = OrmProbe(report.pk)
     fake.latency = PACED_LATENCY
     first = fault_workers.start("first", fault_broker, **PACED)
@@ -193,22 +206,29 @@ def test_worker_killed_with_the_pace_on(
     arrived = fake.received_count() + 1
     assert fake.wait_for(lambda: fake.received_count() >= arrived, timeout=5, interval=0.002)
     fault_workers.kill(first)
-    reached_at_kill = {r.target for r in fake.received}
+    # (number, text): the text names the child, twins share a number.
+    reached_at_kill = {(r.target, r.message) for r in fake.received}
     in_flight = {pk for pk, _ in probe.rows(SENDING)}
     fault_workers.start("second", fault_broker, **PACED)
 
     snap = stays_quiet(probe, fake, settle(probe))
-    verify(snap, fake, report_id=report.pk, allowed=(SENT, UNKNOWN), figures=figures)
-    reached = {r.target for r in fake.received}
+    verify(
+        snap,
+        fake,
+        report_id=report.pk,
+        allowed=(SENT, UNKNOWN),
+        figures=figures,
+        recipients=recipients,
+    )
     unknown = snap.with_status(UNKNOWN)
-    never_reached = [r.pk for r in unknown if r.phone not in reached]
+    never_reached = [r.pk for r in unknown if not requests_for(fake, r)]
     assert not never_reached, f"unknown rows whose request never reached Fonnte: {never_reached}"
     assert {r.pk for r in unknown} == in_flight
-    not_requested = [r for r in snap.rows if r.phone not in reached_at_kill]
+    not_requested = [r for r in snap.rows if (r.phone, r.message) not in reached_at_kill]
     assert not_requested, "every message had reached Fonnte before the kill"
     for row in not_requested:
         assert row.status == SENT, f"row #{row.pk}, never requested before the kill: {row.status}"
-        assert len(fake.sent_to(row.phone)) == 1
+        assert len(requests_for(fake, row, accepted=True)) == 1
 
     figures.update(
         broker=broker_label(fault_broker),
@@ -250,10 +270,14 @@ def test_redis_restarted_mid_broadcast(
     sends that alert instead, one per admin, listing them all.
     """
     broker = redis_broker(private_redis.url, f"faults-{uuid.uuid4().hex}", cwd=tmp_path)
-    make_class(make_student, code=21)
+    recipients = make_class(make_student, code=21)
     # The first rows created, so the first handed out: they fail within the first second.
-    first = students_without_broadcast(monthly_report=report)[:INVALID_AT_RESTART]
-    invalid = sorted(normalize_phone(student.parent_phone) for student in first)
+    # Not the twins' number: its two rows would both fail.
+    numbers = [
+        r.phone for child in report_recipients(monthly_report=report) for r in child.recipients
+    ]
+    first = [phone for phone in numbers if numbers.count(phone) == 1][:INVALID_AT_RESTART]
+    invalid = sorted(first)
     for phone in invalid:
         fake.script(phone, TARGET_INVALID)
     probe = OrmProbe(report.pk)
@@ -291,7 +315,14 @@ def test_redis_restarted_mid_broadcast(
     private_redis.restart(down_for=1.0)
 
     snap = stays_quiet(probe, fake, settle(probe))
-    verify(snap, fake, report_id=report.pk, allowed=(SENT, FAILED), figures=figures)
+    verify(
+        snap,
+        fake,
+        report_id=report.pk,
+        allowed=(SENT, FAILED),
+        figures=figures,
+        recipients=recipients,
+    )
     assert queued + unacked > 0, "nothing was in Redis when it restarted: no fault injected"
     assert waiting_alerts, "no alert task waited in Redis when it restarted: no alert lost"
     assert sorted(row.phone for row in snap.with_status(FAILED)) == invalid
@@ -320,7 +351,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from broadcasts.services import broadcast_create_for_report
 from reports.models import MonthlyReport
-from students.models import Classroom, Student
+from students.models import Classroom, Guardian, Student
 
 User = get_user_model()
 boss = User.objects.create_superuser("kepala", "kepala@example.com", "pw")
@@ -330,11 +361,10 @@ for name, group in (("tatausaha", "admin"), ("yayasan", "super_admin")):
 User.objects.create_user("guru", "guru@example.com", "pw", is_staff=True)
 User.objects.create_superuser("lama", "lama@example.com", "pw", is_active=False)
 room = Classroom.objects.create(name="TK B Mawar")
-for i in range(1, %(n)d + 1):
-    Student.objects.create(
-        nis=f"P{i:05d}", full_name=f"Siswa {i}", classroom=room, parent_name="Ibu Siti",
-        parent_phone=f"0812%(code)02d{i:06d}",
-    )
+for i, guardians in enumerate(json.loads(%(guardians)r), 1):
+    student = Student.objects.create(nis=f"P{i:05d}", full_name=f"Siswa {i}", classroom=room)
+    for relation, phone in guardians:
+        Guardian.objects.create(student=student, name="Ibu Siti", relation=relation, phone=phone)
 report = MonthlyReport.objects.create(classroom=room, month=11, year=2026)
 outcome = broadcast_create_for_report(monthly_report=report, requested_by=boss)
 print("RESULT " + json.dumps({"report": report.pk, "created": outcome.created}))
@@ -363,7 +393,7 @@ def test_postgres_unreachable_mid_broadcast(
         fault_workers.env(fault_broker, database=pg.url),
         "shell",
         "-c",
-        CREATE_BROADCAST % {"n": N, "code": 31},
+        CREATE_BROADCAST % {"guardians": json.dumps(class_guardians(31))},
     )
     (line,) = [line for line in output.splitlines() if line.startswith("RESULT ")]
     created = json.loads(line.removeprefix("RESULT "))
@@ -381,7 +411,19 @@ def test_postgres_unreachable_mid_broadcast(
     pg.restart(down_for=4.0)
 
     snap = stays_quiet(probe, fake, settle(probe))
-    verify(snap, fake, report_id=created["report"], allowed=(SENT, UNKNOWN), figures=figures)
+    recipients = {
+        (f"P{i:05d}", normalize_phone(phone))
+        for i, guardians in enumerate(class_guardians(31), 1)
+        for _, phone in guardians
+    }
+    verify(
+        snap,
+        fake,
+        report_id=created["report"],
+        allowed=(SENT, UNKNOWN),
+        figures=figures,
+        recipients=recipients,
+    )
     for row in snap.with_status(UNKNOWN):
         assert row.attempts == 1, row  # claimed once, caught mid-send (see the docstring)
     # The outage was met: sends failed on it (rows were waiting, a send was in flight).
@@ -444,7 +486,7 @@ def test_fonnte_down_shorter_than_the_retry_window(
 
     Every row ends sent, once; the rows that met the outage were retried (see above).
     """
-    make_class(make_student, code=41)
+    recipients = make_class(make_student, code=41)
     probe = OrmProbe(report.pk)
     retry_delay, outage = 2, 2.5
     with FonnteDown(fake, kind) as down:
@@ -461,10 +503,10 @@ def test_fonnte_down_shorter_than_the_retry_window(
         down.end()
 
     snap = stays_quiet(probe, fake, settle(probe))
-    verify(snap, fake, report_id=report.pk, allowed=(SENT,), figures=figures)
+    verify(snap, fake, report_id=report.pk, allowed=(SENT,), figures=figures, recipients=recipients)
     hit = 0
     for row in snap.rows:
-        outcomes = [r.outcome for r in fake.received if r.target == row.phone]
+        outcomes = [r.outcome for r in requests_for(fake, row)]
         reached_fonnte = row.attempts - 1 if kind == HTTP_500 else 0
         assert outcomes == [HTTP_500] * reached_fonnte + ["ok"], (row, outcomes)
         assert retries_logged(fault_workers, row.pk, down.reason) == row.attempts - 1, row
@@ -500,7 +542,7 @@ def test_fonnte_down_longer_than_the_retry_window(
     back, ``broadcast_retry --report`` sends them all, once each (see above for what a
     real ten-minute outage does with the default settings).
     """
-    make_class(make_student, code=42)
+    recipients = make_class(make_student, code=42)
     probe = OrmProbe(report.pk)
     attempts = int(FAULT_SETTINGS["WHATSAPP_MAX_ATTEMPTS"])
     with FonnteDown(fake, kind) as down:
@@ -520,9 +562,9 @@ def test_fonnte_down_longer_than_the_retry_window(
 
         failed = stays_quiet(probe, fake, settle(probe))
         outage = time.monotonic() - started
-        verify(failed, fake, report_id=report.pk, allowed=(FAILED,))
+        verify(failed, fake, report_id=report.pk, allowed=(FAILED,), recipients=recipients)
         for row in failed.rows:
-            outcomes = [r.outcome for r in fake.received if r.target == row.phone]
+            outcomes = [r.outcome for r in requests_for(fake, row)]
             assert outcomes == ([HTTP_500] * attempts if kind == HTTP_500 else []), row
             assert row.attempts == attempts
             assert down.reason in row.reason, row
@@ -542,10 +584,10 @@ def test_fonnte_down_longer_than_the_retry_window(
     assert f"Put back {N} message(s)" in out.getvalue(), out.getvalue()
 
     snap = stays_quiet(probe, fake, settle(probe))
-    verify(snap, fake, report_id=report.pk, allowed=(SENT,), figures=figures)
+    verify(snap, fake, report_id=report.pk, allowed=(SENT,), figures=figures, recipients=recipients)
     for row in snap.rows:
         assert row.attempts == 1
-        outcomes = [r.outcome for r in fake.received if r.target == row.phone]
+        outcomes = [r.outcome for r in requests_for(fake, row)]
         assert outcomes == ([HTTP_500] * attempts if kind == HTTP_500 else []) + ["ok"]
     figures.update(
         broker=broker_label(fault_broker),

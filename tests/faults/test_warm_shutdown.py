@@ -155,7 +155,7 @@ def test_deploy_mid_broadcast_loses_and_repeats_nothing(
 ):
     """SIGTERM to the old worker while it sends; the new one sends the rest; each parent once."""
     code = 51 if waiting == "fresh" else 52
-    make_class(make_student, code=code)
+    recipients = make_class(make_student, code=code)
     retried = (
         {fonnte_number(code, i) for i in range(1, RETRIED + 1)} if waiting == "retry" else set()
     )
@@ -225,7 +225,7 @@ def test_deploy_mid_broadcast_loses_and_repeats_nothing(
     # The new version takes over.
     new = fault_workers.start("new", fault_broker, WHATSAPP_RETRY_DELAY=str(RETRY_DELAY))
     snap = stays_quiet(probe, fake, settle(probe))
-    verify(snap, fake, report_id=report.pk, allowed=(SENT,), figures=figures)
+    verify(snap, fake, report_id=report.pk, allowed=(SENT,), figures=figures, recipients=recipients)
     for row in snap.rows:
         assert row.attempts == (2 if row.phone in retried else 1), row
     for pk in in_flight:
