@@ -160,6 +160,8 @@ def _match(cell, remaining, existing):
             name = without_honorific(cell.name)
             ranked += [guardian for guardian in same if without_honorific(guardian.name) == name]
             ranked += same
+        elif all(guardian.relation != cell.relation for guardian in remaining):
+            ranked += same  # "Ibu Siti" at the number of the wali "Siti": now the mother
         if ranked:
             return ranked[0]
     for guardian in remaining:

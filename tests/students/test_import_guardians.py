@@ -450,6 +450,21 @@ def test_the_one_parent_columns_find_the_guardian_by_its_number_first(
     ]
 
 
+def test_the_one_parent_columns_give_a_wali_found_by_number_the_honorifics_relation(
+    client, make_student, make_guardian
+):
+    student = make_student("0812-3456-7890", name="Aisyah", parent_name="Siti", relation="wali")
+    make_guardian(student, "ayah", "0813-1111-2222", name="Bapak Joko")
+    rows = [[student.nis, "Aisyah", "TK A Melati", "Ibu Siti", "0812-3456-7890"]]
+
+    confirm(client, upload(client, csv_upload(rows)))
+
+    assert guardians_of(student.nis) == [
+        ("ibu", "Ibu Siti", "0812-3456-7890"),
+        ("ayah", "Bapak Joko", "0813-1111-2222"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("name", "after"),
     [
