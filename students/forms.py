@@ -30,3 +30,13 @@ class GuardianForm(forms.ModelForm):
                 code="invalid_phone",
                 params={"reason": err.reason},
             ) from err
+
+    def clean(self):
+        cleaned_data = super().clean()
+        # A guardian is someone to name or a number to send to: with neither, the list
+        # and the send would count a guardian without a number who is nobody.
+        if not cleaned_data.get("name") and not cleaned_data.get("phone") and not self.errors:
+            raise forms.ValidationError(
+                _("Give the guardian's name or WhatsApp number."), code="empty_guardian"
+            )
+        return cleaned_data

@@ -3,8 +3,9 @@
 A file names guardians either by the one-parent columns of earlier files
 (``nama_orang_tua``/``nomor_whatsapp``: one guardian, its relation read off the name's
 honorific, else ``wali``) or by relation (``nama_ayah``/``nomor_ayah``, ``nama_ibu``/…,
-``nama_wali``/…). A guardian is matched by (student, relation), so importing a file again
-updates guardians instead of adding them.
+``nama_wali``/…). A guardian is matched by (student, relation), the one-parent columns'
+first by (student, number), so importing a file again updates guardians instead of adding
+them.
 
 A guardian's two cells both empty leave that guardian as it is: an import never deletes a
 guardian (the student's page does). Otherwise the two cells are the guardian's name and
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 from .models import Guardian, GuardianRelation
 from .phones import InvalidPhoneNumber, normalize_phone
-from .relations import relation_of, told_by_honorific
+from .relations import relation_of, told_by_honorific, without_honorific
 
 #: The one-parent columns' group, beside the relations' groups.
 PARENT = "parent"
@@ -145,7 +146,24 @@ def guardians_plan(*, student, existing, cells) -> GuardianPlan:
 
 def _match(cell, remaining, existing):
     """The guardian a row's cells are about: the first of the relation; for the
-    one-parent columns, else the student's one guardian (the one such a file made)."""
+    one-parent columns, first the guardian holding the number (unless the name's
+    honorific says another relation), and last the student's one guardian (the one such
+    a file made)."""
+    if cell.group == PARENT and cell.phone:
+        # The relation read off a name without an honorific is a guess ("Siti" reads as
+        # wali), the number is not: else an earlier export's parent would overwrite
+        # another wali, or be added beside the guardian holding that number. Of parents
+        # sharing one phone, the one of the relation, or else of the name, is meant.
+        same = [guardian for guardian in remaining if _number(guardian.phone) == cell.phone]
+        ranked = [guardian for guardian in same if guardian.relation == cell.relation]
+        if not told_by_honorific(cell.name):
+            name = without_honorific(cell.name)
+            ranked += [guardian for guardian in same if without_honorific(guardian.name) == name]
+            ranked += same
+        elif all(guardian.relation != cell.relation for guardian in remaining):
+            ranked += same  # "Ibu Siti" at the number of the wali "Siti": now the mother
+        if ranked:
+            return ranked[0]
     for guardian in remaining:
         if guardian.relation == cell.relation:
             return guardian

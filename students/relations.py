@@ -28,3 +28,10 @@ def relation_of(name: str) -> GuardianRelation:
 def told_by_honorific(name: str) -> bool:
     """Whether ``name`` itself says the relation (it begins with an honorific)."""
     return bool(_MOTHER.match(name or "") or _FATHER.match(name or ""))
+
+
+def without_honorific(name: str) -> str:
+    """``name`` as compared across files: its honorific and case left out ("Ibu Siti" → "siti")."""
+    name = name or ""
+    found = _MOTHER.match(name) or _FATHER.match(name)
+    return (name[found.end() :] if found else name).strip().casefold()

@@ -129,3 +129,24 @@ def test_the_list_shows_each_guardian_with_relation_name_and_number(admin_client
     assert cell.index("Ibu · Ibu Siti") < cell.index(IBU) < cell.index("Ayah · Bapak Budi")
     assert cell.index("Ayah · Bapak Budi") < cell.index(AYAH)
     assert "st-opted-out" in cell and "Ayah · Bapak Budi (tidak menerima pesan)" in cell
+
+
+def test_a_guardian_with_neither_name_nor_number_is_refused(admin_client, classroom, child):
+    # Only the relation chosen (or the box unticked): nobody to name and no number to send
+    # to. Saved, it would count as "a guardian without a number" in the list and the send.
+    response = admin_client.post(
+        f"{STUDENTS}add/", student_data(classroom, {"relation": "ayah"}, nis="N0099")
+    )
+    assert response.status_code == 200
+    assert "Isi nama wali murid atau nomor WhatsApp-nya." in response.content.decode()
+    assert not Student.objects.filter(nis="N0099").exists()
+
+    ibu, ayah = child.guardians.order_by("pk")
+    response = post(admin_client, child, saved(ibu), saved(ayah, name="", phone=""))
+    assert response.status_code == 200
+    assert guardians_of(child)[1] == ("ayah", "Bapak Budi", AYAH, True)
+
+    # Removing such a guardian is what the delete box is for: still allowed.
+    response = post(admin_client, child, saved(ibu), saved(ayah, name="", phone="", DELETE=True))
+    assert response.status_code == 302
+    assert len(guardians_of(child)) == 1

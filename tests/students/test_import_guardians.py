@@ -428,6 +428,67 @@ def test_the_one_parent_columns_update_the_guardian_of_the_honorifics_relation(
     ]
 
 
+@pytest.mark.parametrize("name", ["Siti", "Ibu Siti"])
+def test_the_one_parent_columns_find_the_guardian_by_its_number_first(
+    client, make_student, make_guardian, name
+):
+    # A one-parent file (an earlier export) after the school added the other guardians:
+    # its parent is the guardian holding that number, not a new one nor another wali.
+    student = make_student("0812-3456-7890", name="Aisyah")  # Ibu Siti, mother
+    make_guardian(student, "wali", "0857-1111-2222", name="Nenek Ani")
+    make_guardian(student, "ayah", "0813-1111-2222", name="Bapak Joko")
+    before = list(Guardian.objects.order_by("pk").values_list("pk", flat=True))
+    rows = [[student.nis, "Aisyah", "TK A Melati", name, "6281234567890"]]
+
+    confirm(client, upload(client, csv_upload(rows)))
+
+    assert list(Guardian.objects.order_by("pk").values_list("pk", flat=True)) == before
+    assert guardians_of(student.nis) == [
+        ("ibu", name, "0812-3456-7890"),
+        ("wali", "Nenek Ani", "0857-1111-2222"),
+        ("ayah", "Bapak Joko", "0813-1111-2222"),
+    ]
+
+
+def test_the_one_parent_columns_give_a_wali_found_by_number_the_honorifics_relation(
+    client, make_student, make_guardian
+):
+    student = make_student("0812-3456-7890", name="Aisyah", parent_name="Siti", relation="wali")
+    make_guardian(student, "ayah", "0813-1111-2222", name="Bapak Joko")
+    rows = [[student.nis, "Aisyah", "TK A Melati", "Ibu Siti", "0812-3456-7890"]]
+
+    confirm(client, upload(client, csv_upload(rows)))
+
+    assert guardians_of(student.nis) == [
+        ("ibu", "Ibu Siti", "0812-3456-7890"),
+        ("ayah", "Bapak Joko", "0813-1111-2222"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "after"),
+    [
+        # The honorific names the relation: the father, not the mother with his phone.
+        ("Bapak Hendra Wijaya", [("ibu", "Ibu Rina"), ("ayah", "Bapak Hendra Wijaya")]),
+        ("Ibu Rina Sari", [("ibu", "Ibu Rina Sari"), ("ayah", "Bapak Hendra")]),
+        # Without one, the name does.
+        ("Hendra", [("ibu", "Ibu Rina"), ("ayah", "Hendra")]),
+        ("rina", [("ibu", "rina"), ("ayah", "Bapak Hendra")]),
+    ],
+)
+def test_the_one_parent_columns_on_parents_sharing_a_phone_find_the_one_named(
+    client, make_student, make_guardian, name, after
+):
+    student = make_student("0812-1000-0003", name="Nadia", parent_name="Ibu Rina")
+    make_guardian(student, "ayah", "0812-1000-0003", name="Bapak Hendra")
+    rows = [[student.nis, "Nadia", "TK A Melati", name, "0812-1000-0003"]]
+
+    confirm(client, upload(client, csv_upload(rows)))
+
+    phone = "0812-1000-0003"
+    assert guardians_of(student.nis) == [(relation, name, phone) for relation, name in after]
+
+
 def test_a_second_guardian_of_the_same_relation_is_left_out_of_the_file_and_kept(
     client, make_student, make_guardian
 ):

@@ -97,3 +97,17 @@ def test_a_real_sender_gets_no_demo_numbers(db, local, settings):
     assert "demo students not" in output
     assert not Student.objects.exists()
     assert MonthlyReport.objects.count() == 2
+
+
+def test_running_it_again_after_a_second_guardian_of_a_relation_was_added(db, local):
+    # The admin tried the page: a grandmother added as a second wali of a child.
+    load()
+    student = Student.objects.get(nis="B006")
+    Guardian.objects.create(student=student, relation="wali", name="Nenek Ani", phone="")
+
+    load()
+
+    assert list(student.guardians.order_by("pk").values_list("name", flat=True)) == [
+        "Bapak Tono",
+        "Nenek Ani",
+    ]

@@ -113,16 +113,14 @@ class Command(BaseCommand):
                     nis=nis, defaults={"full_name": full_name, "classroom": classroom}
                 )
                 for relation, name, phone, *receives in guardians:
-                    # Matched by child and relation, as the import does: a rerun adds no one.
-                    Guardian.objects.update_or_create(
-                        student=student,
-                        relation=relation,
-                        defaults={
-                            "name": name,
-                            "phone": _stored(phone),
-                            "receives_messages": receives[0] if receives else True,
-                        },
-                    )
+                    # Matched by child and relation, as the import does (the first of it: the
+                    # admin may have added another): a rerun adds no one.
+                    guardian = student.guardians.filter(relation=relation).order_by("pk").first()
+                    guardian = guardian or Guardian(student=student, relation=relation)
+                    guardian.name = name
+                    guardian.phone = _stored(phone)
+                    guardian.receives_messages = receives[0] if receives else True
+                    guardian.save()
 
     def _reset_admin(self):
         User = get_user_model()
