@@ -299,14 +299,23 @@ def render_message(context: dict[str, str], template: str | None = None) -> str:
 
 def message_preview(template: str) -> tuple[str, Guardian] | None:
     """``(text, guardian)``: the template rendered for a real guardian who would receive it
-    (the guardian's student loaded), or None while there is none."""
+    (the guardian's student loaded), or None while there is none.
 
-    guardian = (
+    Who would receive it as sending decides (delivery.guardian_delivery_problem): not a
+    guardian whose number is blank, not on WhatsApp or invalid.
+    """
+    # Here, not at the top: the selectors package renders messages (plan.py) itself.
+    from .selectors.delivery import PHONE_BLANKS, guardian_delivery_problem
+
+    candidates = (
         Guardian.objects.select_related("student__classroom")
-        .filter(receives_messages=True)
-        .exclude(phone="")
+        .filter(receives_messages=True, phone__iregex=f"[^{PHONE_BLANKS}]")
+        .exclude(whatsapp_registered=False)
         .order_by("pk")
-        .first()
+    )
+    guardian = next(
+        (g for g in candidates.iterator(chunk_size=100) if guardian_delivery_problem(g) is None),
+        None,
     )
     if guardian is None:
         return None
