@@ -267,6 +267,8 @@ _HONORIFIC_BEFORE_PARENT = re.compile(
     re.I,
 )
 
+_SPACE_BEFORE_PARENT = re.compile(r"[ \t]+(?=\{(?:nama_orang_tua|nama_wali)\})")
+
 
 def has_honorific(name: str) -> bool:
     """Whether a parent's name already says how to address them ("Ibu Siti", "bpk. Ahmad")."""
@@ -283,8 +285,12 @@ def render_message(context: dict[str, str], template: str | None = None) -> str:
     that carries its own ("Ibu Siti"): never "Bapak/Ibu Ibu Siti".
     """
     template = template if template is not None else current_template()
-    if has_honorific(context.get("nama_wali", context["nama_orang_tua"])):
+    name = context.get("nama_wali", context["nama_orang_tua"])
+    if has_honorific(name):
         template = _HONORIFIC_BEFORE_PARENT.sub("", template)
+    elif not name.strip():
+        # A guardian without a name (Guardian.name may be blank): "Bapak/Ibu," not "Bapak/Ibu ,".
+        template = _SPACE_BEFORE_PARENT.sub("", template)
     context = {"tautan_laporan": "", **context}
     lines = template.splitlines()
     has_link_line = any("{tautan_laporan}" in line for line in lines)
