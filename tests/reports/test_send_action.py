@@ -576,3 +576,27 @@ def test_the_confirm_steps_query_count_is_flat_in_children_and_guardians(
         return len(page.captured_queries), len(click.captured_queries) - len(inserts)
 
     assert queries(3) == queries(40)
+
+
+def test_a_guardian_renumbered_since_messaged_is_named_not_messaged_again(
+    admin_client, report, make_student, make_guardian, dispatch
+):
+    """One message per guardian and report (the database's rule): the page says so."""
+    ani = make_student(name="Ani Renumbered", parent_name="Ibu Rina")
+    father = make_guardian(ani, "ayah", "0813-1111-2222", name="Pak Joko")
+    post_action(admin_client, report, post="yes")
+    mother = ani.guardians.get(relation="ibu")
+    mother.phone = "0856-4444-5555"  # corrected after her message was sent
+    mother.save()
+    father.phone = "+62 813 1111 2222"  # the same number, written otherwise
+    father.save()
+
+    page = post_action(admin_client, report).content.decode()
+
+    assert "Tidak ada pesan baru untuk dikirim." in page
+    renumbered = page.split('class="wa-renumbered"')[1].split("</ul>")[0]
+    assert "Ani Renumbered" in renumbered and "Ibu Rina" in renumbered
+    assert "Pak Joko" not in renumbered
+    assert "0856" not in page
+    post_action(admin_client, report, post="yes")
+    assert MonthlyReportBroadcast.objects.count() == 2
