@@ -19,6 +19,7 @@ from .delivery import (
     not_resendable_reason,
     resendable,
     row_phone,
+    same_number,
 )
 from .plan import (
     BroadcastPlan,
@@ -87,5 +88,6 @@ __all__ = [
     "reports_with_broadcasts",
     "resendable",
     "row_phone",
+    "same_number",
     "shown_and_more",
 ]

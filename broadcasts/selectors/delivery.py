@@ -1,5 +1,7 @@
 """Whether a guardian can be messaged: one rule per guardian, in Python and in SQL."""
 
+import unicodedata
+
 from django.db import models
 from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.utils.translation import gettext_lazy as _
@@ -100,6 +102,19 @@ def row_phone(raw_phone: str) -> tuple[str, bool]:
         return normalize_phone(raw_phone)[:20], True
     except InvalidPhoneNumber:
         return raw_phone[:20], False
+
+
+def same_number(phone: str) -> str:
+    """What "one row per (report, child, number)" compares of a row's number, on every database.
+
+    MariaDB compares text blind to case, accents and trailing spaces, so two invalid
+    numbers kept as entered ("0812-abc", "0812-ABC") are one number to its unique
+    constraint and two to PostgreSQL's. Compared folded, on every database, they are one:
+    the confirmation and the rows agree, and no insert is silently refused. A valid
+    (normalized, digits only) number is itself.
+    """
+    decomposed = unicodedata.normalize("NFKD", phone)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
 
 
 def resendable() -> Q:

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from students.models import Guardian, Student
 
 from ..models import MonthlyReportBroadcast
-from .delivery import INVALID_PHONE, guardian_delivery_problem, has_phone, row_phone
+from .delivery import (
+    INVALID_PHONE,
+    guardian_delivery_problem,
+    has_phone,
+    row_phone,
+    same_number,
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,7 @@ def report_recipients(*, monthly_report) -> list[ChildRecipients]:
         monthly_report=monthly_report
     ).values_list("student_id", "guardian_id", "phone_number"):
         taken_guardians[guardian_id] = phone
-        taken_numbers.setdefault(student_id, set()).add(phone)
+        taken_numbers.setdefault(student_id, set()).add(same_number(phone))
     children = []
     for student in students:
         numbers = taken_numbers.get(student.pk, set())
@@ -99,9 +105,9 @@ def report_recipients(*, monthly_report) -> list[ChildRecipients]:
         for guardian in guardians.get(student.pk, ()):
             guardian.student = student  # read above: no query when a page names the child
             if guardian.pk in taken_guardians:
-                if has_phone(guardian.phone) and (
-                    row_phone(guardian.phone)[0] != taken_guardians[guardian.pk]
-                ):
+                if has_phone(guardian.phone) and same_number(
+                    row_phone(guardian.phone)[0]
+                ) != same_number(taken_guardians[guardian.pk]):
                     child.renumbered.append(guardian)
                 continue
             problem = guardian_delivery_problem(guardian)
@@ -109,10 +115,10 @@ def report_recipients(*, monthly_report) -> list[ChildRecipients]:
                 child.skipped.append(SkippedGuardian(student, guardian, problem))
                 continue
             phone, valid = row_phone(guardian.phone)
-            if phone in numbers:
+            if same_number(phone) in numbers:
                 child.shared_number.append(guardian)
                 continue
-            numbers.add(phone)
+            numbers.add(same_number(phone))
             child.recipients.append(Recipient(student, guardian, phone, valid))
         if child.recipients or child.skipped or child.renumbered or child.unreachable:
             children.append(child)
