@@ -267,6 +267,8 @@ _HONORIFIC_BEFORE_PARENT = re.compile(
     re.I,
 )
 
+_SPACE_BEFORE_PARENT = re.compile(r"[ \t]+(?=\{(?:nama_orang_tua|nama_wali)\})")
+
 
 def has_honorific(name: str) -> bool:
     """Whether a parent's name already says how to address them ("Ibu Siti", "bpk. Ahmad")."""
@@ -283,8 +285,12 @@ def render_message(context: dict[str, str], template: str | None = None) -> str:
     that carries its own ("Ibu Siti"): never "Bapak/Ibu Ibu Siti".
     """
     template = template if template is not None else current_template()
-    if has_honorific(context.get("nama_wali", context["nama_orang_tua"])):
+    name = context.get("nama_wali", context["nama_orang_tua"])
+    if has_honorific(name):
         template = _HONORIFIC_BEFORE_PARENT.sub("", template)
+    elif not name.strip():
+        # A guardian without a name (Guardian.name may be blank): "Bapak/Ibu," not "Bapak/Ibu ,".
+        template = _SPACE_BEFORE_PARENT.sub("", template)
     context = {"tautan_laporan": "", **context}
     lines = template.splitlines()
     has_link_line = any("{tautan_laporan}" in line for line in lines)
@@ -299,14 +305,23 @@ def render_message(context: dict[str, str], template: str | None = None) -> str:
 
 def message_preview(template: str) -> tuple[str, Guardian] | None:
     """``(text, guardian)``: the template rendered for a real guardian who would receive it
-    (the guardian's student loaded), or None while there is none."""
+    (the guardian's student loaded), or None while there is none.
 
-    guardian = (
+    Who would receive it as sending decides (delivery.guardian_delivery_problem): not a
+    guardian whose number is blank, not on WhatsApp or invalid.
+    """
+    # Here, not at the top: the selectors package renders messages (plan.py) itself.
+    from .selectors.delivery import PHONE_BLANKS, guardian_delivery_problem
+
+    candidates = (
         Guardian.objects.select_related("student__classroom")
-        .filter(receives_messages=True)
-        .exclude(phone="")
+        .filter(receives_messages=True, phone__iregex=f"[^{PHONE_BLANKS}]")
+        .exclude(whatsapp_registered=False)
         .order_by("pk")
-        .first()
+    )
+    guardian = next(
+        (g for g in candidates.iterator(chunk_size=100) if guardian_delivery_problem(g) is None),
+        None,
     )
     if guardian is None:
         return None

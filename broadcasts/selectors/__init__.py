@@ -21,6 +21,7 @@ from .delivery import (
     resend_numbers_taken,
     resendable,
     row_phone,
+    same_number,
 )
 from .plan import (
     BroadcastPlan,
@@ -91,5 +92,6 @@ __all__ = [
     "resend_numbers_taken",
     "resendable",
     "row_phone",
+    "same_number",
     "shown_and_more",
 ]

@@ -1,5 +1,7 @@
 """Whether a guardian can be messaged: one rule per guardian, in Python and in SQL."""
 
+import unicodedata
+
 from django.db import models
 from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.utils.translation import gettext_lazy as _
@@ -126,15 +128,28 @@ def resend_numbers_taken(candidates, *, batch_size: int = 1000) -> set[int]:
         for report_id, student_id, phone in MonthlyReportBroadcast.objects.filter(
             monthly_report_id__in=reports, student_id__in=students[start : start + batch_size]
         ).values_list("monthly_report_id", "student_id", "phone_number"):
-            taken.setdefault((report_id, student_id), set()).add(phone)
+            taken.setdefault((report_id, student_id), set()).add(same_number(phone))
     left = set()
     for pk, report_id, student_id, _now, after in changing:
         numbers = taken.setdefault((report_id, student_id), set())
-        if after in numbers:
+        if same_number(after) in numbers:
             left.add(pk)
         else:
-            numbers.add(after)
+            numbers.add(same_number(after))
     return left
+
+
+def same_number(phone: str) -> str:
+    """What "one row per (report, child, number)" compares of a row's number, on every database.
+
+    MariaDB compares text blind to case, accents and trailing spaces, so two invalid
+    numbers kept as entered ("0812-abc", "0812-ABC") are one number to its unique
+    constraint and two to PostgreSQL's. Compared folded, on every database, they are one:
+    the confirmation and the rows agree, and no insert is silently refused. A valid
+    (normalized, digits only) number is itself.
+    """
+    decomposed = unicodedata.normalize("NFKD", phone)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
 
 
 def resendable() -> Q:

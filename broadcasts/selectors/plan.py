@@ -39,6 +39,9 @@ class BroadcastPlan:
     no_phone: list = field(default_factory=list)
     not_on_whatsapp: list = field(default_factory=list)
     opted_out: list = field(default_factory=list)
+    #: Guardians messaged for this report at a number they no longer have: not messaged
+    #: again at the new one (one message per guardian and report); ``(student, guardian)``.
+    renumbered: list = field(default_factory=list)
     #: Guardians of the children to be messaged who share a number with another guardian
     #: of the child: one message for both.
     shared_number: int = 0
@@ -67,6 +70,7 @@ class BroadcastPlan:
     no_phone_shown, no_phone_more = shown_and_more("no_phone", SEND_LIST_LIMIT)
     not_on_whatsapp_shown, not_on_whatsapp_more = shown_and_more("not_on_whatsapp", SEND_LIST_LIMIT)
     opted_out_shown, opted_out_more = shown_and_more("opted_out", SEND_LIST_LIMIT)
+    renumbered_shown, renumbered_more = shown_and_more("renumbered", SEND_LIST_LIMIT)
     without_file_shown, without_file_more = shown_and_more("without_file", SEND_LIST_LIMIT)
 
     @property
@@ -203,6 +207,7 @@ def broadcast_plan(*, monthly_report) -> BroadcastPlan:
     for child in report_recipients(monthly_report=monthly_report):
         for skipped in child.skipped:
             reasons[skipped.reason].append(skipped)
+        plan.renumbered += [(child.student, guardian) for guardian in child.renumbered]
         if child.unreachable:
             plan.no_guardian.append(child.student)
         if not child.recipients:

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from students.models import Guardian, Student
 
 from ..models import MonthlyReportBroadcast
-from .delivery import INVALID_PHONE, guardian_delivery_problem, row_phone
+from .delivery import (
+    INVALID_PHONE,
+    guardian_delivery_problem,
+    has_phone,
+    row_phone,
+    same_number,
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,9 @@ class ChildRecipients:
     shared_number: list[Guardian] = field(default_factory=list)
     #: The child already has rows for the report (some guardian was messaged before).
     has_rows: bool = False
+    #: Guardians messaged for the report at a number they no longer have: one message per
+    #: guardian and report (the database's rule), so not again at the new one.
+    renumbered: list[Guardian] = field(default_factory=list)
 
     @property
     def unreachable(self) -> bool:
@@ -57,7 +66,8 @@ def report_recipients(*, monthly_report) -> list[ChildRecipients]:
 
     A guardian gets a message when they receive messages, have a number on WhatsApp (or
     not checked yet), and neither they nor another guardian of the child at the same number
-    has a row for this report. A child none of whose guardians has a row or gets one is
+    has a row for this report (a guardian messaged at an earlier number is ``renumbered``:
+    not messaged again). A child none of whose guardians has a row or gets one is
     listed with no recipients (``unreachable``). Children whose every guardian was already
     messaged are left out: a send does nothing for them.
     """
@@ -81,13 +91,13 @@ def report_recipients(*, monthly_report) -> list[ChildRecipients]:
         .order_by("student_id", "id")
     ):
         guardians.setdefault(guardian.student_id, []).append(guardian)
-    taken_guardians: set[int] = set()
+    taken_guardians: dict[int, str] = {}
     taken_numbers: dict[int, set[str]] = {}
     for student_id, guardian_id, phone in MonthlyReportBroadcast.objects.filter(
         monthly_report=monthly_report
     ).values_list("student_id", "guardian_id", "phone_number"):
-        taken_guardians.add(guardian_id)
-        taken_numbers.setdefault(student_id, set()).add(phone)
+        taken_guardians[guardian_id] = phone
+        taken_numbers.setdefault(student_id, set()).add(same_number(phone))
     children = []
     for student in students:
         numbers = taken_numbers.get(student.pk, set())
@@ -95,17 +105,21 @@ def report_recipients(*, monthly_report) -> list[ChildRecipients]:
         for guardian in guardians.get(student.pk, ()):
             guardian.student = student  # read above: no query when a page names the child
             if guardian.pk in taken_guardians:
+                if has_phone(guardian.phone) and same_number(
+                    row_phone(guardian.phone)[0]
+                ) != same_number(taken_guardians[guardian.pk]):
+                    child.renumbered.append(guardian)
                 continue
             problem = guardian_delivery_problem(guardian)
             if problem not in (None, INVALID_PHONE):
                 child.skipped.append(SkippedGuardian(student, guardian, problem))
                 continue
             phone, valid = row_phone(guardian.phone)
-            if phone in numbers:
+            if same_number(phone) in numbers:
                 child.shared_number.append(guardian)
                 continue
-            numbers.add(phone)
+            numbers.add(same_number(phone))
             child.recipients.append(Recipient(student, guardian, phone, valid))
-        if child.recipients or child.skipped or child.unreachable:
+        if child.recipients or child.skipped or child.renumbered or child.unreachable:
             children.append(child)
     return children

@@ -22,7 +22,12 @@ from ..models import (
     BroadcastStatus,
     MonthlyReportBroadcast,
 )
-from ..selectors import NotResendable, broadcast_status_counts, report_recipients
+from ..selectors import (
+    NotResendable,
+    broadcast_status_counts,
+    report_recipients,
+    same_number,
+)
 from .pacing import pacing_state
 
 logger = logging.getLogger(__name__)
@@ -216,12 +221,13 @@ def _not_taken(*, monthly_report, rows) -> list[MonthlyReportBroadcast]:
     for student_id, phone, guardian_id in MonthlyReportBroadcast.objects.filter(
         monthly_report=monthly_report
     ).values_list("student_id", "phone_number", "guardian_id"):
-        pairs.add((student_id, phone))
+        pairs.add((student_id, same_number(phone)))
         guardians.add(guardian_id)
     return [
         row
         for row in rows
-        if (row.student_id, row.phone_number) not in pairs and row.guardian_id not in guardians
+        if (row.student_id, same_number(row.phone_number)) not in pairs
+        and row.guardian_id not in guardians
     ]
 
 

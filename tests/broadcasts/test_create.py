@@ -298,3 +298,25 @@ def test_a_shared_number_is_said_only_beside_a_message_this_send_makes(
     assert (plan.new_recipients, plan.shared_number) == (0, 0)
     assert (outcome.created, outcome.shared_number) == (0, 0)
     assert MonthlyReportBroadcast.objects.count() == 1
+
+
+def test_invalid_numbers_differing_only_in_case_or_accents_are_counted_as_the_database_does(
+    report, make_student, make_guardian
+):
+    """MariaDB compares text case- and accent-blind: the plan and the rows must agree there."""
+    child = make_student("0812-abc", name="Ani")
+    make_guardian(child, "ayah", "0812-ABC")
+    make_guardian(child, "wali", "0812-àbc")
+
+    plan = broadcast_plan(monthly_report=report)
+    outcome = broadcast_create_for_report(monthly_report=report)
+
+    rows = MonthlyReportBroadcast.objects.count()
+    assert (outcome.created, outcome.invalid_phone, outcome.children) == (
+        plan.counts.total,
+        plan.counts.invalid,
+        plan.counts.children,
+    )
+    assert rows == outcome.created == 1
+    assert outcome.queued == 0
+    assert (plan.shared_number, outcome.shared_number) == (2, 2)

@@ -150,6 +150,22 @@ def test_without_a_guardian_who_would_receive_it_the_preview_says_so(
     assert "Belum ada wali dengan nomor WhatsApp yang menerima pesan." in page
 
 
+def test_the_preview_is_not_for_a_guardian_whose_number_is_blank_or_not_on_whatsapp(
+    admin_client, report, make_student, make_guardian
+):
+    """Such a guardian gets no message (delivery.guardian_delivery_problem): not "will read it"."""
+    student = make_student(name="Bima Saputra", parent_name="Ibu Ratna", whatsapp_registered=False)
+    make_guardian(student, "wali", "   ", name="Wali Kosong")
+    make_guardian(student, "ayah", name="Pak Hadi")
+    school_writes("Laporan {nama_siswa} untuk {nama_wali}.")
+
+    page = admin_client.get(URL).content.decode()
+
+    assert "Seperti yang akan dibaca Pak Hadi (ayah), wali murid Bima Saputra:" in page
+    assert "Ibu Ratna" not in page
+    assert "Wali Kosong" not in page
+
+
 def test_there_is_one_template_per_school(admin_client, db):
     school_writes("Halo {nama_siswa}")
     assert admin_client.get(ADD_URL).status_code == 403

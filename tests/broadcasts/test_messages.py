@@ -132,3 +132,18 @@ def test_the_honorific_rule_reads_the_guardian_name_when_only_the_old_placeholde
     context = {"nama_orang_tua": "Ibu Siti", "nama_siswa": "Ani", "situs_sekolah": ""}
 
     assert render_message(context, "Bapak/Ibu {nama_orang_tua}, {nama_siswa}") == "Ibu Siti, Ani"
+
+
+@pytest.mark.parametrize("placeholder", ["nama_wali", "nama_orang_tua"])
+def test_a_guardian_without_a_name_is_addressed_without_a_stray_space(
+    report, make_student, placeholder
+):
+    """Guardian.name may be blank (an import with only nomor_ayah): no "Bapak/Ibu ,"."""
+    student = make_student(parent_name="", name="Ani")
+    template = (
+        f"Yth. Bapak/Ibu {{{placeholder}}}, laporan {{nama_siswa}} siap.\nSalam {{{placeholder}}}"
+    )
+
+    text = render_message(_context(student, report), template)
+
+    assert text == "Yth. Bapak/Ibu, laporan Ani siap.\nSalam"

@@ -576,3 +576,66 @@ def test_the_confirm_steps_query_count_is_flat_in_children_and_guardians(
         return len(page.captured_queries), len(click.captured_queries) - len(inserts)
 
     assert queries(3) == queries(40)
+
+
+def test_a_guardian_renumbered_since_messaged_is_named_not_messaged_again(
+    admin_client, report, make_student, make_guardian, dispatch
+):
+    """One message per guardian and report (the database's rule): the page says so."""
+    ani = make_student(name="Ani Renumbered", parent_name="Ibu Rina")
+    father = make_guardian(ani, "ayah", "0813-1111-2222", name="Pak Joko")
+    post_action(admin_client, report, post="yes")
+    mother = ani.guardians.get(relation="ibu")
+    mother.phone = "0856-4444-5555"  # corrected after her message was sent
+    mother.save()
+    father.phone = "+62 813 1111 2222"  # the same number, written otherwise
+    father.save()
+
+    page = post_action(admin_client, report).content.decode()
+
+    assert "Tidak ada pesan baru untuk dikirim." in page
+    renumbered = page.split('class="wa-renumbered"')[1].split("</ul>")[0]
+    assert "Ani Renumbered" in renumbered and "Ibu Rina" in renumbered
+    assert "Pak Joko" not in renumbered
+    assert "0856" not in page
+    post_action(admin_client, report, post="yes")
+    assert MonthlyReportBroadcast.objects.count() == 2
+
+
+def test_a_confirmation_listing_every_kind_of_guardian_has_a_flat_query_count(
+    admin_client, admin_user, report, make_student, make_guardian, classroom, dispatch
+):
+    """Sent before, renumbered since, left out for each reason, invalid, without a file,
+    nobody to tell: the page's queries are the same for 2 children of each kind as for 15."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.conftest import store_report_file
+
+    def queries(n):
+        MonthlyReportBroadcast.objects.all().delete()
+        classroom.students.all().delete()
+        renumbered = []
+        for i in range(n):
+            sent = make_student(f"0812-0001-{i:04d}", name=f"Sent {i}")
+            renumbered.append(sent.guardians.get())
+            store_report_file(report, sent, user=admin_user)
+            nobody = make_student("", name=f"Nobody {i}")
+            checked = make_guardian(nobody, "ayah", f"0813-0002-{i:04d}")
+            type(checked).objects.filter(pk=checked.pk).update(whatsapp_registered=False)
+            make_guardian(nobody, "wali", f"0813-0003-{i:04d}", receives_messages=False)
+        post_action(admin_client, report, post="yes", without_file="send")
+        for guardian in renumbered:
+            guardian.phone = guardian.phone.replace("0001", "0009")
+            guardian.save()
+        for i in range(n):
+            make_student("0812", name=f"Invalid {i}")
+            make_student(f"0812-0004-{i:04d}", name=f"Waiting {i}")
+        with CaptureQueriesContext(connection) as page:
+            html = post_action(admin_client, report).content.decode()
+        assert html.count("Sent ") >= min(n, 20) and "Nobody 0" in html
+        assert "wa-renumbered" in html and "wa-not-on-whatsapp" in html
+        assert "wa-opted-out" in html and "wa-invalid" in html and "wa-no-guardian" in html
+        return len(page.captured_queries)
+
+    assert queries(2) == queries(15)
