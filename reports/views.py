@@ -11,6 +11,9 @@ from .wording import children_summary, opened_summary, progress_summary
 #: Most reports one request may ask about (a changelist page shows at most a few hundred).
 MAX_IDS = 500
 
+#: The largest id a report can have (a BigAutoField's, settings.DEFAULT_AUTO_FIELD).
+LARGEST_ID = 2**63 - 1
+
 
 def progress_as_json(progress: Progress) -> dict:
     return {
@@ -50,6 +53,9 @@ def monthly_report_progress(request, *, model_admin):
         return JsonResponse({"error": "ids must be comma-separated integers"}, status=400)
     if len(ids) > MAX_IDS:
         return JsonResponse({"error": f"at most {MAX_IDS} ids per request"}, status=400)
+    # An id past a BigAutoField's range names no report, as a missing one; asked of the
+    # database it overflowed SQLite's integer (a server error).
+    ids = {pk for pk in ids if 0 < pk <= LARGEST_ID}
     if not sees_every_classroom(user=request.user):
         # Another class's report is "not found" here too (students.selectors).
         ids = set(model_admin.get_queryset(request).filter(pk__in=ids).values_list("pk", flat=True))

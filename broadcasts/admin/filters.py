@@ -22,6 +22,10 @@ RECEIPT_LABELS = {
 }
 
 
+#: The largest id a report can have (a BigAutoField's, settings.DEFAULT_AUTO_FIELD).
+MAX_ID = 2**63 - 1
+
+
 def receipt_label(state: str) -> str:
     """A delivery state as the school says it; one Fonnte adds later, as Fonnte says it."""
     return str(RECEIPT_LABELS.get(state, state))
@@ -86,9 +90,14 @@ class MonthlyReportFilter(admin.SimpleListFilter):
         value = self.value()
         if value == self.DELETED:
             return queryset.filter(monthly_report__isnull=True)
-        if value and value.isdigit():
+        if not value:
+            return queryset
+        # ASCII digits within the ids' range: str.isdigit() also takes "²" (int() refuses it)
+        # and "٣" (int() reads 3), and a longer number overflows the database's integer.
+        # Anything else names no report: no rows, never a server error.
+        if value.isascii() and value.isdigit() and int(value) <= MAX_ID:
             return queryset.filter(monthly_report_id=int(value))
-        return queryset
+        return queryset.none()
 
 
 class FileOpenedFilter(admin.SimpleListFilter):

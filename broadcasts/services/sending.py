@@ -19,7 +19,7 @@ from notifications.whatsapp import (
     TemporaryFailure,
     get_backend,
 )
-from students.models import Student
+from students.models import Guardian, Student
 from students.phones import InvalidPhoneNumber, is_valid_phone, mask_phone, normalize_phone
 from tkassalam.language import school_language
 
@@ -75,6 +75,20 @@ def _send_claimed(broadcast, monthly_report_id) -> bool:
     """Send a claimed row and record the outcome: True when sent, else raise (as above)."""
     if broadcast.monthly_report_id is None or broadcast.monthly_report_id != monthly_report_id:
         raise _finish(broadcast, BroadcastStatus.FAILED, _("Monthly report not found."))
+    # Removed or opted out while the message waited (quiet hours, pacing, the device, a
+    # retry): the one rule (selectors.guardian_delivery_problem) holds at send time too.
+    if broadcast.receives is None:
+        raise _finish(
+            broadcast,
+            BroadcastStatus.FAILED,
+            _("The guardian was removed from the student data: not sent."),
+        )
+    if not broadcast.receives:
+        raise _finish(
+            broadcast,
+            BroadcastStatus.FAILED,
+            _("The guardian does not receive messages: not sent."),
+        )
     try:
         phone = normalize_phone(broadcast.phone_number)
     except InvalidPhoneNumber as err:
@@ -127,6 +141,8 @@ class Claimed:
     nis: str
     retry_count: int  # attempts made, this one included
     claimed_at: datetime
+    #: The guardian's "receives messages" now; None when the guardian was removed.
+    receives: bool | None = None
 
 
 #: The row's own columns a send needs (besides the student's NIS).
@@ -159,14 +175,19 @@ def _claim(broadcast_id) -> Claimed | None:
         "updated_at": now,
     }
     student_nis = Subquery(Student.objects.filter(pk=OuterRef("student_id")).values("nis"))
+    # The guardian's choice now (NULL when they were removed), read in the same statement.
+    receives = Subquery(
+        Guardian.objects.filter(pk=OuterRef("guardian_id")).values("receives_messages")
+    )
     rows = claimable.update_returning(
-        {**{name: name for name in _CLAIM_READS}, "nis": student_nis}, **changes
+        {**{name: name for name in _CLAIM_READS}, "nis": student_nis, "receives": receives},
+        **changes,
     )
     if rows is None:  # MySQL/MariaDB: update, then read
         rows = []
         if claimable.update(**changes):
             rows = MonthlyReportBroadcast.objects.filter(pk=broadcast_id).values(
-                *_CLAIM_READS, nis=F("student__nis")
+                *_CLAIM_READS, nis=F("student__nis"), receives=F("guardian__receives_messages")
             )
     return Claimed(pk=broadcast_id, claimed_at=now, **rows[0]) if rows else None
 

@@ -680,3 +680,13 @@ def test_rows_not_sent_yet_are_counted_in_the_progress_words(admin_client, rows,
     page = admin_client.post(CHANGELIST, data, HTTP_ACCEPT_LANGUAGE="id").content.decode()
 
     assert "1 pesan masih menunggu atau dalam proses." in page
+
+
+@pytest.mark.parametrize("odd", ["²", "٣", "99999999999999999999999"])
+def test_an_odd_report_in_the_filter_is_no_server_error(admin_client, rows, odd):
+    # A digit that is no ASCII digit ("²", Arabic-Indic "٣") passes str.isdigit() and int()
+    # refused it or read it; a number past the ids' range overflowed SQLite: both were a 500.
+    response = admin_client.get(CHANGELIST, {"monthly_report__id__exact": odd})
+
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == []

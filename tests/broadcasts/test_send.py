@@ -335,3 +335,31 @@ def test_a_database_outage_mid_send_makes_the_row_unknown(row):
     broadcast_handle_task_failure(broadcast_id=row.pk, exc=OperationalError("gone"))
     row.refresh_from_db()
     assert row.status == BroadcastStatus.UNKNOWN
+
+
+# --- A guardian removed or opted out while their message waited --------------------------------
+
+
+def test_a_guardian_who_stopped_receiving_messages_before_the_send_is_not_messaged(row, fonnte):
+    # Queued at night (quiet hours), paced, or waiting for the device: meanwhile the admin
+    # unticked "receives WhatsApp messages". The number is never messaged.
+    row.guardian.receives_messages = False
+    row.guardian.save()
+    with pytest.raises(BroadcastFailed):
+        send(row)
+    row.refresh_from_db()
+    assert row.status == BroadcastStatus.FAILED
+    assert row.error_message == "Wali murid tidak menerima pesan: tidak dikirim."
+    assert len(fonnte.calls) == 0
+
+
+def test_a_guardian_removed_before_the_send_is_not_messaged(row, fonnte):
+    row.guardian.delete()
+    row.refresh_from_db()
+    assert row.guardian_id is None  # the record stays, SET_NULL
+    with pytest.raises(BroadcastFailed):
+        send(row)
+    row.refresh_from_db()
+    assert row.status == BroadcastStatus.FAILED
+    assert row.error_message == "Wali murid sudah dihapus dari data siswa: tidak dikirim."
+    assert len(fonnte.calls) == 0

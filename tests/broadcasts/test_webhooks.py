@@ -19,6 +19,7 @@ from broadcasts.models import BroadcastStatus, FonnteDevice, MonthlyReportBroadc
 from broadcasts.services import fonnte_device_connected
 from broadcasts.services.receipts import CONNECT_KEY, DISCONNECT_KEY
 from notifications.models import Notification
+from tests.broadcast_rows import guardian_row
 
 SECRET = "k9V2-rT7xQ4mZ8pL1wN6yB3cF5hJ0dS2aE7uI9oPqXw"
 STATUS_URL = f"/webhooks/fonnte/{SECRET}/status/"
@@ -753,7 +754,7 @@ def test_a_row_is_sent_while_only_another_device_is_disconnected(
 
     settings.FONNTE_DEVICE_NUMBER = DEVICE
     FonnteDevice.objects.create(device=OTHER, status="disconnect", changed_at=timezone.now())
-    row = MonthlyReportBroadcast.objects.create(
+    row = guardian_row(
         monthly_report=report, student=make_student(), phone_number="6281234567890", message="Hi"
     )
 

@@ -288,6 +288,16 @@ def test_the_progress_json_refuses_bad_ids(admin_client):
     assert admin_client.get(PROGRESS_URL).json() == {"reports": {}}
 
 
+@pytest.mark.parametrize("odd", ["99999999999999999999999", "²", "-3"])
+def test_an_id_no_report_can_have_is_left_out_not_a_server_error(admin_client, report, odd):
+    # A number past the ids' range overflowed SQLite's integer (a 500); "²" is no number.
+    response = admin_client.get(PROGRESS_URL, {"ids": f"{report.pk},{odd}"})
+
+    assert response.status_code in (200, 400)
+    if response.status_code == 200:
+        assert list(response.json()["reports"]) == [str(report.pk)]
+
+
 def test_anonymous_and_non_staff_users_get_no_progress(client, django_user_model, report):
     anonymous = client.get(PROGRESS_URL, {"ids": report.pk})
     django_user_model.objects.create_user("ortu", password="pw", is_staff=False)

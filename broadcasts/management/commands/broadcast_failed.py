@@ -11,8 +11,8 @@ HINT_MAX_IDS = 20
 class Command(BaseCommand):
     help = (
         "List the WhatsApp messages that failed, most recently updated first: row id, "
-        "student and NIS, the guardian it was for with their relation (e.g. 'Siti (ibu)', in the school's language), "
-        "masked phone number, reason, attempts made and last update "
+        "student and NIS, the guardian it was for with their relation (e.g. 'Siti (ibu)', "
+        "in the school's language), masked phone number, reason, attempts made and last update "
         "(local time). With --include-unknown, also the rows whose outcome is unknown "
         "(sent, but Fonnte never answered). Changes nothing; resend with broadcast_retry."
     )
