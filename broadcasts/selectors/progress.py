@@ -14,6 +14,17 @@ from reports.models import MonthlyReport
 from ..links import live_link_q
 from ..models import BroadcastStatus, MonthlyReportBroadcast
 
+#: What a page loads of a row to name who it was for: the child, and the guardian with their
+#: relation (never the number: the pages that show it load it themselves, masked or not).
+RECIPIENT_FIELDS = (
+    "student__id",
+    "student__nis",
+    "student__full_name",
+    "guardian__id",
+    "guardian__name",
+    "guardian__relation",
+)
+
 
 class ProgressState(models.TextChoices):
     """Where a report's broadcast stands as a whole, as the report list shows it."""
@@ -126,12 +137,7 @@ def report_undelivered(*, monthly_report, limit: int = UNDELIVERED_LIST_LIMIT) -
             "id",
             "status",
             "error_message",
-            "student__id",
-            "student__nis",
-            "student__full_name",
-            "guardian__id",
-            "guardian__name",
-            "guardian__relation",
+            *RECIPIENT_FIELDS,
         )
         # "failed" sorts before "unknown": the ones a click can resend come first.
         .order_by("status", "student__full_name", "pk")[:limit]
@@ -173,12 +179,7 @@ def report_not_opened(
         .only(
             "id",
             "sent_at",
-            "student__id",
-            "student__nis",
-            "student__full_name",
-            "guardian__id",
-            "guardian__name",
-            "guardian__relation",
+            *RECIPIENT_FIELDS,
         )
         .order_by("student__full_name", "pk")[:limit]
     )

@@ -15,6 +15,7 @@ from .delivery import (
     resend_numbers_taken,
     row_phone,
 )
+from .progress import RECIPIENT_FIELDS
 
 #: How many students a repair confirmation page names per list before "and N more".
 RESEND_LIST_LIMIT = 20
@@ -142,12 +143,7 @@ def broadcast_resend_plan(*, monthly_reports) -> list[ResendPlan]:
             "status",
             "error_message",
             "phone_number",
-            "student__id",
-            "student__nis",
-            "student__full_name",
-            "guardian__id",
-            "guardian__name",
-            "guardian__relation",
+            *RECIPIENT_FIELDS,
             "guardian__phone",
             "guardian__receives_messages",
             "guardian__whatsapp_registered",
