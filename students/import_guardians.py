@@ -115,8 +115,11 @@ def guardians_plan(*, student, existing, cells) -> GuardianPlan:
     plan = GuardianPlan()
     touched = {}
     remaining = list(existing)
+    # A wali of the file is matched by relation; else a wali holding a father's or mother's
+    # number is that parent (see _match).
+    file_has_wali = any(cell.group == GuardianRelation.WALI for cell in cells)
     for cell in cells:
-        guardian = _match(cell, remaining, existing)
+        guardian = _match(cell, remaining, existing, file_has_wali=file_has_wali)
         if guardian is None:
             guardian = Guardian(
                 student=student, relation=cell.relation, name=cell.name, phone=cell.phone
@@ -144,11 +147,12 @@ def guardians_plan(*, student, existing, cells) -> GuardianPlan:
     return plan
 
 
-def _match(cell, remaining, existing):
+def _match(cell, remaining, existing, *, file_has_wali=False):
     """The guardian a row's cells are about: the first of the relation; for the
     one-parent columns, first the guardian holding the number (unless the name's
     honorific says another relation), and last the student's one guardian (the one such
-    a file made)."""
+    a file made). For the father's or mother's columns, when the student has no guardian of
+    that relation and the row names no wali: the wali holding that number."""
     if cell.group == PARENT and cell.phone:
         # The relation read off a name without an honorific is a guess ("Siti" reads as
         # wali), the number is not: else an earlier export's parent would overwrite
@@ -167,6 +171,18 @@ def _match(cell, remaining, existing):
     for guardian in remaining:
         if guardian.relation == cell.relation:
             return guardian
+    if cell.group in (GuardianRelation.AYAH, GuardianRelation.IBU) and cell.phone:
+        # A parent moved from the one-parent model without an honorific became a wali
+        # (students migration 0006); the first file with nama_ayah/nama_ibu tells who they
+        # are. Without this every such child would get the parent a second time, as a new
+        # guardian beside the wali at the same number.
+        for guardian in remaining:
+            if (
+                not file_has_wali
+                and guardian.relation == GuardianRelation.WALI
+                and _number(guardian.phone) == cell.phone
+            ):
+                return guardian
     if cell.group == PARENT and len(existing) == 1 and existing[0] in remaining:
         return existing[0]
     return None
@@ -186,8 +202,10 @@ def _apply(guardian, cell) -> tuple[str, ...]:
         guardian.whatsapp_registered = None
         guardian.whatsapp_checked_at = None
         changed.append("number")
-    # Only a name's own honorific moves a guardian to another relation.
-    if cell.group == PARENT and told_by_honorific(cell.name) and guardian.relation != cell.relation:
+    # Only a name's own honorific, or the father's or mother's column (a wali at that
+    # number, _match), moves a guardian to another relation.
+    moves = cell.group != PARENT or told_by_honorific(cell.name)
+    if moves and guardian.relation != cell.relation:
         guardian.relation = cell.relation
         changed.append("relation")
     return tuple(changed)

@@ -605,3 +605,48 @@ def test_the_import_queries_per_row_did_not_grow_with_guardians(client, classroo
     assert Guardian.objects.count() == 0
     assert per_row("1") == [QUERIES_PER_ROW] * 4
     assert Guardian.objects.count() == 40
+
+
+def test_the_fathers_column_at_a_migrated_walis_number_is_that_wali_not_a_second_guardian(
+    client, make_student
+):
+    """A parent without an honorific became a wali in the upgrade (students 0006); the first
+    file with father's and mother's columns says who they are, without adding them twice."""
+    student = make_student("0813-1111-2222", name="Aisyah", parent_name="Joko", relation="wali")
+    [wali] = student.guardians.all()
+    rows = [
+        row(
+            student.nis,
+            "Aisyah",
+            ayah=("Joko Susilo", "0813-1111-2222"),
+            ibu=("Siti", "0812-3456-7890"),
+        )
+    ]
+
+    confirm(client, upload(client, csv_upload(rows, header=EXPORTED_HEADER)))
+
+    assert guardians_of(student.nis) == [
+        ("ayah", "Joko Susilo", "0813-1111-2222"),  # the same number, as it was stored
+        ("ibu", "Siti", "6281234567890"),
+    ]
+    assert student.guardians.first().pk == wali.pk
+
+
+def test_a_wali_of_the_file_keeps_the_wali_at_the_fathers_number(client, make_student):
+    """A real wali sharing the father's phone stays the wali when the file names the wali."""
+    student = make_student("0813-1111-2222", name="Aisyah", parent_name="Nenek", relation="wali")
+    rows = [
+        row(
+            student.nis,
+            "Aisyah",
+            ayah=("Joko", "0813-1111-2222"),
+            wali=("Nenek", "0813-1111-2222"),
+        )
+    ]
+
+    confirm(client, upload(client, csv_upload(rows, header=EXPORTED_HEADER)))
+
+    assert sorted(guardians_of(student.nis)) == [
+        ("ayah", "Joko", "6281311112222"),
+        ("wali", "Nenek", "0813-1111-2222"),
+    ]
