@@ -212,17 +212,25 @@ class MonthlyReportBroadcastAdmin(
         return self._recipient(obj, masked(obj.phone_number))
 
     def _recipient(self, obj, phone):
-        """The child; under the name the guardian ("Siti (ibu)") and the number as the user
-        may see it. A guardian removed since leaves the number only."""
+        """The child; under the name the guardian ("Siti (ibu)") on one line and the number
+        as the user may see it. A long guardian's name is shortened, never the relation
+        (it says which parent). A guardian removed since leaves the number only."""
         name = obj.student.full_name
-        guardian = str(obj.guardian) if obj.guardian_id else ""
+        guardian = format_html('<span class="wa-guardian" title=""></span>')
+        if obj.guardian_id:
+            relation = obj.guardian.get_relation_display()
+            guardian = format_html(
+                '<span class="wa-guardian" title="{}">'
+                '<span class="wa-guardian-name">{}</span>'
+                '<span class="wa-relation">{}</span></span>',
+                obj.guardian,
+                obj.guardian.name,
+                f" ({relation})" if obj.guardian.name else relation,
+            )
         return format_html(
-            '<span class="wa-clip wa-name" title="{}">{}</span>'
-            '<span class="wa-clip wa-guardian" title="{}">{}</span>'
-            '<span class="wa-quiet">{}</span>',
+            '<span class="wa-clip wa-name" title="{}">{}</span>{}<span class="wa-quiet">{}</span>',
             name,
             name,
-            guardian,
             guardian,
             phone,
         )

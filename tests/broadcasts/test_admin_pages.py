@@ -190,10 +190,20 @@ def test_the_broadcast_list_and_row_page_name_the_guardian_and_relation(
     page = client.get(BROADCASTS, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     row_page = client.get(f"{BROADCASTS}{rows[0].pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
 
-    siti = '<span class="wa-clip wa-guardian" title="Siti (mother)">Siti (mother)</span>'
+    # Under the child, the guardian's name (shortened if long) and the relation, in full in
+    # the title; then the number.
+    siti = (
+        '<span class="wa-guardian" title="Siti (mother)">'
+        '<span class="wa-guardian-name">Siti</span>'
+        '<span class="wa-relation"> (mother)</span></span>'
+    )
     assert f'{siti}<span class="wa-quiet">{shown}</span>' in page
-    assert '<span class="wa-clip wa-guardian" title="Budi (father)">Budi (father)</span>' in page
-    assert '<span class="wa-clip wa-guardian" title=""></span>' in page  # Bima's, removed
+    assert (
+        '<span class="wa-guardian" title="Budi (father)">'
+        '<span class="wa-guardian-name">Budi</span>'
+        '<span class="wa-relation"> (father)</span></span>'
+    ) in page
+    assert '<span class="wa-guardian" title=""></span>' in page  # Bima's, removed
     assert "Siti (mother)" in text_of(row_page.content.decode())
     if shown == MASKED:
         assert PHONE not in page and "6281311112222" not in page

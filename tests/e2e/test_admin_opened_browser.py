@@ -39,6 +39,8 @@ CHILDREN = [
     ("A004", "Dewi Anggraini"),
     ("A005", "Muhammad Alfarizqi Rahmatullah Putra Pratama Wijayakusuma"),
 ]
+#: Each child's mother, the one guardian here (the manual's screenshots show them).
+MOTHERS = ["Ibu Siti", "Ibu Rina", "Ibu Wati", "Ibu Lina", "Ibu Yuni"]
 
 
 @pytest.fixture(autouse=True)
@@ -62,9 +64,9 @@ def school():
     ]
     guardians = [
         Guardian.objects.create(
-            student=student, name="Ibu", relation="ibu", phone=f"0812-1000-00{i:02d}"
+            student=student, name=mother, relation="ibu", phone=f"0812-1000-00{i:02d}"
         )
-        for i, student in enumerate(students, start=1)
+        for i, (student, mother) in enumerate(zip(students, MOTHERS, strict=True), start=1)
     ]
     sent = MonthlyReport.objects.create(classroom=classroom, month=11, year=2026)
     now = timezone.now()

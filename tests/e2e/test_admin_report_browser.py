@@ -130,7 +130,9 @@ def test_a_report_is_sent_from_its_page_and_every_page_counts_alike(
     with page.expect_navigation():
         failed_row.locator("a.wa-student-link").click()
     assert page.url.endswith(f"/admin/students/student/{dewi.pk}/change/")
-    expect(page.locator("input[name=parent_phone]")).to_have_value("0812")
+    # The link leads to where the number is fixed: the guardian's row on the child's page.
+    expect(page.locator("input[name='guardians-0-phone']")).to_have_value("0812")
+    expect(page.locator("input[name='guardians-INITIAL_FORMS']")).to_have_value("1")
     page.go_back()
     with page.expect_navigation():
         failed_row.locator("a.wa-row-link").click()
@@ -149,8 +151,8 @@ def test_a_report_is_sent_from_its_page_and_every_page_counts_alike(
     with page.expect_navigation():
         page.click("#changelist-form button[name=index]")
     expect(page.locator(".wa-nothing")).to_have_text(
-        "Belum ada pesan yang bisa dikirim ulang: perbaiki dulu nomor anak-anak di bawah ini "
-        "di data siswa, lalu kirim ulang."
+        "Belum ada pesan yang bisa dikirim ulang: perbaiki dulu nomor wali murid anak-anak di "
+        "bawah ini di data siswa, lalu kirim ulang."
     )
     expect(page.locator(".wa-invalid a.wa-student-link")).to_have_text("Dewi Anggraini")
     assert page.locator("#content input[type=submit]").count() == 0

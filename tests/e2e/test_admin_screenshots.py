@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from broadcasts.models import MonthlyReportBroadcast
 from broadcasts.services import (
@@ -61,13 +62,20 @@ MAWAR = [
     ("B004", "Ilham Maulana", "Bapak Rudi", "0812-1000-0014", False),  # not on WhatsApp
     ("B005", "Jihan Aulia", "Ibu Tika", "", None),
 ]
-#: Rows 3 and 5 are refused; row 4 has no number.
-IMPORT_CSV = """nis,nama_lengkap,kelas,nama_orang_tua,nomor_whatsapp
-C001,Kirana Putri,TK A Melati,Ibu Sari,0812-1000-0021
-C002,Lutfi Hakim,TK A Melati,Bapak Anton,0812
-C003,Nadia Rahma,TK A Melati,Ibu Fitri,
-C004,Omar Said,TK C Kenanga,Ibu Desi,0812-1000-0024
-C005,Putri Ayu,TK B Mawar,Bapak Hadi,0812-1000-0025
+#: Some children have their father too: (NIS, name, relation, number, on WhatsApp).
+SECOND_GUARDIANS = [
+    ("A001", "Bapak Hendra", "ayah", "0812-1000-0031", True),
+    ("A004", "Bapak Yusuf", "ayah", "0812-1000-0034", True),
+    ("B001", "Ibu Maya", "ibu", "0812-1000-0041", True),
+    ("B002", "Bapak Arif", "ayah", "0812-1000-0042", True),
+]
+#: A father's and a mother's columns. Rows 3 and 5 are refused; row 4 has no number.
+IMPORT_CSV = """nis,nama_lengkap,kelas,nama_ayah,nomor_ayah,nama_ibu,nomor_ibu
+C001,Kirana Putri,TK A Melati,Bapak Anton,0812-1000-0021,Ibu Sari,0812-1000-0022
+C002,Lutfi Hakim,TK A Melati,,,Ibu Fitri,0812
+C003,Nadia Rahma,TK A Melati,,,Ibu Nur,
+C004,Omar Said,TK C Kenanga,,,Ibu Desi,0812-1000-0024
+C005,Putri Ayu,TK B Mawar,Bapak Hadi,0812-1000-0025,Ibu Lia,0812-1000-0026
 """
 
 
@@ -75,6 +83,14 @@ C005,Putri Ayu,TK B Mawar,Bapak Hadi,0812-1000-0025
 def _fresh_fake():
     """Replaces the e2e conftest's: no worker and no fake Fonnte, the sending is in-process."""
     yield
+
+
+def checked(guardian, on_whatsapp):
+    """As Fonnte's check left the number (saving a number clears the check)."""
+    Guardian.objects.filter(pk=guardian.pk).update(
+        whatsapp_registered=on_whatsapp,
+        whatsapp_checked_at=None if on_whatsapp is None else timezone.now(),
+    )
 
 
 def add_class(name, students):
@@ -85,8 +101,14 @@ def add_class(name, students):
         guardian = Guardian.objects.create(
             student=student, name=parent, relation=relation, phone=phone
         )
-        # As Fonnte's check left it (saving a number clears the check).
-        Guardian.objects.filter(pk=guardian.pk).update(whatsapp_registered=on_whatsapp)
+        checked(guardian, on_whatsapp)
+    for nis, name, relation, phone, on_whatsapp in SECOND_GUARDIANS:
+        student = Student.objects.filter(nis=nis, classroom=classroom).first()
+        if student is not None:
+            guardian = Guardian.objects.create(
+                student=student, name=name, relation=relation, phone=phone
+            )
+            checked(guardian, on_whatsapp)
     return MonthlyReport.objects.create(classroom=classroom, month=11, year=2026)
 
 
@@ -110,10 +132,10 @@ def school(settings, monkeypatch):
     broadcast_create_for_report(monthly_report=sent, requested_by=admin)
     broadcast_process_due(max_jobs=10)
     for nis, state in (("A001", "read"), ("A002", "delivered"), ("A004", "sent")):
-        row = MonthlyReportBroadcast.objects.get(student__nis=nis)
-        broadcast_record_status(
-            message_id=row.fonnte_message_id, state_id="", state=state, status=""
-        )
+        for row in MonthlyReportBroadcast.objects.filter(student__nis=nis):
+            broadcast_record_status(
+                message_id=row.fonnte_message_id, state_id="", state=state, status=""
+            )
     return {"sent": sent, "unsent": unsent}
 
 
@@ -173,6 +195,15 @@ def test_take_the_manuals_screenshots(browser, live_server, school, tmp_path):
             page.click("#content input[type=submit]")
         expect(page.locator("#import-verdict")).to_contain_text("2 baris ditolak")
         shoot(page, "import-preview")
+
+        page.goto("/admin/students/student/")
+        expect(page.locator("#result_list tbody tr")).to_have_count(10)
+        shoot(page, "student-list")
+
+        aisyah = Student.objects.get(nis="A001")
+        page.goto(f"/admin/students/student/{aisyah.pk}/change/")
+        expect(page.locator("input[name='guardians-1-phone']")).to_have_value("0812-1000-0031")
+        shoot(page, "student-guardians")
     finally:
         context.close()
 
