@@ -208,7 +208,7 @@ def _breakdown(ctx, classroom, section: Section) -> None:
         )
     )
     # A profile of the whole service call, on a smaller classroom of its own.
-    small = make_classroom("enqueue-profile", ctx.sizes["dispatch"])
+    small = make_classroom("enqueue-profile", ctx.sizes["dispatch"], guardians="mix")
     report3 = make_report(small)
     profiler = cProfile.Profile()
     profiler.enable()
