@@ -41,10 +41,17 @@ TARGET_QUERIES = 5
 
 def sample_message(report) -> str:
     from broadcasts.messages import message_context, render_message
-    from students.models import Student
+    from students.models import Guardian
 
-    student = Student.objects.filter(classroom_id=report.classroom_id).first()
-    return render_message(message_context(student=student, monthly_report=report))
+    guardian = (
+        Guardian.objects.filter(student__classroom_id=report.classroom_id)
+        .select_related("student")
+        .order_by("student_id", "id")
+        .first()
+    )
+    return render_message(
+        message_context(student=guardian.student, guardian=guardian, monthly_report=report)
+    )
 
 
 def _wait_all_final(report, expected: int, timeout: float = 30.0) -> int:

@@ -78,6 +78,8 @@ SCREENSHOTS = {
     "screenshots/hp-halaman-orang-tua.png": (390, 844),
     "screenshots/send-confirmation-files.png": (1366, 768),
     "screenshots/report-opened.png": (1366, 768),
+    "screenshots/student-guardians.png": (1366, 768),
+    "screenshots/student-list.png": (1366, 768),
 }
 
 
