@@ -7,6 +7,7 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
@@ -216,7 +217,7 @@ class MonthlyReportBroadcastAdmin(
         as the user may see it. A long guardian's name is shortened, never the relation
         (it says which parent). A guardian removed since leaves the number only."""
         name = obj.student.full_name
-        guardian = format_html('<span class="wa-guardian" title=""></span>')
+        guardian = mark_safe('<span class="wa-guardian" title=""></span>')
         if obj.guardian_id:
             relation = obj.guardian.get_relation_display()
             guardian = format_html(
