@@ -24,6 +24,7 @@ from notifications.whatsapp.base import MAX_MESSAGE_LENGTH
 from reports.models import MonthlyReport
 from reports.months import month_name
 from students.models import Classroom, Guardian, Student
+from students.relations import FATHER_HONORIFICS, MOTHER_HONORIFICS
 
 from .links import TOKEN_MASK, new_link_token, report_link_url
 from .models import MessageTemplate
@@ -236,27 +237,9 @@ def message_context(*, student, guardian, monthly_report, link_url: str = "") ->
 
 
 # How parents are addressed, as a school writes them before a name: "Ibu Siti", "Bpk. Ahmad",
-# "Bunda Rina". Compared case aside, as whole words ("Budi" is not "Bu" + "di"). Not "Umi"
-# or "Abi": they are first names too ("Umi Kalsum"), whose parents keep the "Bapak/Ibu".
-HONORIFICS = (
-    "bapak",
-    "bpk",
-    "bp",
-    "pak",
-    "ibu",
-    "bu",
-    "ayah",
-    "ayahanda",
-    "bunda",
-    "ibunda",
-    "mama",
-    "papa",
-    "abah",
-    "tuan",
-    "tn",
-    "nyonya",
-    "ny",
-)
+# "Bunda Rina" (students.relations keeps the one list; it reads a guardian's relation off them).
+# Compared case aside, as whole words; whose parents have none keep the "Bapak/Ibu".
+HONORIFICS = FATHER_HONORIFICS + MOTHER_HONORIFICS
 _HONORIFIC = r"(?:{})\b\.?".format("|".join(sorted(HONORIFICS, key=len, reverse=True)))
 _STARTS_WITH_HONORIFIC = re.compile(
     rf"\s*{_HONORIFIC}(?:\s*/\s*{_HONORIFIC})*(?:(?<=\.)|\s|$)", re.I

@@ -20,7 +20,7 @@ import's queries per row do not grow with its guardians.
 from dataclasses import dataclass, field
 
 from .models import Guardian, GuardianRelation
-from .phones import InvalidPhoneNumber, normalize_phone
+from .phones import InvalidPhoneNumber, normalize_phone, phone_key
 from .relations import relation_of, told_by_honorific, without_honorific
 
 #: The one-parent columns' group, beside the relations' groups.
@@ -158,7 +158,7 @@ def _match(cell, remaining, existing, *, file_has_wali=False):
         # wali), the number is not: else an earlier export's parent would overwrite
         # another wali, or be added beside the guardian holding that number. Of parents
         # sharing one phone, the one of the relation, or else of the name, is meant.
-        same = [guardian for guardian in remaining if _number(guardian.phone) == cell.phone]
+        same = [guardian for guardian in remaining if phone_key(guardian.phone) == cell.phone]
         ranked = [guardian for guardian in same if guardian.relation == cell.relation]
         if not told_by_honorific(cell.name):
             name = without_honorific(cell.name)
@@ -180,7 +180,7 @@ def _match(cell, remaining, existing, *, file_has_wali=False):
             if (
                 not file_has_wali
                 and guardian.relation == GuardianRelation.WALI
-                and _number(guardian.phone) == cell.phone
+                and phone_key(guardian.phone) == cell.phone
             ):
                 return guardian
     if cell.group == PARENT and len(existing) == 1 and existing[0] in remaining:
@@ -195,7 +195,7 @@ def _apply(guardian, cell) -> tuple[str, ...]:
         guardian.name = cell.name
         changed.append("name")
     # The same number in another form ("0812-…" stored, "62812…" read) is left as stored.
-    if _number(guardian.phone) != cell.phone:
+    if phone_key(guardian.phone) != cell.phone:
         # As Guardian.save does (bulk_update does not call it): the check answered for
         # the old number only.
         guardian.phone = cell.phone
@@ -209,14 +209,6 @@ def _apply(guardian, cell) -> tuple[str, ...]:
         guardian.relation = cell.relation
         changed.append("relation")
     return tuple(changed)
-
-
-def _number(phone):
-    """A stored number as the import stores one: ``0812-…`` and ``62812…`` are the same."""
-    try:
-        return normalize_phone(phone or "")
-    except InvalidPhoneNumber:
-        return (phone or "").strip()
 
 
 #: The fields the import changes on a guardian (bulk_update).

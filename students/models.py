@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .phones import InvalidPhoneNumber, normalize_phone
+from .phones import phone_key
 from .validators import validate_name
 
 # Marks a student loaded without its number: whether it changed cannot be told.
@@ -135,7 +135,7 @@ class Guardian(models.Model):
         # was changed (admin form, import, shell). queryset.update() bypasses this.
         loaded = getattr(self, "_loaded_phone", _NOT_LOADED)
         if self._state.adding or (
-            loaded is not _NOT_LOADED and _number(loaded) != _number(self.phone)
+            loaded is not _NOT_LOADED and phone_key(loaded) != phone_key(self.phone)
         ):
             self.whatsapp_registered = None
             self.whatsapp_checked_at = None
@@ -162,14 +162,6 @@ class Guardian(models.Model):
     def _remember_phone(self):
         if "phone" in self.__dict__:  # not deferred
             self._loaded_phone = self.phone
-
-
-def _number(phone):
-    """The number a check answers for: ``0812-…`` and ``62812…`` are the same one."""
-    try:
-        return normalize_phone(phone or "")
-    except InvalidPhoneNumber:
-        return (phone or "").strip()
 
 
 class WhatsAppCheckLease(models.Model):

@@ -54,6 +54,18 @@ def normalize_phone(raw: str) -> str:
     return f"{number.country_code}{number.national_number}"
 
 
+def phone_key(phone: str) -> str:
+    """The number ``phone`` stands for: ``0812-…``, ``+62 812…`` and ``62812…`` are one.
+
+    Normalized when valid; an invalid number is itself, stripped. What a WhatsApp check
+    answers for (Guardian.save) and what the import matches a stored guardian by.
+    """
+    try:
+        return normalize_phone(phone or "")
+    except InvalidPhoneNumber:
+        return (phone or "").strip()
+
+
 def is_valid_phone(raw: str) -> bool:
     """True when ``raw`` normalizes to an Indonesian mobile number."""
     try:

@@ -10,10 +10,19 @@ import re
 
 from .models import GuardianRelation
 
-# As broadcasts.messages.HONORIFICS spells them (students imports nothing from broadcasts),
-# whole words, case aside: "Budi" is not "Bu" + "di".
-_MOTHER = re.compile(r"\s*(ibu|bu|bunda|ibunda|mama|nyonya|ny)\b\.?(\s|$)", re.I)
-_FATHER = re.compile(r"\s*(bapak|bpk|bp|pak|ayah|ayahanda|papa|abah|tuan|tn)\b\.?(\s|$)", re.I)
+# How a school writes a mother's or a father's honorific before a name ("Ibu Siti", "Bpk.
+# Ahmad"); broadcasts.messages reads both lists too. Whole words, case aside: "Budi" is not
+# "Bu" + "di". Not "Umi" or "Abi": they are first names too ("Umi Kalsum").
+MOTHER_HONORIFICS = ("ibu", "bu", "bunda", "ibunda", "mama", "nyonya", "ny")
+FATHER_HONORIFICS = ("bapak", "bpk", "bp", "pak", "ayah", "ayahanda", "papa", "abah", "tuan", "tn")
+
+
+def _starts_with(words) -> re.Pattern:
+    return re.compile(rf"\s*({'|'.join(words)})\b\.?(\s|$)", re.I)
+
+
+_MOTHER = _starts_with(MOTHER_HONORIFICS)
+_FATHER = _starts_with(FATHER_HONORIFICS)
 
 
 def relation_of(name: str) -> GuardianRelation:

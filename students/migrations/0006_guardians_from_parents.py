@@ -16,7 +16,7 @@ from django.db import migrations
 BATCH = 1000
 
 # Frozen here (a migration must not follow later code): how a school writes a parent's
-# honorific before the name, as broadcasts.messages.HONORIFICS spells them.
+# honorific before the name, as students.relations spells them.
 _MOTHER = re.compile(r"\s*(ibu|bu|bunda|ibunda|mama|nyonya|ny)\b\.?(\s|$)", re.I)
 _FATHER = re.compile(r"\s*(bapak|bpk|bp|pak|ayah|ayahanda|papa|abah|tuan|tn)\b\.?(\s|$)", re.I)
 
